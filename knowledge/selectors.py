@@ -1,0 +1,185 @@
+"""Reads from the knowledge base, above all the hybrid search the chat uses.
+
+Search = pgvector cosine top-N (HNSW) + PostgreSQL full-text top-N, fused by
+reciprocal rank, over `searchable` chunks only (current versions of verified,
+unretired documents). One SQL statement; the query vector is computed by the
+caller (once per chat turn) and passed in.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+from django.db.models import QuerySet
+
+from knowledge.models import Chunk, Document, DocumentVersion, IngestionJob
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    chunk_id: int
+    document_id: int
+    document_title: str
+    source_key: str
+    version_id: int
+    version_number: int
+    ordinal: int
+    heading_path: str
+    text: str
+    cosine: float
+    text_score: float
+    vector_rank: int | None
+    text_rank: int | None
+    score: float
+
+
+_SEARCH_SQL = """
+WITH q AS (
+    SELECT %(vec)s::vector AS v,
+           CASE WHEN %(terms)s = '' THEN NULL ELSE to_tsquery('english', %(terms)s) END AS tsq
+),
+vec AS (
+    SELECT c.id, row_number() OVER (ORDER BY c.embedding <=> q.v) AS rank
+      FROM (SELECT id, embedding FROM knowledge_chunk, q
+             WHERE searchable ORDER BY embedding <=> q.v LIMIT %(vn)s) c, q
+),
+fts AS (
+    SELECT id, rank, score FROM (
+        SELECT c.id, ts_rank_cd(c.search_vector, q.tsq, 1) AS score,
+               row_number() OVER (ORDER BY ts_rank_cd(c.search_vector, q.tsq, 1) DESC, c.id) AS rank
+          FROM knowledge_chunk c, q
+         WHERE c.searchable AND q.tsq IS NOT NULL AND c.search_vector @@ q.tsq
+    ) ranked WHERE rank <= %(tn)s
+),
+fused AS (
+    SELECT COALESCE(vec.id, fts.id) AS id, vec.rank AS vrank, fts.rank AS trank, COALESCE(fts.score, 0) AS tscore,
+           COALESCE(1.0 / (%(rrf)s + vec.rank), 0) + COALESCE(1.0 / (%(rrf)s + fts.rank), 0) AS rrf
+      FROM vec FULL OUTER JOIN fts ON vec.id = fts.id
+)
+SELECT c.id, d.id, d.title, d.source_key, v.id, v.number, c.ordinal, c.heading_path, c.text,
+       1 - (c.embedding <=> q.v) AS cosine, f.tscore, f.vrank, f.trank, f.rrf
+  FROM fused f
+  JOIN knowledge_chunk c ON c.id = f.id
+  JOIN knowledge_documentversion v ON v.id = c.version_id
+  JOIN knowledge_document d ON d.id = v.document_id
+  CROSS JOIN q
+ WHERE c.searchable
+ ORDER BY f.rrf DESC, cosine DESC, c.id
+"""
+
+_TERMS_SQL = "SELECT array_to_string(tsvector_to_array(to_tsvector('english', %s)), ' | ')"
+
+
+def query_terms(question: str) -> str:
+    """The question's stemmed, stopword-free terms OR-ed together (an AND of a
+    whole natural-language question would rarely match anything)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TERMS_SQL, [question])
+        (terms,) = cursor.fetchone()
+    # Lexemes come back bare; quote them so characters like ':' or '!' are literal.
+    return " | ".join("'" + t.replace("'", "''") + "'" for t in terms.split(" | ") if t) if terms else ""
+
+
+def chunk_search(
+    *,
+    query: str,
+    vector: np.ndarray,
+    k: int = 5,
+    min_cosine: float | None = None,
+    candidates: int | None = None,
+    mode: str = "hybrid",
+) -> list[SearchHit]:
+    """Top-k chunks for a question; weak matches are dropped, never padded.
+
+    `mode` is "hybrid" (default), "vector" or "text": the single-ranker modes
+    exist for benchmarks that show what fusion adds.
+    """
+    k = max(1, min(k, settings.SEARCH_MAX_K))
+    n = candidates or settings.SEARCH_CANDIDATES
+    threshold = settings.SEARCH_MIN_COSINE if min_cosine is None else min_cosine
+    terms = query_terms(query) if mode in ("hybrid", "text") else ""
+    if mode not in ("hybrid", "vector", "text"):
+        raise ValueError(f"unknown search mode {mode!r}")
+    params = {
+        "vec": "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]",
+        "terms": terms,
+        "vn": n if mode != "text" else 0,
+        "tn": n if mode != "vector" else 0,
+        "rrf": RRF_K,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_SEARCH_SQL, params)
+        rows = cursor.fetchall()
+    hits = [
+        SearchHit(
+            chunk_id=r[0], document_id=r[1], document_title=r[2], source_key=r[3], version_id=r[4],
+            version_number=r[5], ordinal=r[6], heading_path=r[7], text=r[8], cosine=float(r[9]),
+            text_score=float(r[10]), vector_rank=r[11], text_rank=r[12], score=float(r[13]),
+        )
+        for r in rows
+    ]
+    return [h for h in hits if h.cosine >= threshold][:k]
+
+
+# --- Screens ---------------------------------------------------------------------------------
+
+
+def document_list(*, status: str = "", q: str = "") -> QuerySet[Document]:
+    qs = Document.objects.all()
+    if status:
+        qs = qs.filter(status=status)
+    if q:
+        qs = qs.filter(title__icontains=q) | qs.filter(source_key__icontains=q)
+    return qs.select_related("owner").order_by("title")
+
+
+def job_list(*, limit: int = 200) -> QuerySet[IngestionJob]:
+    return IngestionJob.objects.select_related("document", "version").order_by("-created_at", "-id")[:limit]
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    left: str
+    right: str
+    tag: str  # equal, replace, delete, insert
+    left_no: int | None
+    right_no: int | None
+
+
+def version_diff(old: DocumentVersion | None, new: DocumentVersion) -> list[DiffRow]:
+    """Side-by-side line diff of a version against another (usually the current one)."""
+    a = old.text.splitlines() if old else []
+    b = new.text.splitlines()
+    rows: list[DiffRow] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        span = max(i2 - i1, j2 - j1)
+        for offset in range(span):
+            i, j = i1 + offset, j1 + offset
+            rows.append(
+                DiffRow(
+                    left=a[i] if i < i2 else "",
+                    right=b[j] if j < j2 else "",
+                    tag=tag,
+                    left_no=i + 1 if i < i2 else None,
+                    right_no=j + 1 if j < j2 else None,
+                )
+            )
+    return rows
+
+
+def version_for_viewer(*, document_id: int, number: int, staff: bool) -> DocumentVersion | None:
+    """Customers may read versions that were verified (citations point at them); staff read all."""
+    qs = DocumentVersion.objects.select_related("document").filter(document_id=document_id, number=number)
+    if not staff:
+        qs = qs.filter(verified_at__isnull=False)
+    return qs.first()
+
+
+def version_chunks(version: DocumentVersion) -> QuerySet[Chunk]:
+    return version.chunks.only("id", "ordinal", "heading_path", "text", "version_id").order_by("ordinal")

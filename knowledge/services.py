@@ -1,0 +1,325 @@
+"""Writes to the knowledge base: ingestion jobs, versions, verification, retirement.
+
+Ingestion is one job per file. `job_run` is idempotent and safe to run twice
+at once: the content hash is checked before the expensive embedding and
+again under a row lock on the document, and the database refuses a second
+version with the same hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+
+from core import embeddings
+from core.errors import ApplicationError, ErrorCode
+from knowledge import chunking
+from knowledge.models import Chunk, Document, DocumentVersion, IngestionJob
+from knowledge.parsing import ParseError, parse_document
+from knowledge.sources import SourceFile, too_large
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int], None]
+
+
+class TransientIngestError(Exception):
+    """Worth another try (database hiccup, file system busy)."""
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job_id: int
+    outcome: str
+    error: str = ""
+
+
+# --- Jobs ----------------------------------------------------------------------------
+
+
+def jobs_create(
+    *, files: Iterable[SourceFile], verify: bool = False, user=None, batch: uuid.UUID | None = None
+) -> list[IngestionJob]:
+    """Store each file's bytes and create its job row; refused files become failed jobs at once."""
+    batch = batch or uuid.uuid4()
+    folder = settings.UPLOAD_DIR / str(batch)
+    jobs: list[IngestionJob] = []
+    for source in files:
+        job = IngestionJob(batch=batch, source_key=source.source_key[:500], verify=verify, created_by=user)
+        error = source.error or (too_large(len(source.data)) if source.data is not None else "no data")
+        if error:
+            job.state, job.outcome, job.error = IngestionJob.State.FAILED, IngestionJob.Outcome.FAILED, error
+            job.finished_at = timezone.now()
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{uuid.uuid4().hex}{Path(source.source_key).suffix.lower()[:10]}"
+            path.write_bytes(source.data)
+            job.file_path, job.size_bytes = str(path), len(source.data)
+        job.save()
+        jobs.append(job)
+    return jobs
+
+
+def jobs_enqueue(jobs: Iterable[IngestionJob]) -> None:
+    from knowledge.tasks import ingest_job
+
+    for job in jobs:
+        if job.state == IngestionJob.State.QUEUED:
+            # After commit, so the worker never looks for a row that is not there yet.
+            transaction.on_commit(lambda pk=job.pk: ingest_job.delay(job_id=pk))
+
+
+def _claim(job_id: int) -> bool:
+    # One conditional UPDATE decides who runs the job: a second worker (or a
+    # redelivered message) finds it no longer queued and leaves it alone. A
+    # RUNNING job whose worker died long ago may be taken over.
+    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimable = Q(state=IngestionJob.State.QUEUED) | Q(state=IngestionJob.State.RUNNING, started_at__lt=stale)
+    return bool(
+        IngestionJob.objects.filter(claimable, pk=job_id).update(
+            state=IngestionJob.State.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, progress=1
+        )
+    )
+
+
+def job_requeue(*, job_id: int, error: str) -> None:
+    IngestionJob.objects.filter(pk=job_id, state=IngestionJob.State.RUNNING).update(
+        state=IngestionJob.State.QUEUED, error=f"retrying after: {error}"
+    )
+
+
+def job_fail(*, job_id: int, error: str) -> None:
+    IngestionJob.objects.filter(pk=job_id).exclude(state=IngestionJob.State.DONE).update(
+        state=IngestionJob.State.FAILED,
+        outcome=IngestionJob.Outcome.FAILED,
+        error=error[:4000],
+        finished_at=timezone.now(),
+    )
+
+
+def _progress(job_id: int) -> ProgressCallback:
+    def report(percent: int) -> None:
+        IngestionJob.objects.filter(pk=job_id).update(progress=max(1, min(99, percent)))
+
+    return report
+
+
+def job_run(*, job_id: int, on_progress: ProgressCallback | None = None) -> JobResult:
+    """Run one claimed job to the end. Permanent problems are recorded on the job;
+    transient ones raise TransientIngestError for the task to retry."""
+    if not _claim(job_id):
+        job = IngestionJob.objects.get(pk=job_id)
+        return JobResult(job_id, job.outcome or job.state, job.error)
+    job = IngestionJob.objects.get(pk=job_id)
+    report = _progress(job_id)
+
+    def progress(percent: int) -> None:
+        report(percent)
+        if on_progress:
+            on_progress(percent)
+
+    try:
+        try:
+            data = Path(job.file_path).read_bytes()
+        except FileNotFoundError:
+            raise ParseError("the uploaded file is gone from the upload folder; upload it again") from None
+        except OSError as exc:
+            raise TransientIngestError(f"could not read the uploaded file: {exc}") from exc
+        if too_large(len(data)):
+            raise ParseError(too_large(len(data)))
+        version, outcome = version_ingest(
+            source_key=job.source_key, data=data, user=job.created_by, verify=job.verify, on_progress=progress
+        )
+    except ParseError as exc:
+        job_fail(job_id=job_id, error=str(exc))
+        return JobResult(job_id, IngestionJob.Outcome.FAILED, str(exc))
+    IngestionJob.objects.filter(pk=job_id).update(
+        state=IngestionJob.State.DONE,
+        outcome=outcome,
+        progress=100,
+        error="",
+        document=version.document_id,
+        version=version.pk,
+        chunk_count=version.chunks.count(),
+        finished_at=timezone.now(),
+    )
+    return JobResult(job_id, outcome)
+
+
+# --- Versions ------------------------------------------------------------------------------
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def version_ingest(
+    *, source_key: str, data: bytes, user=None, verify: bool = False, on_progress: ProgressCallback | None = None
+) -> tuple[DocumentVersion, str]:
+    """Parse, chunk, embed and store one file as a new version of its document.
+
+    Returns the version and the outcome: added (new document), updated (new
+    version of a known one) or unchanged (this content is already a version).
+    """
+    progress = on_progress or (lambda _p: None)
+    parsed = parse_document(source_key, data)
+    text = parsed.text
+    digest = content_hash(text)
+    existing = DocumentVersion.objects.filter(document__source_key=source_key, content_hash=digest).first()
+    if existing is not None:
+        return existing, IngestionJob.Outcome.UNCHANGED
+    progress(10)
+    drafts = chunking.chunk_document(
+        parsed,
+        count_tokens=embeddings.count_tokens,
+        target_tokens=settings.CHUNK_TARGET_TOKENS,
+        max_tokens=settings.CHUNK_MAX_TOKENS,
+        overlap_sentences=settings.CHUNK_OVERLAP_SENTENCES,
+    )
+    if not drafts:
+        raise ParseError("no text found in the file")
+    progress(20)
+    vectors, sentence_vectors = _embed(drafts, progress)
+    progress(92)
+    try:
+        version, outcome = _store(source_key, parsed.title, parsed.source_format, text, digest, drafts, vectors,
+                                  sentence_vectors, user)
+    except IntegrityError:
+        # Another worker stored the same content between our check and our insert.
+        version = DocumentVersion.objects.get(document__source_key=source_key, content_hash=digest)
+        return version, IngestionJob.Outcome.UNCHANGED
+    if (verify or settings.INGEST_AUTO_VERIFY) and outcome != IngestionJob.Outcome.UNCHANGED:
+        version_verify(version=version, user=user)
+    return version, outcome
+
+
+def _embed(drafts: list[chunking.ChunkDraft], progress: ProgressCallback) -> tuple[np.ndarray, list[np.ndarray]]:
+    batch = settings.EMBEDDING_BATCH_SIZE
+    texts = [d.embedding_text for d in drafts]
+    spans = [[(s + d.body_offset, e + d.body_offset) for s, e in d.sentence_spans] for d in drafts]
+    vectors: list[np.ndarray] = []
+    per_sentence: list[np.ndarray] = []
+    for start in range(0, len(texts), batch):
+        v, s = embeddings.embed_with_spans(texts[start : start + batch], spans[start : start + batch])
+        vectors.append(v)
+        per_sentence.extend(s)
+        progress(20 + int(70 * min(len(texts), start + batch) / len(texts)))
+    return np.vstack(vectors), per_sentence
+
+
+_SEARCH_VECTOR_SQL = """
+UPDATE knowledge_chunk
+   SET search_vector = setweight(to_tsvector('english', heading_path), 'A')
+                    || setweight(to_tsvector('english', text), 'B')
+ WHERE version_id = %s
+"""
+
+
+@transaction.atomic
+def _store(source_key, title, source_format, text, digest, drafts, vectors, sentence_vectors, user):
+    document, created = Document.objects.select_for_update().get_or_create(
+        source_key=source_key, defaults={"title": title[:300], "owner": user}
+    )
+    existing = document.versions.filter(content_hash=digest).first()
+    if existing is not None:
+        return existing, IngestionJob.Outcome.UNCHANGED
+    number = (document.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = DocumentVersion.objects.create(
+        document=document,
+        number=number,
+        content_hash=digest,
+        title=title[:300],
+        source_format=source_format,
+        text=text,
+        ingested_by=user,
+    )
+    Chunk.objects.bulk_create(
+        [
+            Chunk(
+                version=version,
+                ordinal=draft.ordinal,
+                heading_path=draft.heading_path[:1000],
+                text=draft.text,
+                token_count=draft.token_count,
+                embedding=vectors[i],
+                sentence_spans=[list(span) for span in draft.sentence_spans],
+                sentence_vectors=sentence_vectors[i].astype(np.float16).tobytes(),
+            )
+            for i, draft in enumerate(drafts)
+        ],
+        batch_size=500,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_SEARCH_VECTOR_SQL, [version.pk])
+    outcome = IngestionJob.Outcome.ADDED if number == 1 else IngestionJob.Outcome.UPDATED
+    return version, outcome
+
+
+@transaction.atomic
+def version_verify(*, version: DocumentVersion, user=None) -> DocumentVersion:
+    """Make a version current: in one transaction the old chunks stop being
+    searched and the new ones start."""
+    document = Document.objects.select_for_update().get(pk=version.document_id)
+    version = DocumentVersion.objects.select_for_update().get(pk=version.pk)
+    if version.is_current:
+        return version
+    previous = document.versions.filter(is_current=True).first()
+    if previous is not None:
+        DocumentVersion.objects.filter(pk=previous.pk).update(is_current=False)
+        Chunk.objects.filter(version=previous).update(searchable=False)
+    now = timezone.now()
+    version.is_current = True
+    version.verified_at = version.verified_at or now
+    version.verified_by = version.verified_by or user
+    version.save(update_fields=["is_current", "verified_at", "verified_by"])
+    document.title = version.title
+    if document.status != Document.Status.RETIRED:
+        document.status = Document.Status.VERIFIED
+        Chunk.objects.filter(version=version).update(searchable=True)
+    document.save(update_fields=["title", "status", "updated_at"])
+    return version
+
+
+@transaction.atomic
+def document_retire(*, document: Document, user=None) -> Document:
+    """Take a document out of search; its versions stay readable for audit."""
+    document = Document.objects.select_for_update().get(pk=document.pk)
+    document.status = Document.Status.RETIRED
+    document.save(update_fields=["status", "updated_at"])
+    Chunk.objects.filter(version__document=document).update(searchable=False)
+    return document
+
+
+@transaction.atomic
+def document_restore(*, document: Document, user=None) -> Document:
+    document = Document.objects.select_for_update().get(pk=document.pk)
+    current = document.versions.filter(is_current=True).first()
+    document.status = Document.Status.VERIFIED if current else Document.Status.DRAFT
+    document.save(update_fields=["status", "updated_at"])
+    if current:
+        Chunk.objects.filter(version=current).update(searchable=True)
+    return document
+
+
+def document_set_source_key(*, document: Document, source_key: str, user=None) -> Document:
+    from knowledge.sources import clean_key
+
+    key = clean_key(source_key.strip())
+    if not key:
+        raise ApplicationError("The source key must be a relative path like 'help/returns.md'.", code=ErrorCode.INVALID)
+    if Document.objects.exclude(pk=document.pk).filter(source_key=key).exists():
+        raise ApplicationError(f"Another document already has the source key {key!r}.", code=ErrorCode.CONFLICT)
+    document.source_key = key
+    document.save(update_fields=["source_key", "updated_at"])
+    return document

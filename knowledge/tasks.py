@@ -1,0 +1,32 @@
+"""Celery tasks: thin, take ids, idempotent (the job row is claimed atomically)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from knowledge import services
+
+
+@shared_task(bind=True, name="knowledge.ingest_job", acks_late=True)
+def ingest_job(self, *, job_id: int) -> str:
+    try:
+        return services.job_run(job_id=job_id).outcome
+    except services.TransientIngestError as exc:
+        return _retry_or_fail(self, job_id, exc)
+    except Exception as exc:
+        from django.db import DatabaseError
+
+        if isinstance(exc, DatabaseError | OSError):
+            return _retry_or_fail(self, job_id, exc)
+        services.job_fail(job_id=job_id, error=f"unexpected error: {exc}")
+        raise
+
+
+def _retry_or_fail(task, job_id: int, exc: Exception) -> str:
+    # At most INGEST_MAX_RETRIES (≤ 3) retries, with exponential backoff.
+    if task.request.retries >= settings.INGEST_MAX_RETRIES:
+        services.job_fail(job_id=job_id, error=f"gave up after {task.request.retries + 1} attempts: {exc}")
+        return "failed"
+    services.job_requeue(job_id=job_id, error=str(exc))
+    raise task.retry(exc=exc, countdown=2 ** (task.request.retries + 1), max_retries=settings.INGEST_MAX_RETRIES)
