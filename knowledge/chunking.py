@@ -57,7 +57,9 @@ def chunk_document(
         heading_tokens = count_tokens([heading])[0] + 3 if heading else 2
         # Keep every chunk inside what the model reads, heading included.
         limit = max(32, min(max_tokens, MODEL_MAX_TOKENS - heading_tokens))
-        for group in _pack(units, target=min(target_tokens, limit), limit=limit, overlap=overlap_sentences, count_tokens=count_tokens):
+        for group in _pack(
+            units, target=min(target_tokens, limit), limit=limit, overlap=overlap_sentences, count_tokens=count_tokens
+        ):
             text, spans = _join(group)
             drafts.append(
                 ChunkDraft(

@@ -190,7 +190,9 @@ def _parse_html(data: bytes, fallback_title: str) -> ParsedDocument:
         try:
             text = data.decode(declared.group(1).decode("ascii"))
         except (LookupError, UnicodeDecodeError):
-            raise ParseError(f"the page declares charset {declared.group(1).decode()!r} but does not decode as it") from None
+            raise ParseError(
+                f"the page declares charset {declared.group(1).decode()!r} but does not decode as it"
+            ) from None
     else:
         text = decode_text(data)
     soup = BeautifulSoup(text, "lxml")
@@ -218,7 +220,9 @@ def _parse_html(data: bytes, fallback_title: str) -> ParsedDocument:
                 headings = [h for h in headings if h[0] < level] + [(level, heading)]
             continue
         if name == "li":
-            content = clean(" ".join(s for s in el.find_all(string=True) if s.find_parent(["ul", "ol"]) in (el.parent,)))
+            content = clean(
+                " ".join(s for s in el.find_all(string=True) if s.find_parent(["ul", "ol"]) in (el.parent,))
+            )
         elif name == "tr":
             cells = [clean(c.get_text(" ")) for c in el.find_all(["td", "th"])]
             content = " | ".join(c for c in cells if c)

@@ -118,9 +118,20 @@ def chunk_search(
         rows = cursor.fetchall()
     hits = [
         SearchHit(
-            chunk_id=r[0], document_id=r[1], document_title=r[2], source_key=r[3], version_id=r[4],
-            version_number=r[5], ordinal=r[6], heading_path=r[7], text=r[8], cosine=float(r[9]),
-            text_score=float(r[10]), vector_rank=r[11], text_rank=r[12], score=float(r[13]),
+            chunk_id=r[0],
+            document_id=r[1],
+            document_title=r[2],
+            source_key=r[3],
+            version_id=r[4],
+            version_number=r[5],
+            ordinal=r[6],
+            heading_path=r[7],
+            text=r[8],
+            cosine=float(r[9]),
+            text_score=float(r[10]),
+            vector_rank=r[11],
+            text_rank=r[12],
+            score=float(r[13]),
         )
         for r in rows
     ]

@@ -193,8 +193,9 @@ def version_ingest(
     vectors, sentence_vectors = _embed(drafts, progress)
     progress(92)
     try:
-        version, outcome = _store(source_key, parsed.title, parsed.source_format, text, digest, drafts, vectors,
-                                  sentence_vectors, user)
+        version, outcome = _store(
+            source_key, parsed.title, parsed.source_format, text, digest, drafts, vectors, sentence_vectors, user
+        )
     except IntegrityError:
         # Another worker stored the same content between our check and our insert.
         version = DocumentVersion.objects.get(document__source_key=source_key, content_hash=digest)
@@ -228,7 +229,7 @@ UPDATE knowledge_chunk
 
 @transaction.atomic
 def _store(source_key, title, source_format, text, digest, drafts, vectors, sentence_vectors, user):
-    document, created = Document.objects.select_for_update().get_or_create(
+    document, _ = Document.objects.select_for_update().get_or_create(
         source_key=source_key, defaults={"title": title[:300], "owner": user}
     )
     existing = document.versions.filter(content_hash=digest).first()

@@ -96,7 +96,9 @@ def read_zip(data_or_path: bytes | Path, *, prefix: str = "") -> Iterator[Source
                 continue
             total += len(data)
             if total > settings.INGEST_MAX_ZIP_TOTAL_BYTES:
-                yield SourceFile(key, None, "the archive expands beyond INGEST_MAX_ZIP_TOTAL_BYTES; the rest is refused")
+                yield SourceFile(
+                    key, None, "the archive expands beyond INGEST_MAX_ZIP_TOTAL_BYTES; the rest is refused"
+                )
                 return
             yield SourceFile(key, data)
     finally:

@@ -7,9 +7,48 @@ import re
 
 # Words after which a full stop does not end a sentence.
 _ABBREVIATIONS = {
-    "e.g", "i.e", "etc", "vs", "approx", "incl", "excl", "no", "nr", "mr", "mrs", "ms", "dr", "st", "mt",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "mon", "tue", "wed", "thu", "fri", "sat", "sun", "min", "max", "ca", "cf", "fig", "ref", "tel", "dept",
+    "e.g",
+    "i.e",
+    "etc",
+    "vs",
+    "approx",
+    "incl",
+    "excl",
+    "no",
+    "nr",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "st",
+    "mt",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+    "sun",
+    "min",
+    "max",
+    "ca",
+    "cf",
+    "fig",
+    "ref",
+    "tel",
+    "dept",
 }
 _BOUNDARY = re.compile(r"([.!?]+[\"')\]]*)(\s+)(?=[\"'(\[]?[A-Z0-9€£$])")
 
@@ -20,7 +59,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     start = 0
     for match in _BOUNDARY.finditer(text):
         end = match.end(1)
-        before = text[start:match.start(1)].rsplit(None, 1)
+        before = text[start : match.start(1)].rsplit(None, 1)
         last_word = before[-1].lower().rstrip(".") if before else ""
         if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
             continue

@@ -10,7 +10,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -20,116 +19,229 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Document',
+            name="Document",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=300)),
-                ('source_key', models.CharField(help_text="Identity of the document: path inside the folder or zip ingested, or the uploaded file's name.", max_length=500, unique=True)),
-                ('source_url', models.URLField(blank=True, max_length=1000)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('verified', 'Verified'), ('retired', 'Retired')], default='draft', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("title", models.CharField(max_length=300)),
+                (
+                    "source_key",
+                    models.CharField(
+                        help_text="Identity of the document: path inside the folder or zip ingested, or the uploaded file's name.",
+                        max_length=500,
+                        unique=True,
+                    ),
+                ),
+                ("source_url", models.URLField(blank=True, max_length=1000)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("verified", "Verified"), ("retired", "Retired")],
+                        default="draft",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['title'],
+                "ordering": ["title"],
             },
         ),
         migrations.CreateModel(
-            name='DocumentVersion',
+            name="DocumentVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('content_hash', models.CharField(max_length=64)),
-                ('title', models.CharField(max_length=300)),
-                ('source_format', models.CharField(max_length=16)),
-                ('text', models.TextField(help_text='The normalised text, as chunked.')),
-                ('is_current', models.BooleanField(default=False)),
-                ('ingested_at', models.DateTimeField(auto_now_add=True)),
-                ('verified_at', models.DateTimeField(blank=True, null=True)),
-                ('document', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='knowledge.document')),
-                ('ingested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('verified_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                ("content_hash", models.CharField(max_length=64)),
+                ("title", models.CharField(max_length=300)),
+                ("source_format", models.CharField(max_length=16)),
+                ("text", models.TextField(help_text="The normalised text, as chunked.")),
+                ("is_current", models.BooleanField(default=False)),
+                ("ingested_at", models.DateTimeField(auto_now_add=True)),
+                ("verified_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "document",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="versions", to="knowledge.document"
+                    ),
+                ),
+                (
+                    "ingested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "verified_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['document', '-number'],
+                "ordering": ["document", "-number"],
             },
         ),
         migrations.CreateModel(
-            name='Chunk',
+            name="Chunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ordinal', models.PositiveIntegerField()),
-                ('heading_path', models.CharField(blank=True, help_text='"Returns › E-bikes"', max_length=1000)),
-                ('text', models.TextField()),
-                ('token_count', models.PositiveIntegerField()),
-                ('embedding', pgvector.django.vector.VectorField(dimensions=384)),
-                ('sentence_spans', models.JSONField(default=list)),
-                ('sentence_vectors', models.BinaryField(default=bytes)),
-                ('search_vector', django.contrib.postgres.search.SearchVectorField(null=True)),
-                ('searchable', models.BooleanField(default=False)),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='knowledge.documentversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ordinal", models.PositiveIntegerField()),
+                ("heading_path", models.CharField(blank=True, help_text='"Returns › E-bikes"', max_length=1000)),
+                ("text", models.TextField()),
+                ("token_count", models.PositiveIntegerField()),
+                ("embedding", pgvector.django.vector.VectorField(dimensions=384)),
+                ("sentence_spans", models.JSONField(default=list)),
+                ("sentence_vectors", models.BinaryField(default=bytes)),
+                ("search_vector", django.contrib.postgres.search.SearchVectorField(null=True)),
+                ("searchable", models.BooleanField(default=False)),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chunks",
+                        to="knowledge.documentversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['version', 'ordinal'],
+                "ordering": ["version", "ordinal"],
             },
         ),
         migrations.CreateModel(
-            name='IngestionJob',
+            name="IngestionJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('batch', models.UUIDField(db_index=True)),
-                ('source_key', models.CharField(max_length=500)),
-                ('file_path', models.CharField(help_text='Where the uploaded bytes wait for the worker.', max_length=1000)),
-                ('size_bytes', models.PositiveBigIntegerField(default=0)),
-                ('verify', models.BooleanField(default=False, help_text='Make the new version current at once (trusted import).')),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=16)),
-                ('outcome', models.CharField(blank=True, choices=[('added', 'Added'), ('updated', 'Updated'), ('unchanged', 'Unchanged'), ('failed', 'Failed')], max_length=16)),
-                ('progress', models.PositiveSmallIntegerField(default=0)),
-                ('chunk_count', models.PositiveIntegerField(default=0)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('document', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='jobs', to='knowledge.document')),
-                ('version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='knowledge.documentversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("batch", models.UUIDField(db_index=True)),
+                ("source_key", models.CharField(max_length=500)),
+                (
+                    "file_path",
+                    models.CharField(help_text="Where the uploaded bytes wait for the worker.", max_length=1000),
+                ),
+                ("size_bytes", models.PositiveBigIntegerField(default=0)),
+                (
+                    "verify",
+                    models.BooleanField(
+                        default=False, help_text="Make the new version current at once (trusted import)."
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("added", "Added"),
+                            ("updated", "Updated"),
+                            ("unchanged", "Unchanged"),
+                            ("failed", "Failed"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("progress", models.PositiveSmallIntegerField(default=0)),
+                ("chunk_count", models.PositiveIntegerField(default=0)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "document",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="jobs",
+                        to="knowledge.document",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="knowledge.documentversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='documentversion',
-            constraint=models.UniqueConstraint(fields=('document', 'number'), name='version_number_unique'),
+            model_name="documentversion",
+            constraint=models.UniqueConstraint(fields=("document", "number"), name="version_number_unique"),
         ),
         migrations.AddConstraint(
-            model_name='documentversion',
-            constraint=models.UniqueConstraint(fields=('document', 'content_hash'), name='version_hash_unique'),
+            model_name="documentversion",
+            constraint=models.UniqueConstraint(fields=("document", "content_hash"), name="version_hash_unique"),
         ),
         migrations.AddConstraint(
-            model_name='documentversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('document',), name='one_current_version'),
+            model_name="documentversion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_current", True)), fields=("document",), name="one_current_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='documentversion',
-            constraint=models.CheckConstraint(condition=models.Q(('is_current', False), ('verified_at__isnull', False), _connector='OR'), name='current_version_is_verified'),
+            model_name="documentversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("is_current", False), ("verified_at__isnull", False), _connector="OR"),
+                name="current_version_is_verified",
+            ),
         ),
         migrations.AddIndex(
-            model_name='chunk',
-            index=pgvector.django.indexes.HnswIndex(condition=models.Q(('searchable', True)), ef_construction=64, fields=['embedding'], m=16, name='chunk_embedding_hnsw', opclasses=['vector_cosine_ops']),
+            model_name="chunk",
+            index=pgvector.django.indexes.HnswIndex(
+                condition=models.Q(("searchable", True)),
+                ef_construction=64,
+                fields=["embedding"],
+                m=16,
+                name="chunk_embedding_hnsw",
+                opclasses=["vector_cosine_ops"],
+            ),
         ),
         migrations.AddIndex(
-            model_name='chunk',
-            index=django.contrib.postgres.indexes.GinIndex(condition=models.Q(('searchable', True)), fields=['search_vector'], name='chunk_search_gin'),
+            model_name="chunk",
+            index=django.contrib.postgres.indexes.GinIndex(
+                condition=models.Q(("searchable", True)), fields=["search_vector"], name="chunk_search_gin"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='chunk',
-            constraint=models.UniqueConstraint(fields=('version', 'ordinal'), name='chunk_ordinal_unique'),
+            model_name="chunk",
+            constraint=models.UniqueConstraint(fields=("version", "ordinal"), name="chunk_ordinal_unique"),
         ),
         migrations.AddConstraint(
-            model_name='ingestionjob',
-            constraint=models.CheckConstraint(condition=models.Q(('progress__lte', 100)), name='job_progress_percent'),
+            model_name="ingestionjob",
+            constraint=models.CheckConstraint(condition=models.Q(("progress__lte", 100)), name="job_progress_percent"),
         ),
     ]

@@ -37,8 +37,13 @@ class Command(BaseCommand):
         counts: dict[str, int] = {}
         lines: list[str] = []
         show_bar = sys.stderr.isatty() or options.get("verbosity", 1) > 1
-        with tqdm(total=len(jobs) * 100, unit="%", disable=not show_bar, file=sys.stderr,
-                  bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}]") as bar:
+        with tqdm(
+            total=len(jobs) * 100,
+            unit="%",
+            disable=not show_bar,
+            file=sys.stderr,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}]",
+        ) as bar:
             for job in jobs:
                 done = 0
 

@@ -1,0 +1,84 @@
+"""Shared fixtures. The database is the real embedded PostgreSQL + pgvector
+(or DATABASE_URL); the embedding model is the real one, loaded once."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+
+from config import embedded_db
+
+
+def pytest_unconfigure(config) -> None:
+    # Stop the embedded server if this test session started it.
+    if getattr(settings, "USING_EMBEDDED_DB", False) and getattr(settings, "EMBEDDED_DB_STARTED_HERE", False):
+        from django.db import connections
+
+        connections.close_all()
+        embedded_db.stop(settings.EMBEDDED_PGDATA)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if shutil.which("chromium") is None:
+        terminalreporter.write_sep(
+            "!", "BROWSER TESTS SKIPPED: Debian's chromium is not installed", red=True, bold=True
+        )
+
+
+@pytest.fixture(autouse=True)
+def _media_and_uploads(tmp_path, settings):
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+
+
+@pytest.fixture
+def staff_user(db) -> User:
+    return User.objects.create_user("staff", password="pw", is_staff=True)
+
+
+@pytest.fixture
+def curator(db) -> User:
+    user = User.objects.create_user("curator", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="curators"))
+    return user
+
+
+@pytest.fixture
+def agent(db) -> User:
+    user = User.objects.create_user("agent", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="agents"))
+    return user
+
+
+def _redis_answers(host: str = "127.0.0.1", port: int = 6379) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis on 127.0.0.1:6379; started when none answers."""
+    if not _redis_answers():
+        server = shutil.which("redis-server")
+        if server is None:
+            pytest.fail("no Redis answers on 127.0.0.1:6379 and redis-server is not installed")
+        subprocess.run(
+            [server, "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"],
+            check=True,
+        )
+        for _ in range(50):
+            if _redis_answers():
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("started redis-server but it does not answer")
+    return "redis://127.0.0.1:6379/15"

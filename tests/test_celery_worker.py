@@ -1,0 +1,102 @@
+"""Background work on a real Redis broker with a real worker process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from django.db import connection
+
+from knowledge import services
+from knowledge.models import Document, IngestionJob
+from knowledge.sources import SourceFile
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+
+@pytest.fixture
+def worker(redis_url, transactional_db, tmp_path):
+    """A Celery worker process on Redis, using this test's database."""
+    db = connection.settings_dict
+    host = db["OPTIONS"].get("host") or db["HOST"] or "127.0.0.1"
+    url = f"postgresql://{db['USER']}:{db['PASSWORD'] or ''}@/{db['NAME']}?host={host}"
+    if db["HOST"]:
+        url = f"postgresql://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "worker-test-secret-key-0123456789-abcdefghijklmnop",
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "CELERY_RESULT_BACKEND": redis_url,
+        "GROUNDWORK_VAR_DIR": str(tmp_path / "var"),
+        "EMBEDDING_WARM_AT_START": "0",
+    }
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "-Q",
+            "celery",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    app = Celery(broker=redis_url, backend=redis_url)
+    app.conf.task_default_queue = "celery"
+    app.control.purge()
+    yield app
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def test_a_task_runs_on_a_real_redis_broker_in_a_real_worker(worker):
+    result = worker.send_task("core.ping", kwargs={"value": "hello from the test"})
+    assert result.get(timeout=90) == "hello from the test"
+
+
+def test_ingestion_job_runs_in_the_worker(worker, settings, tmp_path):
+    # given a queued job whose file is on disk
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+    (job,) = services.jobs_create(
+        files=[SourceFile("returns.md", b"# Returns\n\nYou may return a bike within 30 days of delivery.\n")],
+        verify=True,
+    )
+    # when the worker is asked to run it
+    worker.send_task("knowledge.ingest_job", kwargs={"job_id": job.pk})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if not job.is_active:
+            break
+        time.sleep(0.5)
+    # then the document is in, verified and current
+    assert job.state == IngestionJob.State.DONE, job.error
+    assert job.outcome == IngestionJob.Outcome.ADDED and job.progress == 100
+    document = Document.objects.get(source_key="returns.md")
+    assert document.status == Document.Status.VERIFIED
+    assert document.versions.get().chunks.filter(searchable=True).count() >= 1
