@@ -1,0 +1,1 @@
+"""Benchmark scripts; each is run as `.venv/bin/python bench/NAME.py` from the project root."""

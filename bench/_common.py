@@ -1,0 +1,150 @@
+"""Shared plumbing for the benchmark scripts: an isolated database, machine facts, data loading.
+
+Every benchmark runs against its own embedded PostgreSQL data directory
+(var/bench-pgdata by default), never the developer's var/pgdata nor a
+DATABASE_URL: `setup_django` refuses to start otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path("/work/shared/benchmarks/support_qa")
+DATASETS = ("conditionalqa", "doc2dial")
+KNOWLEDGE_TABLES = ("knowledge_chunk", "knowledge_documentversion", "knowledge_document", "knowledge_ingestionjob")
+
+
+def setup_django() -> None:
+    """Point Django at the benchmark database, start it, migrate it."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("EMBEDDED_PGDATA", str(ROOT / "var" / "bench-pgdata"))
+    if os.environ.get("DATABASE_URL", "").strip():
+        sys.exit("refusing to run: DATABASE_URL is set; benchmarks only use their own embedded database")
+    dev_pgdata = (Path(os.environ.get("GROUNDWORK_VAR_DIR", "").strip() or ROOT / "var") / "pgdata").resolve()
+    if Path(os.environ["EMBEDDED_PGDATA"]).expanduser().resolve() == dev_pgdata:
+        sys.exit(f"refusing to run: EMBEDDED_PGDATA points at the developer's database {dev_pgdata}")
+
+    import django
+    from django.conf import settings
+
+    django.setup()
+    # DEBUG=1 only spares us a SECRET_KEY; keep Django from logging every
+    # query (and formatting every 384-float parameter) as production would.
+    settings.DEBUG = False
+
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def stop_server() -> None:
+    from django.conf import settings
+    from django.db import connections
+
+    from config import embedded_db
+
+    connections.close_all()
+    embedded_db.stop(Path(settings.EMBEDDED_PGDATA))
+
+
+def machine() -> dict[str, str]:
+    def run(cmd: list[str]) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
+        except OSError:
+            return "?"
+
+    model = next((line.split(":", 1)[1].strip() for line in run(["lscpu"]).splitlines() if "Model name" in line), "?")
+    mem_kb = next(
+        (
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        0,
+    )
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": run(["nproc"]),
+        "cpu": model,
+        "ram": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "python": platform.python_version(),
+        "loadavg": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+    }
+
+
+def postgres_facts() -> dict[str, str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        row = cursor.fetchone()
+        cursor.execute("SHOW shared_buffers")
+        buffers = cursor.fetchone()[0]
+        cursor.execute("SHOW hnsw.ef_search")
+        ef = cursor.fetchone()[0]
+    return {"postgres": version, "pgvector": row[0] if row else "?", "shared_buffers": buffers, "ef_search": ef}
+
+
+def load_docs(limit: int | None = None) -> list[dict]:
+    docs: list[dict] = []
+    for name in DATASETS:
+        with (DATA_DIR / name / "docs.jsonl").open(encoding="utf-8") as fh:
+            docs.extend(json.loads(line) for line in fh if line.strip())
+    return docs[:limit] if limit else docs
+
+
+def load_questions() -> list[str]:
+    questions: list[str] = []
+    for name in DATASETS:
+        with (DATA_DIR / name / "questions.jsonl").open(encoding="utf-8") as fh:
+            questions.extend(json.loads(line)["question"] for line in fh if line.strip())
+    return questions
+
+
+def as_markdown(doc: dict) -> str:
+    """What the benchmarks ingest: the title as the H1, so parsing picks it up."""
+    return f"# {doc['title']}\n\n{doc['text']}"
+
+
+def truncate_knowledge() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(KNOWLEDGE_TABLES)} RESTART IDENTITY CASCADE")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def table(headers: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines.extend("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)
+    return "\n".join(lines)
+
+
+def print_context(script: str, argv: list[str]) -> None:
+    facts = machine() | postgres_facts()
+    print(f"command: .venv/bin/python bench/{script} {' '.join(argv)}".rstrip())
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in facts.items()))
