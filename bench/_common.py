@@ -8,6 +8,7 @@ DATABASE_URL: `setup_django` refuses to start otherwise.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -130,7 +131,7 @@ def truncate_knowledge() -> None:
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
