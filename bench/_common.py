@@ -121,6 +121,24 @@ def as_markdown(doc: dict) -> str:
     return f"# {doc['title']}\n\n{doc['text']}"
 
 
+def ingest_docs(docs: list[dict]) -> tuple[list[int], list[str]]:
+    """Ingest documents through the real path, verified; returns version ids and failures."""
+    from knowledge import services
+
+    version_ids: list[int] = []
+    failed: list[str] = []
+    for doc in docs:
+        try:
+            version, _ = services.version_ingest(
+                source_key=f"{doc['doc_id']}.md", data=as_markdown(doc).encode(), verify=True
+            )
+        except services.ParseError as exc:
+            failed.append(f"{doc['doc_id']}: {exc}")
+            continue
+        version_ids.append(version.pk)
+    return version_ids, failed
+
+
 def truncate_knowledge() -> None:
     from django.db import connection
 

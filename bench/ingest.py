@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import _common  # noqa: E402
+from bench import _common
 
 
 class StageTimer:
@@ -95,7 +95,6 @@ def main() -> None:
     from django.db.models import Count
 
     from core import embeddings
-    from knowledge import services
     from knowledge.models import Chunk
 
     try:
@@ -112,17 +111,9 @@ def main() -> None:
         pairs: list[tuple[int, float, float]] = []  # (chunks, ingest seconds, raw seconds)
         failed: list[str] = []
         for g in range(groups):
-            version_ids: list[int] = []
             start = time.perf_counter()
-            for doc in docs[bounds[g] : bounds[g + 1]]:
-                try:
-                    version, _ = services.version_ingest(
-                        source_key=f"{doc['doc_id']}.md", data=_common.as_markdown(doc).encode(), verify=True
-                    )
-                except services.ParseError as exc:
-                    failed.append(f"{doc['doc_id']}: {exc}")
-                    continue
-                version_ids.append(version.pk)
+            version_ids, group_failed = _common.ingest_docs(docs[bounds[g] : bounds[g + 1]])
+            failed.extend(group_failed)
             ingest_seconds = time.perf_counter() - start
             texts = embedded_texts(version_ids)
             raw_seconds = raw_embed_seconds(texts)

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from core import views as core_views
 from knowledge.urls import viewer_urlpatterns
+from support.urls import api_urlpatterns
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -15,5 +16,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("kb/", include("knowledge.urls")),
+    path("api/v1/", include((api_urlpatterns, "api"))),
+    path("", include("support.urls")),
     *viewer_urlpatterns,
 ]

@@ -161,3 +161,91 @@ class IngestionJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+
+class ApprovedAnswer(models.Model):
+    """An answer an admin approved word for word. Its text lives in versions;
+    approving a new version never rewrites history."""
+
+    title = models.CharField(max_length=300)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ApprovedAnswerVersion(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        APPROVED = "approved"
+        RETIRED = "retired"
+
+    answer = models.ForeignKey(ApprovedAnswer, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    text = models.TextField()
+    status = models.CharField(max_length=16, choices=Status, default=Status.DRAFT)
+    note = models.CharField(max_length=500, blank=True, help_text="Why this version exists.")
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True, help_text="Stops matching after this moment.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["answer", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["answer", "number"], name="answer_version_number_unique"),
+            models.UniqueConstraint(
+                fields=["answer"], condition=Q(status="approved"), name="one_approved_version_per_answer"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(approved_at__isnull=False), name="approved_version_has_approver"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.answer.title} v{self.number}"
+
+
+class QuestionVariant(models.Model):
+    """A phrasing of the question an approved-answer version answers."""
+
+    version = models.ForeignKey(ApprovedAnswerVersion, on_delete=models.CASCADE, related_name="variants")
+    text = models.CharField(max_length=2000)
+    embedding = VectorField(dimensions=384)
+
+    class Meta:
+        ordering = ["version", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class KnowledgeState(models.Model):
+    """One row whose generation goes up, in the same transaction, whenever the
+    set of searchable chunks or approved answers changes. Caches keyed on it
+    (vocabulary, LLM answers) can never serve a stale knowledge base."""
+
+    generation = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"knowledge generation {self.generation}"
+
+    @classmethod
+    def current(cls) -> int:
+        return cls.objects.filter(pk=1).values_list("generation", flat=True).first() or 0
+
+    @classmethod
+    def bump(cls) -> None:
+        updated = cls.objects.filter(pk=1).update(generation=models.F("generation") + 1)
+        if not updated:
+            cls.objects.get_or_create(pk=1, defaults={"generation": 1})

@@ -107,7 +107,7 @@ def chunk_search(
     if mode not in ("hybrid", "vector", "text"):
         raise ValueError(f"unknown search mode {mode!r}")
     params = {
-        "vec": "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]",
+        "vec": _vector_literal(vector),
         "terms": terms,
         "vn": n if mode != "text" else 0,
         "tn": n if mode != "vector" else 0,
@@ -194,3 +194,47 @@ def version_for_viewer(*, document_id: int, number: int, staff: bool) -> Documen
 
 def version_chunks(version: DocumentVersion) -> QuerySet[Chunk]:
     return version.chunks.only("id", "ordinal", "heading_path", "text", "version_id").order_by("ordinal")
+
+
+# --- Approved answers ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApprovedMatch:
+    version_id: int
+    answer_id: int
+    number: int
+    text: str
+    variant: str
+    similarity: float
+
+
+_APPROVED_SQL = """
+SELECT v.id, v.answer_id, v.number, v.text, qv.text, 1 - (qv.embedding <=> %(vec)s::vector) AS sim
+  FROM knowledge_questionvariant qv
+  JOIN knowledge_approvedanswerversion v ON v.id = qv.version_id
+ WHERE v.status = 'approved'
+   AND (v.valid_from IS NULL OR v.valid_from <= %(now)s)
+   AND (v.valid_until IS NULL OR v.valid_until > %(now)s)
+ ORDER BY qv.embedding <=> %(vec)s::vector, v.id
+ LIMIT %(limit)s
+"""
+
+
+def approved_matches(*, vector: np.ndarray, now, limit: int = 3) -> list[ApprovedMatch]:
+    """The closest question variants of approved, currently valid answer versions."""
+    params = {"vec": _vector_literal(vector), "now": now, "limit": limit}
+    with connection.cursor() as cursor:
+        cursor.execute(_APPROVED_SQL, params)
+        rows = cursor.fetchall()
+    return [ApprovedMatch(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
+
+
+def _vector_literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
+
+
+def chunk_sentence_data(chunk_ids: list[int]) -> dict[int, tuple[list, bytes]]:
+    """Sentence spans and their ingestion-time vectors for the given chunks (one query)."""
+    rows = Chunk.objects.filter(id__in=chunk_ids).values_list("id", "sentence_spans", "sentence_vectors")
+    return {pk: (spans, bytes(vectors)) for pk, spans, vectors in rows}

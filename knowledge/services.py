@@ -25,7 +25,7 @@ from django.utils import timezone
 from core import embeddings
 from core.errors import ApplicationError, ErrorCode
 from knowledge import chunking
-from knowledge.models import Chunk, Document, DocumentVersion, IngestionJob
+from knowledge.models import Chunk, Document, DocumentVersion, IngestionJob, KnowledgeState
 from knowledge.parsing import ParseError, parse_document
 from knowledge.sources import SourceFile, too_large
 
@@ -289,6 +289,7 @@ def version_verify(*, version: DocumentVersion, user=None) -> DocumentVersion:
         document.status = Document.Status.VERIFIED
         Chunk.objects.filter(version=version).update(searchable=True)
     document.save(update_fields=["title", "status", "updated_at"])
+    KnowledgeState.bump()
     return version
 
 
@@ -299,6 +300,7 @@ def document_retire(*, document: Document, user=None) -> Document:
     document.status = Document.Status.RETIRED
     document.save(update_fields=["status", "updated_at"])
     Chunk.objects.filter(version__document=document).update(searchable=False)
+    KnowledgeState.bump()
     return document
 
 
@@ -310,6 +312,7 @@ def document_restore(*, document: Document, user=None) -> Document:
     document.save(update_fields=["status", "updated_at"])
     if current:
         Chunk.objects.filter(version=current).update(searchable=True)
+    KnowledgeState.bump()
     return document
 
 

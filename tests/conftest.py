@@ -82,3 +82,13 @@ def redis_url() -> str:
         else:
             pytest.fail("started redis-server but it does not answer")
     return "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rule_cache():
+    # Critical-topic rules are cached per process; each test's database starts over.
+    from support.pipeline import triggers
+
+    triggers.invalidate_rules()
+    yield
+    triggers.invalidate_rules()

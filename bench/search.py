@@ -1,0 +1,591 @@
+"""Search latency (p50/p95 of chunk_search) and HNSW recall@10 at 10k and 100k searchable chunks.
+
+The corpus
+  * real chunks: the public support documents (ConditionalQA + doc2dial,
+    /work/shared/benchmarks/support_qa) ingested through version_ingest, as
+    bench/ingest.py leaves them (ingested here if they are missing);
+  * real sentences: sentence-sized pieces of the same documents, embedded
+    with the project's model ("{title}\\n{sentence}", like a chunk's heading
+    path + text), up to --real real vectors in all (default 10,000);
+  * jittered copies, up to --total chunks (default 100,000): each copy is a
+    real vector plus Gaussian noise scaled so that its cosine to the source is
+    about --cosine (0.9), renormalised, with its source's heading and text
+    (so full-text search sees realistic term statistics).
+  Synthetic rows are bulk-inserted as verified current versions (one
+  Document/DocumentVersion per 1,000 chunks), their search_vector filled with
+  the SQL knowledge.services uses. Sentence and jitter rows are kept in the
+  benchmark database and reused by the next run when the counts match
+  (--rebuild forces a fresh build).
+
+The phases
+  10k: only the real vectors are searchable (the jitter documents are retired).
+  100k: the jitter documents are verified again.
+  Before each phase the partial indexes (HNSW and GIN) are dropped, the rows
+  flipped, the table rewritten (VACUUM FULL), the indexes recreated from the
+  model's Meta.indexes (the migration's definition) and the table ANALYZEd.
+
+The measurements, per phase, for every real question in
+/work/shared/benchmarks/support_qa/*/questions.jsonl (embedded once, with
+embed_query, before timing):
+  * latency of knowledge.selectors.chunk_search(query, vector, k=5), hybrid and
+    vector-only (interleaved per query), wall time around the call, so it
+    includes the query_terms round trip but not the query embedding;
+  * EXPLAIN ANALYZE of chunk_search's SQL: does the vector CTE use
+    chunk_embedding_hnsw?
+  * recall@10 of the HNSW index (SELECT id ... ORDER BY embedding <=> %s::vector
+    LIMIT 10 at hnsw.ef_search 40 and 100) against the exact top-10 (numpy, float64,
+    over every searchable vector); a returned id counts as a hit when its exact
+    distance is within 1e-6 of the exact 10th distance (identical texts give
+    identical vectors, whose order is arbitrary).
+
+Isolation: uses the embedded PostgreSQL in var/bench-pgdata, never the developer's.
+
+Run from the project root:
+  .venv/bin/python bench/search.py [--rebuild] [--real 10000] [--total 100000] [--queries N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _common
+
+SENTENCE_PREFIX = "bench-sentences/"
+JITTER_PREFIX = "bench-jitter/"
+PER_DOCUMENT = 1000
+DIMS = 384
+
+
+# --- Corpus ------------------------------------------------------------------------------
+
+
+def synthetic_chunk_count(prefix: str) -> int:
+    from knowledge.models import Chunk
+
+    return Chunk.objects.filter(version__document__source_key__startswith=prefix).count()
+
+
+def delete_synthetic(prefix: str) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            DELETE FROM knowledge_chunk c USING knowledge_documentversion v, knowledge_document d
+             WHERE c.version_id = v.id AND v.document_id = d.id AND d.source_key LIKE %s
+            """,
+            [prefix + "%"],
+        )
+        cursor.execute(
+            "DELETE FROM knowledge_documentversion v USING knowledge_document d "
+            "WHERE v.document_id = d.id AND d.source_key LIKE %s",
+            [prefix + "%"],
+        )
+        cursor.execute("DELETE FROM knowledge_document WHERE source_key LIKE %s", [prefix + "%"])
+
+
+def ensure_ingested(docs: list[dict]) -> int:
+    """The real chunks of every document, through version_ingest; returns their count."""
+    from knowledge.models import Chunk, Document
+
+    real_docs = Document.objects.exclude(source_key__startswith="bench-")
+    if real_docs.count() != len(docs):
+        print(f"ingesting {len(docs)} documents (the benchmark database does not hold them all)...", flush=True)
+        _common.truncate_knowledge()
+        start = time.perf_counter()
+        _, failed = _common.ingest_docs(docs)
+        print(f"  done in {time.perf_counter() - start:.0f} s, {len(failed)} failed", flush=True)
+    return Chunk.objects.exclude(version__document__source_key__startswith="bench-").count()
+
+
+def sentence_pieces(docs: list[dict], count: int, seed: int) -> list[tuple[str, str]]:
+    """(title, sentence) pairs: distinct sentence-sized pieces of the documents' text."""
+    from knowledge.parsing import clean
+    from knowledge.text import split_sentences
+
+    seen: set[str] = set()
+    pieces: list[tuple[str, str]] = []
+    for doc in docs:
+        title = clean(doc["title"])
+        for line in doc["text"].splitlines():
+            line = clean(re.sub(r"^(#+|-)\s*", "", line.strip()))
+            for sentence in split_sentences(line):
+                words = len(sentence.split())
+                key = sentence.lower()
+                if 6 <= words <= 80 and key not in seen:
+                    seen.add(key)
+                    pieces.append((title, sentence))
+    random.Random(seed).shuffle(pieces)
+    if len(pieces) < count:
+        raise SystemExit(f"only {len(pieces)} distinct sentences; lower --real")
+    return pieces[:count]
+
+
+def insert_rows(prefix: str, rows: list[dict], title: str) -> None:
+    """Bulk-insert chunk rows as verified current versions, PER_DOCUMENT chunks per document."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from knowledge.models import Chunk, Document, DocumentVersion
+
+    now = timezone.now()
+    for n, start in enumerate(range(0, len(rows), PER_DOCUMENT)):
+        key = f"{prefix}{n:04d}.md"
+        with transaction.atomic():
+            document = Document.objects.create(title=f"{title} {n}", source_key=key, status=Document.Status.VERIFIED)
+            version = DocumentVersion.objects.create(
+                document=document,
+                number=1,
+                content_hash=hashlib.sha256(key.encode()).hexdigest(),
+                title=document.title,
+                source_format="markdown",
+                text="",
+                is_current=True,
+                verified_at=now,
+            )
+            Chunk.objects.bulk_create(
+                [
+                    Chunk(version=version, ordinal=i, searchable=True, **row)
+                    for i, row in enumerate(rows[start : start + PER_DOCUMENT])
+                ],
+                batch_size=PER_DOCUMENT,
+            )
+    with connection.cursor() as cursor:
+        # The expression knowledge.services._store uses.
+        cursor.execute(
+            """
+            UPDATE knowledge_chunk
+               SET search_vector = setweight(to_tsvector('english', heading_path), 'A')
+                                || setweight(to_tsvector('english', text), 'B')
+             WHERE search_vector IS NULL
+            """
+        )
+
+
+def build_sentences(docs: list[dict], count: int, seed: int) -> None:
+    from core import embeddings
+
+    pieces = sentence_pieces(docs, count, seed)
+    texts = [f"{title}\n{sentence}" for title, sentence in pieces]
+    print(f"embedding {len(texts)} real sentences...", flush=True)
+    start = time.perf_counter()
+    vectors = embeddings.embed_passages(texts)
+    seconds = time.perf_counter() - start
+    print(f"  {len(texts) / seconds:.1f} sentences/s ({seconds:.0f} s)", flush=True)
+    token_counts = embeddings.count_tokens([sentence for _, sentence in pieces])
+    rows = [
+        {
+            "heading_path": title,
+            "text": sentence,
+            "token_count": tokens,
+            "embedding": vector,
+            "sentence_spans": [[0, len(sentence)]],
+            "sentence_vectors": vector.astype(np.float16).tobytes(),
+        }
+        for (title, sentence), tokens, vector in zip(pieces, token_counts, vectors, strict=True)
+    ]
+    insert_rows(SENTENCE_PREFIX, rows, "Benchmark sentences")
+
+
+def jitter_sigma(cosine: float) -> float:
+    # |v| = 1, noise ~ N(0, s^2 I_d): cos(v, v + noise) ~ 1 / sqrt(1 + d s^2).
+    return float(np.sqrt((1 / cosine**2 - 1) / DIMS))
+
+
+def build_jitter(count: int, cosine: float, seed: int) -> float:
+    """Jittered copies of the real vectors, round robin over the sources; returns the median cosine."""
+    from knowledge.models import Chunk
+
+    sources = list(
+        Chunk.objects.exclude(version__document__source_key__startswith=JITTER_PREFIX)
+        .order_by("id")
+        .values_list("heading_path", "text", "token_count", "embedding")
+    )
+    rng = np.random.default_rng(seed)
+    sigma = jitter_sigma(cosine)
+    matrix = np.array([s[3] for s in sources], dtype=np.float64)
+    picks = np.arange(count) % len(sources)
+    noisy = matrix[picks] + rng.normal(0.0, sigma, size=(count, DIMS))
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    cosines = np.einsum("ij,ij->i", noisy, matrix[picks])
+    print(f"inserting {count} jittered copies (sigma {sigma:.4f})...", flush=True)
+    rows = [
+        {
+            "heading_path": sources[p][0],
+            "text": sources[p][1],
+            "token_count": sources[p][2],
+            "embedding": noisy[i].astype(np.float32),
+        }
+        for i, p in enumerate(picks)
+    ]
+    insert_rows(JITTER_PREFIX, rows, "Benchmark jitter")
+    return float(np.median(cosines))
+
+
+# --- What-if: chunk_search with the query vector bound in the vector CTE ------------------
+
+_CTE_ORDER = "FROM knowledge_chunk, q\n             WHERE searchable ORDER BY embedding <=> q.v LIMIT"
+_BOUND_ORDER = "FROM knowledge_chunk\n             WHERE searchable ORDER BY embedding <=> %(vec)s::vector LIMIT"
+
+
+def bound_search_sql() -> str | None:
+    """chunk_search's SQL with the vector top-N ordered by the bound parameter instead of the
+    CTE column q.v (an ORDER BY on another relation's column cannot use an index); None when
+    the project's SQL no longer has the expected text. Used only inside this benchmark."""
+    from knowledge import selectors
+
+    return selectors._SEARCH_SQL.replace(_CTE_ORDER, _BOUND_ORDER) if _CTE_ORDER in selectors._SEARCH_SQL else None
+
+
+@contextlib.contextmanager
+def patched_search_sql(sql: str):
+    from knowledge import selectors
+
+    original = selectors._SEARCH_SQL
+    selectors._SEARCH_SQL = sql
+    try:
+        yield
+    finally:
+        selectors._SEARCH_SQL = original
+
+
+# --- Phases ------------------------------------------------------------------------------
+
+
+def drop_indexes() -> None:
+    """Drop the partial HNSW and GIN indexes (bulk loads and flips are much cheaper without them)."""
+    from django.db import connection
+
+    from knowledge.models import Chunk
+
+    with connection.cursor() as cursor:
+        for index in Chunk._meta.indexes:
+            cursor.execute(f'DROP INDEX IF EXISTS "{index.name}"')
+
+
+def create_indexes() -> dict[str, float]:
+    """Recreate the partial indexes exactly as the model (and so the migration) defines them; seconds per index."""
+    from django.db import connection
+
+    from knowledge.models import Chunk
+
+    with connection.cursor() as cursor:
+        # Session-only: lets the HNSW graph be built in memory (the default 64MB
+        # is too small for 100k x 384 floats and the build crawls).
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+    seconds: dict[str, float] = {}
+    for index in Chunk._meta.indexes:
+        start = time.perf_counter()
+        with connection.schema_editor() as editor:
+            editor.add_index(Chunk, index)
+        seconds[index.name] = time.perf_counter() - start
+    with connection.cursor() as cursor:
+        cursor.execute("RESET maintenance_work_mem")
+        cursor.execute("VACUUM ANALYZE knowledge_chunk")
+    return seconds
+
+
+def set_phase(jitter_searchable: bool) -> dict[str, float]:
+    """Flip the jitter documents in or out of search and rebuild the partial indexes; build seconds per index."""
+    from django.db import connection
+
+    from knowledge.models import Chunk, Document
+
+    drop_indexes()
+    jitter_docs = Document.objects.filter(source_key__startswith=JITTER_PREFIX)
+    jitter_docs.update(status=Document.Status.VERIFIED if jitter_searchable else Document.Status.RETIRED)
+    Chunk.objects.filter(version__document__in=jitter_docs).exclude(searchable=jitter_searchable).update(
+        searchable=jitter_searchable
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM FULL knowledge_chunk")
+    return create_indexes()
+
+
+def searchable_matrix() -> tuple[np.ndarray, np.ndarray]:
+    """ids and float64 vectors of every searchable chunk (pgvector's binary form, parsed by numpy)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, vector_send(embedding) FROM knowledge_chunk WHERE searchable ORDER BY id")
+        rows = cursor.fetchall()
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    # vector_send: int16 dims, int16 unused, then big-endian float32s.
+    matrix = np.frombuffer(b"".join(bytes(r[1])[4:] for r in rows), dtype=">f4").reshape(len(rows), DIMS)
+    return ids, matrix.astype(np.float64)
+
+
+def vector_literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
+
+
+_VECTOR_LITERAL = re.compile(r"'\[[-0-9.e+,]+\]'::vector")
+
+
+def shorten(lines: list[str]) -> list[str]:
+    return [_VECTOR_LITERAL.sub("'[...384 floats]'::vector", line) for line in lines]
+
+
+def explain_search(question: str, vector: np.ndarray) -> tuple[list[str], bool]:
+    """EXPLAIN ANALYZE of chunk_search's own SQL with its own parameters."""
+    from django.conf import settings
+    from django.db import connection
+
+    from knowledge import selectors
+
+    params = {
+        "vec": vector_literal(vector),
+        "terms": selectors.query_terms(question),
+        "vn": settings.SEARCH_CANDIDATES,
+        "tn": settings.SEARCH_CANDIDATES,
+        "rrf": selectors.RRF_K,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, BUFFERS OFF) " + selectors._SEARCH_SQL, params)
+        lines = shorten([r[0] for r in cursor.fetchall()])
+    return lines, any("chunk_embedding_hnsw" in line for line in lines)
+
+
+def explain_plain(vector: np.ndarray) -> list[str]:
+    from django.conf import settings
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, COSTS OFF, BUFFERS OFF) SELECT id FROM knowledge_chunk WHERE searchable "
+            "ORDER BY embedding <=> %s::vector LIMIT %s",
+            [vector_literal(vector), settings.SEARCH_CANDIDATES],
+        )
+        return shorten([r[0] for r in cursor.fetchall()])
+
+
+def time_search(questions: list[str], vectors: np.ndarray, bound_sql: str | None) -> dict[str, list[float]]:
+    """Latency (ms) per question of chunk_search, hybrid and vector-only, interleaved per question;
+    plus the bound-parameter what-if (hybrid) when its SQL is available."""
+    from knowledge.selectors import chunk_search
+
+    variants: list[tuple[str, str, str | None]] = [("hybrid", "hybrid", None), ("vector", "vector", None)]
+    if bound_sql:
+        variants.append(("hybrid, bound vector (what-if)", "hybrid", bound_sql))
+    for q, v in zip(questions[:50], vectors[:50], strict=True):  # warm caches
+        chunk_search(query=q, vector=v, k=5)
+    times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    for q, v in zip(questions, vectors, strict=True):
+        for name, mode, sql in variants:
+            with patched_search_sql(sql) if sql else contextlib.nullcontext():
+                start = time.perf_counter()
+                chunk_search(query=q, vector=v, k=5, mode=mode)
+                times[name].append(1000 * (time.perf_counter() - start))
+    return times
+
+
+def recall_at_10(vectors: np.ndarray, ids: np.ndarray, matrix: np.ndarray, ef: int) -> tuple[float, list[float]]:
+    """Mean recall@10 of the HNSW index at `ef`, and the latency (ms) of each top-10 query."""
+    from django.conf import settings
+    from django.db import connection
+
+    position = {int(i): n for n, i in enumerate(ids)}
+    recalls: list[float] = []
+    times: list[float] = []
+    with connection.cursor() as cursor:
+        cursor.execute("SET hnsw.ef_search = %s", [ef])
+        try:
+            for vector in vectors:
+                literal = vector_literal(vector)
+                start = time.perf_counter()
+                cursor.execute(
+                    "SELECT id FROM knowledge_chunk WHERE searchable ORDER BY embedding <=> %s::vector LIMIT 10",
+                    [literal],
+                )
+                found = [r[0] for r in cursor.fetchall()]
+                times.append(1000 * (time.perf_counter() - start))
+                distances = 1.0 - matrix @ vector.astype(np.float64)
+                tenth = np.partition(distances, 9)[9]
+                hits = sum(1 for i in found if distances[position[i]] <= tenth + 1e-6)
+                recalls.append(hits / 10)
+        finally:
+            cursor.execute("SET hnsw.ef_search = %s", [settings.SEARCH_HNSW_EF_SEARCH])
+    return float(np.mean(recalls)), times
+
+
+def plan_excerpt(lines: list[str]) -> list[str]:
+    keep = ("knowledge_chunk", "chunk_embedding_hnsw", "chunk_search_gin", "Limit", "Execution Time")
+    return [line for line in lines if any(k in line for k in keep)]
+
+
+def run_phase(label: str, questions: list[str], vectors: np.ndarray, build_seconds: dict[str, float]) -> dict:
+    from knowledge.models import Chunk
+
+    searchable = Chunk.objects.filter(searchable=True).count()
+    builds = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in build_seconds.items())
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    print(f"\n=== {label}: {searchable} searchable chunks (index builds: {builds}; loadavg {load}) ===", flush=True)
+    plan, uses_hnsw = explain_search(questions[0], vectors[0])
+    print("EXPLAIN ANALYZE of chunk_search's SQL (hybrid), full plan:")
+    print("\n".join("    " + line for line in plan))
+    print(f"vector CTE uses chunk_embedding_hnsw: {uses_hnsw}")
+    print("EXPLAIN ANALYZE of a plain top-N (vector as a bound parameter):")
+    print("\n".join("    " + line for line in explain_plain(vectors[0])))
+    bound_sql = bound_search_sql()
+    bound_plan: list[str] = []
+    bound_uses = False
+    if bound_sql:
+        with patched_search_sql(bound_sql):
+            bound_plan, bound_uses = explain_search(questions[0], vectors[0])
+        print(f"what-if SQL (vector CTE ordered by the bound parameter) uses chunk_embedding_hnsw: {bound_uses}")
+    else:
+        print("what-if skipped: selectors._SEARCH_SQL no longer has the expected vector CTE text")
+    times = time_search(questions, vectors, bound_sql)
+    ids, matrix = searchable_matrix()
+    recall = {ef: recall_at_10(vectors, ids, matrix, ef) for ef in (40, 100)}
+    result = {
+        "label": label,
+        "searchable": searchable,
+        "build": build_seconds,
+        "uses_hnsw": uses_hnsw,
+        "plan": plan_excerpt(plan),
+        "bound_plan": plan_excerpt(bound_plan),
+        "bound_uses": bound_uses,
+        "times": times,
+        "recall": recall,
+    }
+    for mode, values in times.items():
+        print(f"{mode}: p50 {_common.percentile(values, 50):.1f} ms, p95 {_common.percentile(values, 95):.1f} ms")
+    for ef, (r, t) in recall.items():
+        print(f"ef_search {ef}: recall@10 {r:.3f}, top-10 query p50 {_common.percentile(t, 50):.2f} ms")
+    return result
+
+
+# --- Main ---------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the sentence and jitter rows")
+    parser.add_argument("--real", type=int, default=10_000, help="real vectors (ingested chunks + sentences)")
+    parser.add_argument("--total", type=int, default=100_000, help="chunks in the large phase (real + jittered)")
+    parser.add_argument("--cosine", type=float, default=0.9, help="target cosine of a jittered copy to its source")
+    parser.add_argument("--queries", type=int, default=None, help="use only the first N questions")
+    parser.add_argument("--seed", type=int, default=20261128)
+    args = parser.parse_args()
+
+    _common.setup_django()
+    from django.conf import settings
+
+    from core import embeddings
+
+    try:
+        _common.print_context("search.py", sys.argv[1:])
+        docs = _common.load_docs()
+        embeddings.warm()
+        real_chunks = ensure_ingested(docs)
+        want_sentences = args.real - real_chunks
+        want_jitter = args.total - args.real
+        if want_sentences < 0 or want_jitter < 0:
+            raise SystemExit(f"--real must lie between the {real_chunks} ingested chunks and --total")
+
+        rebuilt = False
+        if args.rebuild or synthetic_chunk_count(SENTENCE_PREFIX) != want_sentences:
+            delete_synthetic(JITTER_PREFIX)
+            delete_synthetic(SENTENCE_PREFIX)
+            drop_indexes()  # set_phase recreates them
+            build_sentences(docs, want_sentences, args.seed)
+            rebuilt = True
+        jitter_cosine = None
+        if rebuilt or synthetic_chunk_count(JITTER_PREFIX) != want_jitter:
+            delete_synthetic(JITTER_PREFIX)
+            drop_indexes()
+            start = time.perf_counter()
+            jitter_cosine = build_jitter(want_jitter, args.cosine, args.seed)
+            print(f"  inserted in {time.perf_counter() - start:.0f} s", flush=True)
+        else:
+            print(f"reusing {want_sentences} sentence rows and {want_jitter} jitter rows (--rebuild to rebuild)")
+
+        questions = _common.load_questions()[: args.queries]
+        start = time.perf_counter()
+        vectors = np.array([embeddings.embed_query(q) for q in questions], dtype=np.float32)
+        embed_ms = 1000 * (time.perf_counter() - start) / len(questions)
+        print(f"{len(questions)} questions embedded, {embed_ms:.1f} ms each (not part of the latencies below)")
+
+        results = [
+            run_phase(f"{args.real:,} real", questions, vectors, set_phase(jitter_searchable=False)),
+            run_phase(f"{args.total:,} real + jittered", questions, vectors, set_phase(jitter_searchable=True)),
+        ]
+        set_phase(jitter_searchable=False)  # leave the database in the cheap state
+
+        print()
+        print(
+            f"questions: {len(questions)}; ingested real chunks: {real_chunks}; real sentences: {want_sentences}; "
+            f"jittered copies: {want_jitter}"
+            + (f" (median cosine to source {jitter_cosine:.3f})" if jitter_cosine is not None else "")
+            + f"; SEARCH_CANDIDATES={settings.SEARCH_CANDIDATES}; default ef_search={settings.SEARCH_HNSW_EF_SEARCH}"
+        )
+        print()
+        rows = []
+        for r in results:
+            for name, values in r["times"].items():
+                rows.append(
+                    [
+                        r["label"],
+                        f"chunk_search {name}",
+                        f"{_common.percentile(values, 50):.1f}",
+                        f"{_common.percentile(values, 95):.1f}",
+                        "yes" if r["bound_uses" if "what-if" in name else "uses_hnsw"] else "**no**",
+                    ]
+                )
+            for ef, (_, values) in r["recall"].items():
+                rows.append(
+                    [
+                        r["label"],
+                        f"bare HNSW top-10, ef_search={ef}",
+                        f"{_common.percentile(values, 50):.2f}",
+                        f"{_common.percentile(values, 95):.2f}",
+                        "yes",
+                    ]
+                )
+        print(_common.table(["searchable chunks", "query", "p50 ms", "p95 ms", "vector top-N via HNSW"], rows))
+        print()
+        print(
+            _common.table(
+                [
+                    "searchable chunks",
+                    "recall@10 ef_search=40",
+                    "recall@10 ef_search=100",
+                    "HNSW build s",
+                    "GIN build s",
+                ],
+                [
+                    [
+                        r["label"],
+                        f"{r['recall'][40][0]:.3f}",
+                        f"{r['recall'][100][0]:.3f}",
+                        f"{r['build']['chunk_embedding_hnsw']:.1f}",
+                        f"{r['build']['chunk_search_gin']:.1f}",
+                    ]
+                    for r in results
+                ],
+            )
+        )
+        for r in results:
+            print(f"\nplan excerpt, chunk_search SQL, {r['label']}:")
+            print("\n".join("    " + line for line in r["plan"]))
+            if r["bound_plan"]:
+                print(f"plan excerpt, what-if SQL, {r['label']}:")
+                print("\n".join("    " + line for line in r["bound_plan"]))
+    finally:
+        _common.stop_server()
+
+
+if __name__ == "__main__":
+    main()

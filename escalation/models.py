@@ -1,0 +1,63 @@
+"""Escalations: a person takes over a conversation."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Escalation(models.Model):
+    class Reason(models.TextChoices):
+        NO_ANSWER = "no_answer", "No grounded answer"
+        CRITICAL = "critical_topic", "Critical topic"
+        CUSTOMER_ASKED = "customer_asked", "Customer asked for a person"
+        GUARD = "guard_flag", "Input guard flag"
+        LIMIT = "limit", "Turn or budget limit"
+        OUTPUT_CHECK = "output_check", "Output check"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        CLAIMED = "claimed"
+        RESOLVED = "resolved"
+
+    class Outcome(models.TextChoices):
+        ANSWERED = "answered"
+        NO_ANSWER = "no_answer_exists", "No answer exists"
+        DUPLICATE = "duplicate"
+        ABUSIVE = "abusive"
+
+    conversation = models.ForeignKey("support.Conversation", on_delete=models.CASCADE, related_name="escalations")
+    trigger_message = models.ForeignKey(
+        "support.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=32, choices=Reason)
+    detail = models.CharField(max_length=300, blank=True)
+    priority = models.PositiveSmallIntegerField(default=50, help_text="Lower is more urgent.")
+    status = models.CharField(max_length=16, choices=Status, default=Status.OPEN)
+    outcome = models.CharField(max_length=32, choices=Outcome, blank=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="claimed_escalations"
+    )
+    contact_email = models.EmailField(blank=True)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    first_reply_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["priority", "opened_at"]
+        constraints = [
+            # At most one unresolved escalation per conversation: the bot never
+            # opens a second while a person owns the first.
+            models.UniqueConstraint(
+                fields=["conversation"], condition=~Q(status="resolved"), name="one_open_escalation_per_conversation"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="claimed") | Q(claimed_by__isnull=False), name="claimed_escalation_has_agent"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "priority", "opened_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} ({self.status})"

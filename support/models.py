@@ -1,0 +1,128 @@
+"""Conversations and their messages. A bot message carries its full provenance."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open"  # the bot answers
+        HUMAN = "human"  # escalated: a person owns it, the bot stays silent
+        CLOSED = "closed"  # timed out, limit reached or resolved; a new message starts a new one
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    token_hash = models.CharField(max_length=64, help_text="sha256 of the customer's bearer token")
+    channel = models.CharField(max_length=16, default="api")
+    status = models.CharField(max_length=16, choices=Status, default=Status.OPEN)
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    turns = models.PositiveIntegerField(default=0)
+    tokens_used = models.PositiveIntegerField(default=0)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_comment = models.TextField(blank=True)
+    contact_email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_activity_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5), name="rating_1_to_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        CUSTOMER = "customer"
+        BOT = "bot"
+        AGENT = "agent"
+        SYSTEM = "system"
+
+    class Kind(models.TextChoices):
+        APPROVED = "approved"
+        GROUNDED = "grounded"
+        CLARIFY = "clarify"
+        ESCALATED = "escalated"
+        BLOCKED = "blocked"
+        LIMIT = "limit"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=16, choices=Role)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # --- bot replies: provenance -------------------------------------------------------
+    kind = models.CharField(max_length=16, choices=Kind, blank=True)
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
+    reason = models.CharField(max_length=32, blank=True, help_text="Why the turn ended this way (reason code).")
+    approved_version = models.ForeignKey(
+        "knowledge.ApprovedAnswerVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="uses"
+    )
+    composer = models.CharField(max_length=120, blank=True, help_text="extractive, or llm:<model>@<prompt version>")
+    config_fingerprint = models.CharField(max_length=16, blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    stage_ms = models.JSONField(default=dict, blank=True)
+    signals = models.JSONField(default=dict, blank=True, help_text="Retrieval and answerability evidence.")
+    thumbs = models.SmallIntegerField(null=True, blank=True, help_text="+1 / -1 from the customer")
+
+    class Meta:
+        ordering = ["conversation", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(role="bot") | ~Q(kind=""), name="bot_message_has_kind"),
+            models.CheckConstraint(
+                condition=Q(thumbs__isnull=True) | Q(thumbs__in=[-1, 1]), name="thumbs_plus_or_minus_one"
+            ),
+        ]
+        indexes = [models.Index(fields=["role", "kind", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.text[:40]}"
+
+
+class Citation(models.Model):
+    """A numbered source of a bot reply: the exact chunk and document version used."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="citations")
+    n = models.PositiveSmallIntegerField()
+    chunk = models.ForeignKey("knowledge.Chunk", on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey("knowledge.DocumentVersion", on_delete=models.PROTECT, related_name="+")
+    quote = models.TextField()
+
+    class Meta:
+        ordering = ["message", "n"]
+        constraints = [models.UniqueConstraint(fields=["message", "n"], name="citation_number_unique")]
+
+    def __str__(self) -> str:
+        return f"[{self.n}] {self.version}"
+
+
+class CriticalTopic(models.Model):
+    """Admin-editable intent rules checked before retrieval: such messages go to a person."""
+
+    name = models.CharField(max_length=100, unique=True)
+    priority = models.PositiveSmallIntegerField(default=10, help_text="Escalation priority; lower is more urgent.")
+    patterns = models.TextField(
+        help_text="One regular expression per line, matched case-insensitively against the message."
+    )
+    reply = models.TextField(blank=True, help_text="What the customer is told; empty uses the standard hand-over.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["priority", "name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,41 @@
+"""Input guard, stage 2: normalise and sanitise what the customer typed.
+
+Bad input (empty, over the length cap) is the caller's error, raised as
+ApplicationError so the API answers 400/413 and nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+from django.conf import settings
+
+from core.errors import ApplicationError, ErrorCode
+
+_TAG = re.compile(r"<[^>]{0,500}>")
+_INVISIBLE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+_LINES = re.compile(r"\n{3,}")
+
+
+def sanitize(raw: str) -> str:
+    if len(raw) > settings.CHAT_MAX_MESSAGE_CHARS:
+        raise ApplicationError(
+            f"The message is {len(raw)} characters long; the limit is {settings.CHAT_MAX_MESSAGE_CHARS}.",
+            code=ErrorCode.TOO_LONG,
+        )
+    text = unicodedata.normalize("NFKC", raw)
+    text = _INVISIBLE.sub("", text)
+    text = html.unescape(_TAG.sub(" ", text))
+    text = _TAG.sub(" ", text)  # markup that was entity-escaped once
+    text = _LINES.sub("\n\n", _SPACES.sub(" ", text)).strip()
+    if not text:
+        raise ApplicationError("The message is empty.", code=ErrorCode.EMPTY)
+    return text
+
+
+def normalize_question(text: str) -> str:
+    """The key for 'the same question': case, spacing and end punctuation do not matter."""
+    return " ".join(text.lower().split()).rstrip("?!. ")

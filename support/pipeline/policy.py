@@ -1,0 +1,83 @@
+"""Conversation policy, stage 1: rate limits, turn limit, token budgets.
+
+Rate limits are fixed windows in the shared cache (every web process sees
+the same counters); exceeding one is the caller's error (HTTP 429 with
+Retry-After), not a reply. The turn limit and the per-conversation budget
+end the turn with a `limit` reply that offers a person; a spent daily
+budget leaves only approved answers and escalations.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from core.errors import ApplicationError, ErrorCode
+from support.pipeline.types import Kind, Reason, Reply
+
+
+def _hit(key: str, limit: int, window: int) -> int | None:
+    """Count one event; return seconds to wait when over the limit."""
+    bucket = int(time.time() // window)
+    full = f"rl:{key}:{bucket}"
+    if cache.add(full, 1, window + 5):
+        count = 1
+    else:
+        try:
+            count = cache.incr(full)
+        except ValueError:  # expired between add and incr
+            cache.set(full, 1, window + 5)
+            count = 1
+    if count > limit:
+        return max(1, int(window - time.time() % window))
+    return None
+
+
+def rate_limit(*, scope: str, ident: str, limit: int) -> None:
+    window = settings.CHAT_RATE_WINDOW_SECONDS
+    wait = _hit(f"{scope}:{ident}", limit, window)
+    if wait is not None:
+        raise ApplicationError(
+            f"Too many messages; try again in {wait} seconds.",
+            code=ErrorCode.RATE_LIMITED,
+            extra={"retry_after": wait},
+        )
+
+
+def daily_key(now=None) -> str:
+    return "budget:tokens:" + (now or timezone.now()).strftime("%Y%m%d")
+
+
+def daily_tokens_used() -> int:
+    return int(cache.get(daily_key()) or 0)
+
+
+def add_daily_tokens(tokens: int) -> None:
+    if tokens <= 0:
+        return
+    key = daily_key()
+    if not cache.add(key, tokens, 2 * 86400):
+        try:
+            cache.incr(key, tokens)
+        except ValueError:
+            cache.set(key, tokens, 2 * 86400)
+
+
+def limit_reply(reason: str) -> Reply:
+    text = (
+        "We've reached the limit of what I can answer in this chat. "
+        "If your question is still open, choose “Talk to a person” and a member of our team will take over."
+    )
+    return Reply(kind=Kind.LIMIT, text=text, reason=Reason.LIMIT, detail=reason, close_conversation=reason)
+
+
+def check(conversation) -> tuple[Reply | None, bool]:
+    """A `limit` reply when this conversation may not go on, and whether the daily budget is spent."""
+    if conversation.turns >= settings.CHAT_MAX_TURNS:
+        return limit_reply("max_turns"), False
+    if conversation.tokens_used >= settings.CHAT_CONVERSATION_TOKEN_BUDGET:
+        return limit_reply("conversation_budget"), False
+    return None, daily_tokens_used() >= settings.CHAT_DAILY_TOKEN_BUDGET

@@ -1,0 +1,215 @@
+"""The answer pipeline: one customer message in, one reply out.
+
+Stages, in order: conversation policy → input guard → escalation triggers →
+approved answers → retrieval (+ answerability) → compression → compose →
+verify → output check. Recording is the caller's (support.services), so the
+pipeline can be run and tested without writing anything.
+
+The question is embedded once; every stage that needs its meaning reuses
+that vector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from core import embeddings
+from knowledge import selectors
+from knowledge.models import KnowledgeState
+from support.pipeline import answerability, compose, guard, lexicon, llm, output, policy, triggers, verify
+from support.pipeline.compress import compress
+from support.pipeline.types import Kind, Reason, Reply, Turn
+
+FINGERPRINT_SETTINGS = (
+    "CHAT_RETRIEVAL_K",
+    "CHAT_CONTEXT_TOKEN_BUDGET",
+    "CHAT_MAX_ANSWER_SENTENCES",
+    "APPROVED_MATCH_THRESHOLD",
+    "ANSWERABLE_MIN_COSINE",
+    "ANSWERABLE_MIN_COVERAGE",
+    "SEARCH_MIN_COSINE",
+    "SEARCH_CANDIDATES",
+    "SEARCH_HNSW_EF_SEARCH",
+    "EMBEDDING_MODEL_PATH",
+    "LLM_BASE_URL",
+    "LLM_MODEL",
+    "LLM_PROMPT_VERSION",
+)
+
+NO_ANSWER_TEXT = (
+    "I couldn't find this in our verified help articles, so I won't guess. I'm passing your question to a "
+    "member of our support team; a person will reply here in this chat, {estimate}."
+)
+CLARIFY_TEXT = (
+    "Could you tell me a bit more about what you need? For example: “How long do I have to return an e-bike?” "
+    "or “What does delivery to Germany cost?”"
+)
+
+
+def config_fingerprint() -> str:
+    values = {name: getattr(settings, name, None) for name in FINGERPRINT_SETTINGS}
+    values["composer"] = llm.composer_name() if llm.enabled() else compose.EXTRACTIVE
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+@contextmanager
+def _stage(turn: Turn, name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        turn.stage_ms[name] = round((time.perf_counter() - start) * 1000, 2)
+
+
+def _escalate(text: str, reason: str, **signals) -> Reply:
+    return Reply(
+        kind=Kind.ESCALATED, text=text, reason=reason, escalate=True, priority=50, detail=signals.get("why", "")
+    )
+
+
+def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
+    """Run the stages for one message. `conversation` may be None (evaluation)."""
+    now = now or timezone.now()
+    estimate = settings.SUPPORT_REPLY_ESTIMATE
+    turn = Turn(text="")
+
+    with _stage(turn, "policy"):
+        budget_spent = False
+        if conversation is not None:
+            limit, budget_spent = policy.check(conversation)
+            if limit is not None:
+                return turn, limit
+        turn.budget_exhausted = budget_spent
+
+    with _stage(turn, "guard"):
+        turn.text = guard.sanitize(text)
+        # Case, spacing and end punctuation do not change the question: every
+        # stage below sees the normalised form, so equal questions get equal answers.
+        question = guard.normalize_question(turn.text) or turn.text
+
+    with _stage(turn, "embed"):
+        turn.vector = embeddings.embed_query(question)
+
+    with _stage(turn, "triggers"):
+        reply = triggers.check(question, estimate=estimate)
+    if reply is not None:
+        return turn, reply
+
+    with _stage(turn, "approved"):
+        matches = selectors.approved_matches(vector=turn.vector, now=now, limit=1)
+        if matches:
+            turn.signals["approved_best"] = {
+                "version_id": matches[0].version_id,
+                "similarity": round(matches[0].similarity, 4),
+            }
+    if matches and matches[0].similarity >= settings.APPROVED_MATCH_THRESHOLD:
+        best = matches[0]
+        return turn, Reply(
+            kind=Kind.APPROVED, text=best.text, reason=Reason.APPROVED, approved_version_id=best.version_id
+        )
+
+    if turn.budget_exhausted:
+        return turn, _escalate(NO_ANSWER_TEXT.format(estimate=estimate), Reason.LIMIT, why="daily_budget")
+
+    with _stage(turn, "retrieval"):
+        vague = answerability.is_vague(question)
+        hits = [] if vague else selectors.chunk_search(query=question, vector=turn.vector, k=settings.CHAT_RETRIEVAL_K)
+        generation = KnowledgeState.current()
+        sentence_data = selectors.chunk_sentence_data([h.chunk_id for h in hits]) if hits else {}
+        decision = (
+            answerability.decide(question, hits, lexicon.vocabulary(str(generation)), sentence_data)
+            if not vague
+            else None
+        )
+    turn.signals["retrieved"] = [
+        {
+            "chunk_id": h.chunk_id,
+            "version_id": h.version_id,
+            "cosine": round(h.cosine, 4),
+            "rrf": round(h.score, 5),
+            "vector_rank": h.vector_rank,
+            "text_rank": h.text_rank,
+        }
+        for h in hits
+    ]
+    if vague:
+        return turn, Reply(kind=Kind.CLARIFY, text=CLARIFY_TEXT, reason=Reason.VAGUE)
+    turn.signals["answerability"] = decision.as_signals()
+    if not decision.answerable:
+        return turn, _escalate(NO_ANSWER_TEXT.format(estimate=estimate), Reason.NO_ANSWER, why=decision.reason)
+
+    with _stage(turn, "compress"):
+        asked = lexicon.answer_type(question)
+        passages = compress(hits, sentence_data, turn.vector, decision.stems, asked.pattern if asked else None)
+    if not passages:
+        return turn, _escalate(NO_ANSWER_TEXT.format(estimate=estimate), Reason.NO_ANSWER, why="nothing_kept")
+    context_tokens = sum(len(p.quote) // 4 for p in passages)
+    turn.signals["context_tokens"] = context_tokens
+
+    with _stage(turn, "compose"):
+        draft, meta = _compose(turn, question, passages, generation)
+
+    with _stage(turn, "verify"):
+        checked = verify.verify(
+            draft, passages, embed=embeddings.embed_passages if meta.composer != compose.EXTRACTIVE else None
+        )
+        turn.signals["verify"] = {"kept": checked.kept, "dropped": checked.dropped}
+    if checked.kept == 0 or len(checked.dropped) > checked.kept:
+        return turn, _escalate(NO_ANSWER_TEXT.format(estimate=estimate), Reason.NO_ANSWER, why="unsupported_answer")
+    cited = [p for p in passages if p.n in checked.cited]
+    renumber = {p.n: i + 1 for i, p in enumerate(cited)}
+    text_out = compose.CITATION.sub(lambda m: f" [{renumber.get(int(m.group(1)), m.group(1))}]", checked.text)
+    for p in cited:
+        p.n = renumber[p.n]
+
+    with _stage(turn, "output"):
+        issue = output.check(text_out, cited, canary=llm.canary())
+    if issue is not None:
+        turn.signals["output_issue"] = {"code": issue.code, "detail": issue.detail}
+        return turn, _escalate(NO_ANSWER_TEXT.format(estimate=estimate), Reason.OUTPUT_CHECK, why=issue.code)
+
+    return turn, Reply(
+        kind=Kind.GROUNDED,
+        text=text_out,
+        reason=Reason.GROUNDED,
+        passages=cited,
+        composer=meta.composer,
+        tokens_in=meta.tokens_in or context_tokens,
+        tokens_out=meta.tokens_out or len(text_out) // 4,
+        attempts=meta.attempts,
+    )
+
+
+class _ComposeMeta:
+    def __init__(self, composer: str, tokens_in: int = 0, tokens_out: int = 0, attempts: int = 0):
+        self.composer, self.tokens_in, self.tokens_out, self.attempts = composer, tokens_in, tokens_out, attempts
+
+
+def _compose(turn: Turn, question: str, passages, generation: int) -> tuple[str, _ComposeMeta]:
+    extractive = compose.compose_extractive(passages)
+    if not llm.enabled():
+        return extractive, _ComposeMeta(compose.EXTRACTIVE)
+    key = llm.cache_key(question, passages, generation, config_fingerprint())
+    cached = cache.get(key)
+    if cached is not None:
+        turn.signals["llm_cache"] = "hit"
+        return cached, _ComposeMeta(llm.composer_name())
+    try:
+        result = llm.complete(turn.text, passages)  # the model reads the customer's own wording
+    except llm.LLMUnavailable as exc:
+        turn.signals["llm_fallback"] = {"error": str(exc)[:200], "attempts": exc.attempts}
+        return extractive, _ComposeMeta(compose.EXTRACTIVE, attempts=exc.attempts)
+    if result.text.strip() == "NO_ANSWER" or not compose.CITATION.search(result.text):
+        turn.signals["llm_fallback"] = {"error": "no cited answer from the model", "attempts": result.attempts}
+        return extractive, _ComposeMeta(compose.EXTRACTIVE, result.tokens_in, result.tokens_out, result.attempts)
+    if settings.LLM_CACHE_SECONDS:
+        cache.set(key, result.text, settings.LLM_CACHE_SECONDS)
+    return result.text, _ComposeMeta(llm.composer_name(), result.tokens_in, result.tokens_out, result.attempts)

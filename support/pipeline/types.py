@@ -1,0 +1,77 @@
+"""What flows between pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class Kind:
+    APPROVED = "approved"
+    GROUNDED = "grounded"
+    CLARIFY = "clarify"
+    ESCALATED = "escalated"
+    BLOCKED = "blocked"
+    LIMIT = "limit"
+
+
+class Reason:
+    NO_ANSWER = "no_answer"
+    CRITICAL = "critical_topic"
+    CUSTOMER_ASKED = "customer_asked"
+    GUARD = "guard_flag"
+    LIMIT = "limit"
+    OUTPUT_CHECK = "output_check"
+    VAGUE = "vague"
+    APPROVED = "approved_match"
+    GROUNDED = "grounded"
+
+
+@dataclass
+class Passage:
+    """A chunk handed to the composer under a number; `sentences` are the kept ones."""
+
+    n: int
+    chunk_id: int
+    version_id: int
+    document_id: int
+    document_title: str
+    version_number: int
+    heading_path: str
+    text: str
+    cosine: float
+    sentences: list[str] = field(default_factory=list)
+    items: list[bool] = field(default_factory=list)
+
+    @property
+    def quote(self) -> str:
+        return " ".join(self.sentences)
+
+
+@dataclass
+class Reply:
+    kind: str
+    text: str
+    reason: str = ""
+    passages: list[Passage] = field(default_factory=list)
+    approved_version_id: int | None = None
+    composer: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    attempts: int = 0
+    escalate: bool = False
+    priority: int = 50
+    detail: str = ""
+    close_conversation: str = ""  # a close reason when the turn ends the conversation
+
+
+@dataclass
+class Turn:
+    """One customer message on its way through the pipeline."""
+
+    text: str
+    vector: np.ndarray | None = None
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    signals: dict = field(default_factory=dict)
+    budget_exhausted: bool = False

@@ -1,0 +1,203 @@
+"""Writes for conversations: create, post a customer message (run the
+pipeline and record the reply with its provenance), feedback, hand-over."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.errors import ApplicationError, ErrorCode
+from support.models import Citation, Conversation, Message
+from support.pipeline import policy, run, triggers
+from support.pipeline.types import Kind, Reason, Reply
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class NewConversation:
+    conversation: Conversation
+    token: str
+
+
+@dataclass
+class TurnResult:
+    conversation: Conversation
+    customer_message: Message
+    reply: Message | None  # None while a person owns the conversation
+    new_token: str | None = None  # set when the old conversation had closed and a new one began
+
+
+def conversation_create(*, channel: str = "api", ip: str = "", previous: Conversation | None = None) -> NewConversation:
+    if ip:
+        policy.rate_limit(scope="new", ident=ip, limit=settings.CHAT_RATE_LIMIT_NEW_CONVERSATIONS_PER_IP)
+    token = secrets.token_urlsafe(32)
+    conversation = Conversation.objects.create(token_hash=hash_token(token), channel=channel, previous=previous)
+    return NewConversation(conversation, token)
+
+
+def access_conversation(conversation_id, token: str) -> Conversation:
+    """The conversation, if the token is its own; never tells whether another exists."""
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None or not token or not secrets.compare_digest(conversation.token_hash, hash_token(token)):
+        raise ApplicationError("No such conversation.", code=ErrorCode.NOT_FOUND)
+    return conversation
+
+
+def _expired(conversation: Conversation, now) -> bool:
+    idle = timedelta(seconds=settings.CHAT_INACTIVITY_TIMEOUT_SECONDS)
+    return conversation.status == Conversation.Status.OPEN and now - conversation.last_activity_at > idle
+
+
+def conversation_close(*, conversation: Conversation, reason: str) -> None:
+    Conversation.objects.filter(pk=conversation.pk).exclude(status=Conversation.Status.CLOSED).update(
+        status=Conversation.Status.CLOSED, closed_at=timezone.now(), close_reason=reason
+    )
+    conversation.refresh_from_db()
+
+
+def message_post(*, conversation: Conversation, text: str, ip: str = "") -> TurnResult:
+    """One customer turn. Rate limits raise ApplicationError (429) before anything is written."""
+    if ip:
+        policy.rate_limit(scope="ip", ident=ip, limit=settings.CHAT_RATE_LIMIT_PER_IP)
+    policy.rate_limit(scope="conv", ident=str(conversation.pk), limit=settings.CHAT_RATE_LIMIT_PER_CONVERSATION)
+    now = timezone.now()
+    new_token = None
+    if _expired(conversation, now):
+        conversation_close(conversation=conversation, reason="inactivity")
+    if conversation.status == Conversation.Status.CLOSED:
+        fresh = conversation_create(channel=conversation.channel, previous=conversation)
+        conversation, new_token = fresh.conversation, fresh.token
+
+    if conversation.status == Conversation.Status.HUMAN:
+        # A person owns the conversation: record what the customer wrote, the bot stays silent.
+        from support.pipeline import guard
+
+        clean = guard.sanitize(text)
+        with transaction.atomic():
+            message = Message.objects.create(conversation=conversation, role=Message.Role.CUSTOMER, text=clean)
+            Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=now)
+        conversation.refresh_from_db()
+        return TurnResult(conversation, message, None, new_token)
+
+    turn, reply = run.answer(text=text, conversation=conversation, now=now)
+    customer_text = turn.text or text[: settings.CHAT_MAX_MESSAGE_CHARS]
+    bot = _record(conversation=conversation, customer_text=customer_text, turn=turn, reply=reply, now=now)
+    conversation.refresh_from_db()
+    return TurnResult(conversation, bot.reply_to, bot, new_token)
+
+
+@transaction.atomic
+def _record(*, conversation: Conversation, customer_text: str, turn, reply: Reply, now) -> Message:
+    """Stage 10: the reply and everything that produced it, in one transaction."""
+    customer = Message.objects.create(conversation=conversation, role=Message.Role.CUSTOMER, text=customer_text)
+    total_ms = round(sum(turn.stage_ms.values()))
+    bot = Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.BOT,
+        text=reply.text,
+        kind=reply.kind,
+        reply_to=customer,
+        reason=reply.reason,
+        approved_version_id=reply.approved_version_id,
+        composer=reply.composer,
+        config_fingerprint=run.config_fingerprint(),
+        tokens_in=reply.tokens_in,
+        tokens_out=reply.tokens_out,
+        attempts=reply.attempts,
+        latency_ms=total_ms,
+        stage_ms=turn.stage_ms,
+        signals={**turn.signals, **({"detail": reply.detail} if reply.detail else {})},
+    )
+    Citation.objects.bulk_create(
+        [
+            Citation(message=bot, n=p.n, chunk_id=p.chunk_id, version_id=p.version_id, quote=p.quote)
+            for p in reply.passages
+        ]
+    )
+    tokens = reply.tokens_in + reply.tokens_out
+    counts_turn = reply.kind not in (Kind.LIMIT,)
+    updates = {"last_activity_at": now, "tokens_used": F("tokens_used") + tokens}
+    if counts_turn:
+        updates["turns"] = F("turns") + 1
+    if reply.close_conversation:
+        updates.update(status=Conversation.Status.CLOSED, closed_at=now, close_reason=reply.close_conversation)
+    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    policy.add_daily_tokens(tokens)
+    if reply.escalate:
+        _escalation_open(
+            conversation=conversation, message=bot, reason=reply.reason, priority=reply.priority, detail=reply.detail
+        )
+    return bot
+
+
+def _escalation_open(
+    *, conversation: Conversation, message: Message | None, reason: str, priority: int, detail: str = ""
+) -> None:
+    from escalation.models import Escalation
+
+    if not Escalation.objects.filter(conversation=conversation).exclude(status=Escalation.Status.RESOLVED).exists():
+        Escalation.objects.create(
+            conversation=conversation, trigger_message=message, reason=reason, priority=priority, detail=detail[:300]
+        )
+    Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.Status.HUMAN)
+
+
+@transaction.atomic
+def handoff(*, conversation: Conversation) -> Message:
+    """The customer asks for a person (button or API), from any state, even the first message."""
+    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    text = triggers.handover_text(settings.SUPPORT_REPLY_ESTIMATE)
+    if conversation.status == Conversation.Status.HUMAN:
+        last = conversation.messages.filter(role=Message.Role.BOT, kind=Kind.ESCALATED).last()
+        if last is not None:
+            return last
+    message = Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.BOT,
+        text=text,
+        kind=Kind.ESCALATED,
+        reason=Reason.CUSTOMER_ASKED,
+        config_fingerprint=run.config_fingerprint(),
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_activity_at=timezone.now(), closed_at=None, close_reason=""
+    )
+    _escalation_open(conversation=conversation, message=message, reason=Reason.CUSTOMER_ASKED, priority=30)
+    conversation.refresh_from_db()
+    return message
+
+
+def feedback_thumbs(*, conversation: Conversation, message_id: int, value: int) -> Message:
+    if value not in (-1, 1):
+        raise ApplicationError("thumbs must be 1 or -1.", code=ErrorCode.INVALID)
+    message = Message.objects.filter(pk=message_id, conversation=conversation, role=Message.Role.BOT).first()
+    if message is None:
+        raise ApplicationError("No such reply in this conversation.", code=ErrorCode.NOT_FOUND)
+    message.thumbs = value
+    message.save(update_fields=["thumbs"])
+    return message
+
+
+def feedback_rating(*, conversation: Conversation, rating: int, comment: str = "") -> Conversation:
+    if not 1 <= rating <= 5:
+        raise ApplicationError("rating must be between 1 and 5.", code=ErrorCode.INVALID)
+    conversation.rating = rating
+    conversation.rating_comment = comment[:2000]
+    conversation.save(update_fields=["rating", "rating_comment"])
+    return conversation
+
+
+def turns_left(conversation: Conversation) -> int:
+    if conversation.status == Conversation.Status.CLOSED:
+        return 0
+    return max(0, settings.CHAT_MAX_TURNS - conversation.turns)

@@ -1,0 +1,143 @@
+"""The customer chat page (htmx) and the embeddable widget. The page keeps
+its conversation id and token in the server-side session and calls the same
+services as the JSON API."""
+
+from __future__ import annotations
+
+import contextlib
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from core.errors import ApplicationError
+from support import selectors, services
+from support.models import Conversation
+
+SESSION_KEY = "chat"
+
+
+def _ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _current(request: HttpRequest) -> Conversation | None:
+    state = request.session.get(SESSION_KEY)
+    if not state:
+        return None
+    try:
+        return services.access_conversation(state["id"], state["token"])
+    except ApplicationError:
+        request.session.pop(SESSION_KEY, None)
+        return None
+
+
+def _remember(request: HttpRequest, conversation: Conversation, token: str) -> None:
+    request.session[SESSION_KEY] = {"id": str(conversation.pk), "token": token}
+
+
+def _context(request: HttpRequest, conversation: Conversation | None, **extra) -> dict:
+    messages = list(selectors.transcript(conversation=conversation)) if conversation else []
+    return {
+        "conversation": conversation,
+        "messages": messages,
+        "last_id": messages[-1].pk if messages else 0,
+        "turns_left": services.turns_left(conversation) if conversation else settings.CHAT_MAX_TURNS,
+        "embed": request.GET.get("embed") == "1" or request.POST.get("embed") == "1",
+        **extra,
+    }
+
+
+@require_GET
+@xframe_options_exempt  # the widget opens this page in an iframe on the company's site
+def chat(request: HttpRequest) -> HttpResponse:
+    return render(request, "support/chat.html", _context(request, _current(request)))
+
+
+@require_POST
+@xframe_options_exempt
+def chat_send(request: HttpRequest) -> HttpResponse:
+    conversation = _current(request)
+    error = ""
+    try:
+        if conversation is None:
+            created = services.conversation_create(channel="web", ip=_ip(request))
+            conversation = created.conversation
+            _remember(request, conversation, created.token)
+        result = services.message_post(conversation=conversation, text=request.POST.get("text", ""), ip=_ip(request))
+        if result.new_token:
+            _remember(request, result.conversation, result.new_token)
+        conversation = result.conversation
+    except ApplicationError as exc:
+        error = exc.message
+    return render(request, "support/_transcript.html", _context(request, conversation, error=error))
+
+
+@require_GET
+@xframe_options_exempt
+def chat_poll(request: HttpRequest) -> HttpResponse:
+    return render(request, "support/_transcript.html", _context(request, _current(request)))
+
+
+@require_POST
+@xframe_options_exempt
+def chat_thumbs(request: HttpRequest, message_id: int) -> HttpResponse:
+    conversation = _current(request)
+    value = 1 if request.POST.get("value") == "up" else -1
+    if conversation is not None:
+        with contextlib.suppress(ApplicationError):  # a stale button: nothing to record
+            services.feedback_thumbs(conversation=conversation, message_id=message_id, value=value)
+    label = "Thanks for the feedback" if value == 1 else "Thanks — we'll review this answer"
+    return HttpResponse(f'<span class="thanks" role="status">{label}</span>')
+
+
+@require_POST
+@xframe_options_exempt
+def chat_handoff(request: HttpRequest) -> HttpResponse:
+    conversation = _current(request)
+    if conversation is None:
+        created = services.conversation_create(channel="web", ip=_ip(request))
+        conversation = created.conversation
+        _remember(request, conversation, created.token)
+    services.handoff(conversation=conversation)
+    conversation.refresh_from_db()
+    return render(request, "support/_transcript.html", _context(request, conversation))
+
+
+@require_POST
+@xframe_options_exempt
+def chat_rate(request: HttpRequest) -> HttpResponse:
+    conversation = _current(request)
+    try:
+        rating = int(request.POST.get("rating", "0"))
+        if conversation is None:
+            raise ApplicationError("Start a conversation first.")
+        services.feedback_rating(conversation=conversation, rating=rating, comment=request.POST.get("comment", ""))
+        text = "Thank you for rating this conversation."
+    except (ValueError, ApplicationError):
+        text = "Please choose a rating from 1 to 5."
+    return HttpResponse(f'<p class="thanks" role="status">{text}</p>')
+
+
+@require_POST
+@xframe_options_exempt
+def chat_new(request: HttpRequest) -> HttpResponse:
+    request.session.pop(SESSION_KEY, None)
+    return render(request, "support/_transcript.html", _context(request, None))
+
+
+@require_GET
+def widget_js(request: HttpRequest) -> HttpResponse:
+    """The embeddable snippet: <script src="https://support.example.com/widget.js" async></script>."""
+    origin = request.build_absolute_uri("/").rstrip("/")
+    response = render(request, "support/widget.js", {"origin": origin}, content_type="text/javascript")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@require_GET
+def embed_demo(request: HttpRequest) -> HttpResponse:
+    """A stand-in for a customer's site with the widget embedded."""
+    return render(request, "support/embed_demo.html")
