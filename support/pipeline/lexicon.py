@@ -92,7 +92,8 @@ def stems(text: str) -> set[str]:
 # --- What kind of value does the question ask for? ----------------------------------------
 
 _MONEY = re.compile(
-    r"(?:€|£|\$|\beur\b|\beuro|\bgbp\b|\busd\b)\s?\d|\d\s?(?:€|£|\$|eur\b|euros?\b)|\bfree\b|\bno charge\b|\bat no cost\b",
+    r"(?:€|£|\$|\beur\b|\beuro|\bgbp\b|\busd\b)\s?\d|\d\s?(?:€|£|\$|eur\b|euros?\b)"
+    r"|\bfree\b|\bno charge\b|\bat no cost\b",
     re.I,
 )
 _DURATION = re.compile(
