@@ -127,9 +127,7 @@ _DURATION_CUE = re.compile(
     r"|\bhow fast\b|\bdeadline\b|\bvalid for\b|\bexpire",
     re.I,
 )
-_NUMBER_CUE = re.compile(
-    r"\bhow many\b|\bhow far\b|\bhow heavy\b|\bwhat size\b|\bhow old\b|\bpercent|\brange\b", re.I
-)
+_NUMBER_CUE = re.compile(r"\bhow many\b|\bhow far\b|\bhow heavy\b|\bwhat size\b|\bhow old\b|\bpercent|\brange\b", re.I)
 _CONTACT_CUE = re.compile(
     r"\bhow (?:can|do) i (?:contact|reach)\b|\bphone number\b|\bemail address\b|\bcontact\b", re.I
 )

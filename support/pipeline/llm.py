@@ -129,7 +129,16 @@ def _call(body: bytes) -> dict:
         return json.loads(response.read().decode("utf-8"))
 
 
-def complete(question: str, passages: list[Passage], *, max_tokens: int = 400) -> LLMResult:
+MAX_ANSWER_TOKENS = 400
+
+
+def estimate_tokens(question: str, passages: list[Passage]) -> int:
+    """Worst-case tokens of one call (prompt by characters / 4, plus the answer cap)."""
+    prompt = sum(len(m["content"]) for m in _prompt(question, passages))
+    return prompt // 4 + MAX_ANSWER_TOKENS
+
+
+def complete(question: str, passages: list[Passage], *, max_tokens: int = MAX_ANSWER_TOKENS) -> LLMResult:
     """One answer from the model, or LLMUnavailable. Never more than LLM_MAX_ATTEMPTS calls."""
     if breaker_open():
         raise LLMUnavailable("circuit breaker open")

@@ -155,12 +155,19 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
     turn.signals["context_tokens"] = context_tokens
 
     with _stage(turn, "compose"):
-        draft, meta = _compose(turn, question, passages, generation)
+        budget_left = (
+            settings.CHAT_CONVERSATION_TOKEN_BUDGET - conversation.tokens_used if conversation is not None else None
+        )
+        draft, meta = _compose(turn, question, passages, generation, budget_left)
 
     with _stage(turn, "verify"):
-        checked = verify.verify(
-            draft, passages, embed=embeddings.embed_passages if meta.composer != compose.EXTRACTIVE else None
-        )
+        model_written = meta.composer != compose.EXTRACTIVE
+        checked = verify.verify(draft, passages, embed=embeddings.embed_passages if model_written else None)
+        if model_written and (checked.kept == 0 or len(checked.dropped) > checked.kept):
+            # The model's answer did not hold up against its passages: fall back to the extractive one.
+            turn.signals["llm_fallback"] = {"error": "answer failed verification", "dropped": checked.dropped}
+            meta = _ComposeMeta(compose.EXTRACTIVE, meta.tokens_in, meta.tokens_out, meta.attempts)
+            checked = verify.verify(compose.compose_extractive(passages), passages)
         turn.signals["verify"] = {"kept": checked.kept, "dropped": checked.dropped}
     if checked.kept == 0 or len(checked.dropped) > checked.kept:
         return turn, _escalate(NO_ANSWER_TEXT.format(estimate=estimate), Reason.NO_ANSWER, why="unsupported_answer")
@@ -193,9 +200,12 @@ class _ComposeMeta:
         self.composer, self.tokens_in, self.tokens_out, self.attempts = composer, tokens_in, tokens_out, attempts
 
 
-def _compose(turn: Turn, question: str, passages, generation: int) -> tuple[str, _ComposeMeta]:
+def _compose(turn: Turn, question: str, passages, generation: int, budget_left: int | None) -> tuple[str, _ComposeMeta]:
     extractive = compose.compose_extractive(passages)
     if not llm.enabled():
+        return extractive, _ComposeMeta(compose.EXTRACTIVE)
+    if budget_left is not None and llm.estimate_tokens(turn.text, passages) > budget_left:
+        turn.signals["llm_skipped"] = "conversation token budget"
         return extractive, _ComposeMeta(compose.EXTRACTIVE)
     key = llm.cache_key(question, passages, generation, config_fingerprint())
     cached = cache.get(key)
