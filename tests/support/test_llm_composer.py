@@ -96,7 +96,7 @@ def fake_llm(settings, demo_kb):
 
 
 def test_good_answer_is_used_with_its_usage_counted(fake_llm):
-    turn, reply = run.answer(text=QUESTION)
+    _, reply = run.answer(text=QUESTION)
     assert reply.kind == "grounded" and reply.composer == "llm:fake-model@" + llm.settings.LLM_PROMPT_VERSION
     assert reply.text == "E-bikes can be returned within 14 days of delivery. [1]"
     assert (reply.tokens_in, reply.tokens_out, reply.attempts) == (120, 30, 1)
