@@ -25,7 +25,16 @@ from django.utils import timezone
 from core import embeddings
 from core.errors import ApplicationError, ErrorCode
 from knowledge import chunking
-from knowledge.models import Chunk, Document, DocumentVersion, IngestionJob, KnowledgeState
+from knowledge.models import (
+    ApprovedAnswer,
+    ApprovedAnswerVersion,
+    Chunk,
+    Document,
+    DocumentVersion,
+    IngestionJob,
+    KnowledgeState,
+    QuestionVariant,
+)
 from knowledge.parsing import ParseError, parse_document
 from knowledge.sources import SourceFile, too_large
 
@@ -327,3 +336,84 @@ def document_set_source_key(*, document: Document, source_key: str, user=None) -
     document.source_key = key
     document.save(update_fields=["source_key", "updated_at"])
     return document
+
+
+# --- Approved answers ------------------------------------------------------------------------------
+
+
+def _clean_variants(variants: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for variant in variants:
+        text = " ".join(variant.split())
+        if text:
+            seen.setdefault(text[:2000], None)
+    return list(seen)
+
+
+@transaction.atomic
+def approved_version_create(
+    *,
+    answer: ApprovedAnswer | None = None,
+    title: str = "",
+    text: str,
+    variants: Iterable[str],
+    user=None,
+    note: str = "",
+    valid_from=None,
+    valid_until=None,
+) -> ApprovedAnswerVersion:
+    """A new draft version (and a new answer when none is given), its question variants embedded."""
+    text = text.strip()
+    questions = _clean_variants(variants)
+    if not text:
+        raise ApplicationError("An approved answer needs its text.", code=ErrorCode.INVALID)
+    if not questions:
+        raise ApplicationError("Give at least one question this answer answers.", code=ErrorCode.INVALID)
+    if valid_from and valid_until and valid_until <= valid_from:
+        raise ApplicationError("'Valid until' must be after 'valid from'.", code=ErrorCode.INVALID)
+    if answer is None:
+        answer = ApprovedAnswer.objects.create(title=(title or questions[0])[:300], created_by=user)
+    else:
+        answer = ApprovedAnswer.objects.select_for_update().get(pk=answer.pk)
+    number = (answer.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = ApprovedAnswerVersion.objects.create(
+        answer=answer,
+        number=number,
+        text=text,
+        note=note[:500],
+        created_by=user,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    vectors = embeddings.embed_passages([" ".join(q.lower().split()).rstrip("?!. ") for q in questions])
+    QuestionVariant.objects.bulk_create(
+        [QuestionVariant(version=version, text=q, embedding=vectors[i]) for i, q in enumerate(questions)]
+    )
+    return version
+
+
+@transaction.atomic
+def approved_version_approve(*, version: ApprovedAnswerVersion, user=None) -> ApprovedAnswerVersion:
+    """Approve a version; the answer's previously approved version is retired in the same transaction."""
+    ApprovedAnswer.objects.select_for_update().get(pk=version.answer_id)
+    version = ApprovedAnswerVersion.objects.get(pk=version.pk)
+    if version.status == ApprovedAnswerVersion.Status.APPROVED:
+        return version
+    ApprovedAnswerVersion.objects.filter(
+        answer_id=version.answer_id, status=ApprovedAnswerVersion.Status.APPROVED
+    ).update(status=ApprovedAnswerVersion.Status.RETIRED)
+    version.status = ApprovedAnswerVersion.Status.APPROVED
+    version.approved_by = user
+    version.approved_at = timezone.now()
+    version.save(update_fields=["status", "approved_by", "approved_at"])
+    KnowledgeState.bump()
+    return version
+
+
+@transaction.atomic
+def approved_version_retire(*, version: ApprovedAnswerVersion, user=None) -> ApprovedAnswerVersion:
+    version = ApprovedAnswerVersion.objects.select_for_update().get(pk=version.pk)
+    version.status = ApprovedAnswerVersion.Status.RETIRED
+    version.save(update_fields=["status"])
+    KnowledgeState.bump()
+    return version

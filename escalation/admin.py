@@ -1,0 +1,13 @@
+from django.contrib import admin
+
+from escalation.models import Escalation
+
+
+@admin.register(Escalation)
+class EscalationAdmin(admin.ModelAdmin):
+    list_display = ("conversation", "reason", "priority", "status", "claimed_by", "opened_at", "resolved_at")
+    list_filter = ("status", "reason")
+    readonly_fields = [f.name for f in Escalation._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
