@@ -86,7 +86,7 @@ class ApprovedAnswerVersionAdmin(admin.ModelAdmin):
         "approved_at",
         "variant_list",
     )
-    fields = readonly_fields + ("note", "valid_from", "valid_until")
+    fields = (*readonly_fields, "note", "valid_from", "valid_until")
     actions = ["approve", "retire"]
 
     @admin.display(description="Question variants")

@@ -31,7 +31,7 @@ def test_evaluate_command_fails_loudly_below_a_threshold(demo_kb, tmp_path, caps
         '{"question": "Do you sell tandem bikes?", "expected_kind": "grounded", '
         '"expected_document": "x.md", "must_contain": ["tandem"]}\n'
     )
-    with pytest.raises(CommandError, match="answered_correctly 0.0 < 0.5"):
+    with pytest.raises(CommandError, match=r"answered_correctly 0\.0 < 0\.5"):
         call_command("evaluate", str(one), "--min-correct", "0.5")
     assert "[missed" in capsys.readouterr().out
 
@@ -39,7 +39,7 @@ def test_evaluate_command_fails_loudly_below_a_threshold(demo_kb, tmp_path, caps
 def test_evaluate_command_rejects_bad_files(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("not json\n")
-    with pytest.raises(CommandError, match="bad.jsonl:1"):
+    with pytest.raises(CommandError, match=r"bad\.jsonl:1"):
         call_command("evaluate", str(bad))
     with pytest.raises(CommandError, match="no such file"):
         call_command("evaluate", str(tmp_path / "missing.jsonl"))
