@@ -4,25 +4,31 @@ The corpus
   * real chunks: the public support documents (ConditionalQA + doc2dial,
     /work/shared/benchmarks/support_qa) ingested through version_ingest, as
     bench/ingest.py leaves them (ingested here if they are missing);
-  * real sentences: sentence-sized pieces of the same documents, embedded
-    with the project's model ("{title}\\n{sentence}", like a chunk's heading
-    path + text), up to --real real vectors in all (default 10,000);
-  * jittered copies, up to --total chunks (default 100,000): each copy is a
-    real vector plus Gaussian noise scaled so that its cosine to the source is
-    about --cosine (0.9), renormalised, with its source's heading and text
-    (so full-text search sees realistic term statistics).
-  Synthetic rows are bulk-inserted as verified current versions (one
-  Document/DocumentVersion per 1,000 chunks), their search_vector filled with
-  the SQL knowledge.services uses. Sentence and jitter rows are kept in the
-  benchmark database and reused by the next run when the counts match
-  (--rebuild forces a fresh build).
+  * real sentences: distinct sentence-sized pieces of the same documents,
+    embedded with the project's model as "{title}\\n{sentence}" (like a chunk's
+    heading path + text), up to --real real vectors in all (default 10,000).
+    They stay in the benchmark database and are reused by the next run when
+    the count matches (--rebuild embeds them again);
+  * jittered copies, up to --total chunks (default 100,000), regenerated each
+    run from --seed: a real vector plus Gaussian noise scaled so that its
+    cosine to the source is about --cosine (0.9), renormalised, carrying its
+    source's heading and text (so full-text search sees realistic term
+    statistics), round robin over the real vectors.
+  Synthetic rows are bulk-inserted (bulk_create) as verified current versions,
+  one Document/DocumentVersion per 1,000 chunks, and their search_vector is
+  filled with the expression knowledge.services uses.
 
 The phases
-  10k: only the real vectors are searchable (the jitter documents are retired).
-  100k: the jitter documents are verified again.
-  Before each phase the partial indexes (HNSW and GIN) are dropped, the rows
-  flipped, the table rewritten (VACUUM FULL), the indexes recreated from the
-  model's Meta.indexes (the migration's definition) and the table ANALYZEd.
+  1. --real chunks, all real (the table holds nothing else);
+  2. --total chunks: the real ones plus the jittered copies;
+  3. with --retired: the jittered documents retired through
+     knowledge.services.document_retire, so the table still holds --total rows
+     but only the real ones are searchable (what old versions and retired
+     documents look like to search).
+  Before each phase the partial indexes (HNSW and GIN) are dropped, the table
+  is rewritten (VACUUM FULL), the indexes are recreated from the model's
+  Meta.indexes (the migration's definition, maintenance_work_mem raised for
+  the session) and the table is ANALYZEd. The jittered rows are deleted at the end.
 
 The measurements, per phase, for every real question in
 /work/shared/benchmarks/support_qa/*/questions.jsonl (embedded once, with
@@ -30,6 +36,9 @@ embed_query, before timing):
   * latency of knowledge.selectors.chunk_search(query, vector, k=5), hybrid and
     vector-only (interleaved per query), wall time around the call, so it
     includes the query_terms round trip but not the query embedding;
+  * what-if: the same hybrid call with chunk_search's SQL text replaced, in
+    this process only, by one whose vector CTE orders by the bound query
+    vector instead of the CTE column q.v (the project code is not changed);
   * EXPLAIN ANALYZE of chunk_search's SQL: does the vector CTE use
     chunk_embedding_hnsw?
   * recall@10 of the HNSW index (SELECT id ... ORDER BY embedding <=> %s::vector
@@ -41,7 +50,7 @@ embed_query, before timing):
 Isolation: uses the embedded PostgreSQL in var/bench-pgdata, never the developer's.
 
 Run from the project root:
-  .venv/bin/python bench/search.py [--rebuild] [--real 10000] [--total 100000] [--queries N]
+  .venv/bin/python bench/search.py [--rebuild] [--retired] [--real 10000] [--total 100000] [--queries N]
 """
 
 from __future__ import annotations
@@ -296,21 +305,23 @@ def create_indexes() -> dict[str, float]:
     return seconds
 
 
-def set_phase(jitter_searchable: bool) -> dict[str, float]:
-    """Flip the jitter documents in or out of search and rebuild the partial indexes; build seconds per index."""
+def rebuild_indexes() -> dict[str, float]:
+    """Drop the partial indexes, rewrite the table without dead rows, recreate and ANALYZE."""
     from django.db import connection
 
-    from knowledge.models import Chunk, Document
-
     drop_indexes()
-    jitter_docs = Document.objects.filter(source_key__startswith=JITTER_PREFIX)
-    jitter_docs.update(status=Document.Status.VERIFIED if jitter_searchable else Document.Status.RETIRED)
-    Chunk.objects.filter(version__document__in=jitter_docs).exclude(searchable=jitter_searchable).update(
-        searchable=jitter_searchable
-    )
     with connection.cursor() as cursor:
         cursor.execute("VACUUM FULL knowledge_chunk")
     return create_indexes()
+
+
+def retire_jitter() -> None:
+    """Take the jitter documents out of search the way curators do (knowledge.services.document_retire)."""
+    from knowledge import services
+    from knowledge.models import Document
+
+    for document in Document.objects.filter(source_key__startswith=JITTER_PREFIX):
+        services.document_retire(document=document)
 
 
 def searchable_matrix() -> tuple[np.ndarray, np.ndarray]:
@@ -472,7 +483,12 @@ def run_phase(label: str, questions: list[str], vectors: np.ndarray, build_secon
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the sentence and jitter rows")
+    parser.add_argument("--rebuild", action="store_true", help="embed the real sentences again")
+    parser.add_argument(
+        "--retired",
+        action="store_true",
+        help="also measure the real set with the jittered rows retired (kept in the table, not searchable)",
+    )
     parser.add_argument("--real", type=int, default=10_000, help="real vectors (ingested chunks + sentences)")
     parser.add_argument("--total", type=int, default=100_000, help="chunks in the large phase (real + jittered)")
     parser.add_argument("--cosine", type=float, default=0.9, help="target cosine of a jittered copy to its source")
@@ -495,22 +511,13 @@ def main() -> None:
         if want_sentences < 0 or want_jitter < 0:
             raise SystemExit(f"--real must lie between the {real_chunks} ingested chunks and --total")
 
-        rebuilt = False
+        delete_synthetic(JITTER_PREFIX)  # left over by an interrupted run
         if args.rebuild or synthetic_chunk_count(SENTENCE_PREFIX) != want_sentences:
-            delete_synthetic(JITTER_PREFIX)
             delete_synthetic(SENTENCE_PREFIX)
-            drop_indexes()  # set_phase recreates them
+            drop_indexes()  # rebuild_indexes recreates them
             build_sentences(docs, want_sentences, args.seed)
-            rebuilt = True
-        jitter_cosine = None
-        if rebuilt or synthetic_chunk_count(JITTER_PREFIX) != want_jitter:
-            delete_synthetic(JITTER_PREFIX)
-            drop_indexes()
-            start = time.perf_counter()
-            jitter_cosine = build_jitter(want_jitter, args.cosine, args.seed)
-            print(f"  inserted in {time.perf_counter() - start:.0f} s", flush=True)
         else:
-            print(f"reusing {want_sentences} sentence rows and {want_jitter} jitter rows (--rebuild to rebuild)")
+            print(f"reusing the {want_sentences} embedded sentence rows (--rebuild to embed them again)")
 
         questions = _common.load_questions()[: args.queries]
         start = time.perf_counter()
@@ -518,17 +525,28 @@ def main() -> None:
         embed_ms = 1000 * (time.perf_counter() - start) / len(questions)
         print(f"{len(questions)} questions embedded, {embed_ms:.1f} ms each (not part of the latencies below)")
 
-        results = [
-            run_phase(f"{args.real:,} real", questions, vectors, set_phase(jitter_searchable=False)),
-            run_phase(f"{args.total:,} real + jittered", questions, vectors, set_phase(jitter_searchable=True)),
-        ]
-        set_phase(jitter_searchable=False)  # leave the database in the cheap state
+        results = [run_phase(f"{args.real:,} real", questions, vectors, rebuild_indexes())]
+
+        drop_indexes()
+        start = time.perf_counter()
+        jitter_cosine = build_jitter(want_jitter, args.cosine, args.seed)
+        print(f"  inserted in {time.perf_counter() - start:.0f} s", flush=True)
+        results.append(run_phase(f"{args.total:,} real + jittered", questions, vectors, rebuild_indexes()))
+
+        if args.retired:
+            retire_jitter()
+            label = f"{args.real:,} real + {want_jitter:,} retired rows"
+            results.append(run_phase(label, questions, vectors, rebuild_indexes()))
+
+        drop_indexes()
+        delete_synthetic(JITTER_PREFIX)
+        rebuild_indexes()  # leave the small, real-only state for the next run
 
         print()
         print(
             f"questions: {len(questions)}; ingested real chunks: {real_chunks}; real sentences: {want_sentences}; "
             f"jittered copies: {want_jitter}"
-            + (f" (median cosine to source {jitter_cosine:.3f})" if jitter_cosine is not None else "")
+            + f" (median cosine to source {jitter_cosine:.3f})"
             + f"; SEARCH_CANDIDATES={settings.SEARCH_CANDIDATES}; default ef_search={settings.SEARCH_HNSW_EF_SEARCH}"
         )
         print()

@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "core.context_processors.roles",
             ],
         },
     },
@@ -216,7 +217,9 @@ LLM_PROMPT_VERSION = "2026-11-28.1"
 LLM_BREAKER_FAILURES = env_int("LLM_BREAKER_FAILURES", 5, minimum=1)
 LLM_BREAKER_COOLDOWN_SECONDS = env_int("LLM_BREAKER_COOLDOWN_SECONDS", 30, minimum=1)
 LLM_CACHE_SECONDS = env_int("LLM_CACHE_SECONDS", 7 * 24 * 3600, minimum=0)
-SUPPORT_REPLY_ESTIMATE = env_str("SUPPORT_REPLY_ESTIMATE", "within a few minutes during support hours")
+SUPPORT_HOURS = env_str("SUPPORT_HOURS", "mon-fri 08:00-18:00; sat 09:00-13:00")
+SUPPORT_TIMEZONE = env_str("SUPPORT_TIMEZONE", "Europe/Amsterdam")
+SUPPORT_FIRST_REPLY_MINUTES = env_int("SUPPORT_FIRST_REPLY_MINUTES", 10, minimum=1)
 
 # --- Demo --------------------------------------------------------------------------
 # Demo accounts exist only on the embedded default in DEBUG, never in production.

@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("EMBEDDING_WARM_AT_START", "0")
+# Round-the-clock support hours keep hand-over texts independent of when tests run.
+os.environ.setdefault("SUPPORT_HOURS", "mon-sun 00:00-23:59")
 
 from config.settings import *  # noqa: F403
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("kb/", include("knowledge.urls")),
+    path("console/", include("escalation.urls")),
     path("api/v1/", include((api_urlpatterns, "api"))),
     path("", include("support.urls")),
     *viewer_urlpatterns,

@@ -61,3 +61,57 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} ({self.status})"
+
+
+class EscalationNote(models.Model):
+    """Internal: seen by staff only, never by the customer."""
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:40]
+
+
+class Correction(models.Model):
+    """What the bot should have said: the corrections database."""
+
+    class Problem(models.TextChoices):
+        WRONG = "wrong"
+        OUTDATED = "outdated"
+        INCOMPLETE = "incomplete"
+        UNSAFE = "unsafe"
+        TONE = "tone"
+        NO_ANSWER = "no_answer", "Escalated but answerable"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"
+
+    message = models.ForeignKey("support.Message", on_delete=models.PROTECT, related_name="corrections")
+    question = models.TextField(help_text="The customer's question the reply answered.")
+    problem = models.CharField(max_length=16, choices=Problem)
+    corrected_text = models.TextField()
+    documents = models.ManyToManyField("knowledge.Document", blank=True, related_name="corrections")
+    status = models.CharField(max_length=16, choices=Status, default=Status.OPEN)
+    approved_version = models.ForeignKey(
+        "knowledge.ApprovedAnswerVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="corrections"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_problem_display()}: {self.question[:40]}"

@@ -165,23 +165,7 @@ class DiffRow:
 
 def version_diff(old: DocumentVersion | None, new: DocumentVersion) -> list[DiffRow]:
     """Side-by-side line diff of a version against another (usually the current one)."""
-    a = old.text.splitlines() if old else []
-    b = new.text.splitlines()
-    rows: list[DiffRow] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        span = max(i2 - i1, j2 - j1)
-        for offset in range(span):
-            i, j = i1 + offset, j1 + offset
-            rows.append(
-                DiffRow(
-                    left=a[i] if i < i2 else "",
-                    right=b[j] if j < j2 else "",
-                    tag=tag,
-                    left_no=i + 1 if i < i2 else None,
-                    right_no=j + 1 if j < j2 else None,
-                )
-            )
-    return rows
+    return text_diff(old.text if old else "", new.text)
 
 
 def version_for_viewer(*, document_id: int, number: int, staff: bool) -> DocumentVersion | None:
@@ -238,3 +222,104 @@ def chunk_sentence_data(chunk_ids: list[int]) -> dict[int, tuple[list, bytes]]:
     """Sentence spans and their ingestion-time vectors for the given chunks (one query)."""
     rows = Chunk.objects.filter(id__in=chunk_ids).values_list("id", "sentence_spans", "sentence_vectors")
     return {pk: (spans, bytes(vectors)) for pk, spans, vectors in rows}
+
+
+# --- Approved-answer curation -----------------------------------------------------------------------
+
+
+def approved_answer_list(*, q: str = "") -> QuerySet:
+    from django.db.models import Count, Q
+
+    from knowledge.models import ApprovedAnswer
+
+    qs = ApprovedAnswer.objects.annotate(
+        n_versions=Count("versions", distinct=True),
+        n_approved=Count("versions", filter=Q(versions__status="approved"), distinct=True),
+    )
+    if q:
+        qs = qs.filter(
+            Q(title__icontains=q) | Q(versions__text__icontains=q) | Q(versions__variants__text__icontains=q)
+        ).distinct()
+    return qs.order_by("title")
+
+
+@dataclass(frozen=True)
+class VersionStats:
+    uses: int
+    thumbs_up: int
+    thumbs_down: int
+    escalated_after: int
+
+
+def approved_version_stats(version_ids: list[int]) -> dict[int, VersionStats]:
+    """How each version fared: replies given, thumbs, and escalations later in the same conversation."""
+    from django.db.models import Count, Exists, OuterRef, Q
+
+    from escalation.models import Escalation
+    from support.models import Message
+
+    later = Escalation.objects.filter(
+        conversation_id=OuterRef("conversation_id"), opened_at__gte=OuterRef("created_at")
+    )
+    rows = (
+        Message.objects.filter(approved_version_id__in=version_ids)
+        .annotate(escalated=Exists(later))
+        .values("approved_version_id")
+        .annotate(
+            uses=Count("id"),
+            up=Count("id", filter=Q(thumbs=1)),
+            down=Count("id", filter=Q(thumbs=-1)),
+            esc=Count("id", filter=Q(escalated=True)),
+        )
+    )
+    stats = {r["approved_version_id"]: VersionStats(r["uses"], r["up"], r["down"], r["esc"]) for r in rows}
+    return {vid: stats.get(vid, VersionStats(0, 0, 0, 0)) for vid in version_ids}
+
+
+@dataclass(frozen=True)
+class Overlap:
+    variant: str
+    other_answer_id: int
+    other_title: str
+    other_variant: str
+    similarity: float
+
+
+_OVERLAP_SQL = """
+SELECT mine.text, a.id, a.title, theirs.text, 1 - (mine.embedding <=> theirs.embedding) AS sim
+  FROM knowledge_questionvariant mine
+  JOIN knowledge_questionvariant theirs ON theirs.id <> mine.id
+  JOIN knowledge_approvedanswerversion tv ON tv.id = theirs.version_id AND tv.status = 'approved'
+  JOIN knowledge_approvedanswer a ON a.id = tv.answer_id
+ WHERE mine.version_id = %s AND tv.answer_id <> %s
+   AND 1 - (mine.embedding <=> theirs.embedding) >= %s
+ ORDER BY sim DESC
+ LIMIT 10
+"""
+
+
+def approved_overlaps(*, version, margin: float = 0.1) -> list[Overlap]:
+    """Approved answers of *other* entries whose questions this version's questions resemble:
+    two answers competing for one question is how contradictions start."""
+    threshold = settings.APPROVED_MATCH_THRESHOLD - margin
+    with connection.cursor() as cursor:
+        cursor.execute(_OVERLAP_SQL, [version.pk, version.answer_id, threshold])
+        return [Overlap(r[0], r[1], r[2], r[3], float(r[4])) for r in cursor.fetchall()]
+
+
+def text_diff(old: str, new: str) -> list[DiffRow]:
+    a, b = old.splitlines(), new.splitlines()
+    rows: list[DiffRow] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        for offset in range(max(i2 - i1, j2 - j1)):
+            i, j = i1 + offset, j1 + offset
+            rows.append(
+                DiffRow(
+                    a[i] if i < i2 else "",
+                    b[j] if j < j2 else "",
+                    tag,
+                    i + 1 if i < i2 else None,
+                    j + 1 if j < j2 else None,
+                )
+            )
+    return rows

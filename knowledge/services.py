@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from core import embeddings
 from core.errors import ApplicationError, ErrorCode
+from core.models import audit
 from knowledge import chunking
 from knowledge.models import (
     ApprovedAnswer,
@@ -299,6 +300,7 @@ def version_verify(*, version: DocumentVersion, user=None) -> DocumentVersion:
         Chunk.objects.filter(version=version).update(searchable=True)
     document.save(update_fields=["title", "status", "updated_at"])
     KnowledgeState.bump()
+    audit(actor=user, action="document.verify", obj=document, before=previous, after=version)
     return version
 
 
@@ -310,6 +312,7 @@ def document_retire(*, document: Document, user=None) -> Document:
     document.save(update_fields=["status", "updated_at"])
     Chunk.objects.filter(version__document=document).update(searchable=False)
     KnowledgeState.bump()
+    audit(actor=user, action="document.retire", obj=document)
     return document
 
 
@@ -322,6 +325,7 @@ def document_restore(*, document: Document, user=None) -> Document:
     if current:
         Chunk.objects.filter(version=current).update(searchable=True)
     KnowledgeState.bump()
+    audit(actor=user, action="document.restore", obj=document)
     return document
 
 
@@ -333,8 +337,10 @@ def document_set_source_key(*, document: Document, source_key: str, user=None) -
         raise ApplicationError("The source key must be a relative path like 'help/returns.md'.", code=ErrorCode.INVALID)
     if Document.objects.exclude(pk=document.pk).filter(source_key=key).exists():
         raise ApplicationError(f"Another document already has the source key {key!r}.", code=ErrorCode.CONFLICT)
+    before = document.source_key
     document.source_key = key
     document.save(update_fields=["source_key", "updated_at"])
+    audit(actor=user, action="document.source_key", obj=document, old=before, new=key)
     return document
 
 
@@ -394,26 +400,41 @@ def approved_version_create(
 
 @transaction.atomic
 def approved_version_approve(*, version: ApprovedAnswerVersion, user=None) -> ApprovedAnswerVersion:
-    """Approve a version; the answer's previously approved version is retired in the same transaction."""
+    """Approve a version (a draft, or an earlier one to roll back to); the answer's
+    previously approved version is retired in the same transaction."""
+    _require_curator(user)
     ApprovedAnswer.objects.select_for_update().get(pk=version.answer_id)
     version = ApprovedAnswerVersion.objects.get(pk=version.pk)
     if version.status == ApprovedAnswerVersion.Status.APPROVED:
         return version
-    ApprovedAnswerVersion.objects.filter(
+    previous = ApprovedAnswerVersion.objects.filter(
         answer_id=version.answer_id, status=ApprovedAnswerVersion.Status.APPROVED
-    ).update(status=ApprovedAnswerVersion.Status.RETIRED)
+    ).first()
+    if previous is not None:
+        ApprovedAnswerVersion.objects.filter(pk=previous.pk).update(status=ApprovedAnswerVersion.Status.RETIRED)
     version.status = ApprovedAnswerVersion.Status.APPROVED
     version.approved_by = user
     version.approved_at = timezone.now()
     version.save(update_fields=["status", "approved_by", "approved_at"])
     KnowledgeState.bump()
+    audit(actor=user, action="approved_answer.approve", obj=version.answer, before=previous, after=version)
     return version
 
 
 @transaction.atomic
 def approved_version_retire(*, version: ApprovedAnswerVersion, user=None) -> ApprovedAnswerVersion:
+    _require_curator(user)
     version = ApprovedAnswerVersion.objects.select_for_update().get(pk=version.pk)
     version.status = ApprovedAnswerVersion.Status.RETIRED
     version.save(update_fields=["status"])
     KnowledgeState.bump()
+    audit(actor=user, action="approved_answer.retire", obj=version.answer, before=version)
     return version
+
+
+def _require_curator(user) -> None:
+    # System actions (imports, tests) pass no user; a person must be a curator.
+    from core.permissions import is_curator
+
+    if user is not None and not is_curator(user):
+        raise ApplicationError("Only curators can approve or retire answers.", code=ErrorCode.FORBIDDEN)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from knowledge import views
+from knowledge import answer_views, views
 
 app_name = "knowledge"
 urlpatterns = [
@@ -13,6 +13,13 @@ urlpatterns = [
     path("documents/<int:pk>/source-key/", views.document_source_key, name="source_key"),
     path("documents/<int:pk>/versions/<int:number>/diff/", views.version_diff, name="diff"),
     path("documents/<int:pk>/versions/<int:number>/verify/", views.version_verify, name="verify"),
+    path("answers/", answer_views.answer_list, name="answers"),
+    path("answers/new/", answer_views.answer_edit, name="answer-new"),
+    path("answers/try/", answer_views.answer_try, name="answer-try"),
+    path("answers/<int:pk>/", answer_views.answer_detail, name="answer"),
+    path("answers/<int:pk>/edit/", answer_views.answer_edit, name="answer-edit"),
+    path("answers/versions/<int:pk>/approve/", answer_views.version_approve, name="answer-approve"),
+    path("answers/versions/<int:pk>/retire/", answer_views.version_retire, name="answer-retire"),
 ]
 viewer_urlpatterns = [
     path("docs/<int:pk>/v<int:number>/", views.version_view, name="version_view"),

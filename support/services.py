@@ -14,8 +14,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.errors import ApplicationError, ErrorCode
+from support import hours
 from support.models import Citation, Conversation, Message
-from support.pipeline import policy, run, triggers
+from support.pipeline import policy, run
 from support.pipeline.types import Kind, Reason, Reply
 
 
@@ -156,7 +157,7 @@ def _escalation_open(
 def handoff(*, conversation: Conversation) -> Message:
     """The customer asks for a person (button or API), from any state, even the first message."""
     conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-    text = triggers.handover_text(settings.SUPPORT_REPLY_ESTIMATE)
+    text = hours.handover_message(timezone.now())
     if conversation.status == Conversation.Status.HUMAN:
         last = conversation.messages.filter(role=Message.Role.BOT, kind=Kind.ESCALATED).last()
         if last is not None:

@@ -9,11 +9,13 @@ import contextlib
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.html import escape
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError
-from support import selectors, services
+from support import hours, selectors, services
 from support.models import Conversation
 
 SESSION_KEY = "chat"
@@ -46,6 +48,7 @@ def _context(request: HttpRequest, conversation: Conversation | None, **extra) -
         "last_id": messages[-1].pk if messages else 0,
         "turns_left": services.turns_left(conversation) if conversation else settings.CHAT_MAX_TURNS,
         "embed": request.GET.get("embed") == "1" or request.POST.get("embed") == "1",
+        "support_open": hours.is_open(timezone.now()),
         **extra,
     }
 
@@ -119,6 +122,22 @@ def chat_rate(request: HttpRequest) -> HttpResponse:
     except (ValueError, ApplicationError):
         text = "Please choose a rating from 1 to 5."
     return HttpResponse(f'<p class="thanks" role="status">{text}</p>')
+
+
+@require_POST
+@xframe_options_exempt
+def chat_contact(request: HttpRequest) -> HttpResponse:
+    """Outside support hours: the customer leaves an email address for the answer."""
+    from escalation.services import conversation_set_contact
+
+    conversation = _current(request)
+    if conversation is None:
+        return HttpResponse('<p class="error" role="alert">Start a conversation first.</p>')
+    try:
+        conversation_set_contact(conversation=conversation, email=request.POST.get("email", ""))
+    except ApplicationError as exc:
+        return HttpResponse(f'<p class="error" role="alert">{escape(exc.message)}</p>')
+    return HttpResponse('<p class="thanks" role="status">Thanks — we will answer you by email.</p>')
 
 
 @require_POST

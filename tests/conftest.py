@@ -112,3 +112,24 @@ def _memoized_chunk_embeddings():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(embeddings, "embed_with_spans", memoized)
         yield
+
+
+@pytest.fixture
+def demo_kb(db, _memoized_chunk_embeddings):
+    """The demo help centre, ingested and verified."""
+    from core.demo import DEMO_KB
+    from knowledge import services
+    from knowledge.sources import read_path
+
+    for job in services.jobs_create(files=read_path(DEMO_KB), verify=True):
+        services.job_run(job_id=job.pk)
+
+
+@pytest.fixture
+def live_demo_kb(transactional_db, _memoized_chunk_embeddings):
+    from core.demo import DEMO_KB
+    from knowledge import services
+    from knowledge.sources import read_path
+
+    for job in services.jobs_create(files=read_path(DEMO_KB), verify=True):
+        services.job_run(job_id=job.pk)

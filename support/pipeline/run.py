@@ -24,6 +24,7 @@ from django.utils import timezone
 from core import embeddings
 from knowledge import selectors
 from knowledge.models import KnowledgeState
+from support import hours
 from support.pipeline import answerability, compose, guard, lexicon, llm, output, policy, triggers, verify
 from support.pipeline.compress import compress
 from support.pipeline.types import Kind, Reason, Reply, Turn
@@ -44,10 +45,7 @@ FINGERPRINT_SETTINGS = (
     "LLM_PROMPT_VERSION",
 )
 
-NO_ANSWER_TEXT = (
-    "I couldn't find this in our verified help articles, so I won't guess. I'm passing your question to a "
-    "member of our support team; a person will reply here in this chat, {estimate}."
-)
+NO_ANSWER_TEXT = "I couldn't find this in our verified help articles, so I won't guess. {handover}"
 CLARIFY_TEXT = (
     "Could you tell me a bit more about what you need? For example: “How long do I have to return an e-bike?” "
     "or “What does delivery to Germany cost?”"
@@ -78,7 +76,8 @@ def _escalate(text: str, reason: str, **signals) -> Reply:
 def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
     """Run the stages for one message. `conversation` may be None (evaluation)."""
     now = now or timezone.now()
-    estimate = settings.SUPPORT_REPLY_ESTIMATE
+    handover = hours.handover_message(now)
+    no_answer = NO_ANSWER_TEXT.format(handover=handover)
     turn = Turn(text="")
 
     with _stage(turn, "policy"):
@@ -99,7 +98,7 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
         turn.vector = embeddings.embed_query(question)
 
     with _stage(turn, "triggers"):
-        reply = triggers.check(question, estimate=estimate)
+        reply = triggers.check(question, handover=handover)
     if reply is not None:
         return turn, reply
 
@@ -117,7 +116,7 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
         )
 
     if turn.budget_exhausted:
-        return turn, _escalate(NO_ANSWER_TEXT.format(estimate=estimate), Reason.LIMIT, why="daily_budget")
+        return turn, _escalate(no_answer, Reason.LIMIT, why="daily_budget")
 
     with _stage(turn, "retrieval"):
         vague = answerability.is_vague(question)
@@ -144,13 +143,13 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
         return turn, Reply(kind=Kind.CLARIFY, text=CLARIFY_TEXT, reason=Reason.VAGUE)
     turn.signals["answerability"] = decision.as_signals()
     if not decision.answerable:
-        return turn, _escalate(NO_ANSWER_TEXT.format(estimate=estimate), Reason.NO_ANSWER, why=decision.reason)
+        return turn, _escalate(no_answer, Reason.NO_ANSWER, why=decision.reason)
 
     with _stage(turn, "compress"):
         asked = lexicon.answer_type(question)
         passages = compress(hits, sentence_data, turn.vector, decision.stems, asked.pattern if asked else None)
     if not passages:
-        return turn, _escalate(NO_ANSWER_TEXT.format(estimate=estimate), Reason.NO_ANSWER, why="nothing_kept")
+        return turn, _escalate(no_answer, Reason.NO_ANSWER, why="nothing_kept")
     context_tokens = sum(len(p.quote) // 4 for p in passages)
     turn.signals["context_tokens"] = context_tokens
 
@@ -170,7 +169,7 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
             checked = verify.verify(compose.compose_extractive(passages), passages)
         turn.signals["verify"] = {"kept": checked.kept, "dropped": checked.dropped}
     if checked.kept == 0 or len(checked.dropped) > checked.kept:
-        return turn, _escalate(NO_ANSWER_TEXT.format(estimate=estimate), Reason.NO_ANSWER, why="unsupported_answer")
+        return turn, _escalate(no_answer, Reason.NO_ANSWER, why="unsupported_answer")
     cited = [p for p in passages if p.n in checked.cited]
     renumber = {p.n: i + 1 for i, p in enumerate(cited)}
     text_out = compose.CITATION.sub(lambda m: f" [{renumber.get(int(m.group(1)), m.group(1))}]", checked.text)
@@ -181,7 +180,7 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
         issue = output.check(text_out, cited, canary=llm.canary())
     if issue is not None:
         turn.signals["output_issue"] = {"code": issue.code, "detail": issue.detail}
-        return turn, _escalate(NO_ANSWER_TEXT.format(estimate=estimate), Reason.OUTPUT_CHECK, why=issue.code)
+        return turn, _escalate(no_answer, Reason.OUTPUT_CHECK, why=issue.code)
 
     return turn, Reply(
         kind=Kind.GROUNDED,

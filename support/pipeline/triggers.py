@@ -80,26 +80,17 @@ def connect_signals() -> None:
     post_delete.connect(invalidate_rules, sender=CriticalTopic, dispatch_uid="critical_topic_deleted")
 
 
-def handover_text(estimate: str) -> str:
-    return (
-        "I'm handing this conversation to a member of our support team. A person will reply here in this chat, "
-        f"{estimate}. You don't need to repeat anything: they will see what you wrote."
-    )
-
-
-def check(text: str, *, estimate: str) -> Reply | None:
+def check(text: str, *, handover: str) -> Reply | None:
     for rule in rules():
         if any(p.search(text) for p in rule.patterns):
             return Reply(
                 kind=Kind.ESCALATED,
-                text=rule.reply or handover_text(estimate),
+                text=rule.reply or handover,
                 reason=Reason.CRITICAL,
                 escalate=True,
                 priority=rule.priority,
                 detail=rule.name,
             )
     if HANDOFF.search(text):
-        return Reply(
-            kind=Kind.ESCALATED, text=handover_text(estimate), reason=Reason.CUSTOMER_ASKED, escalate=True, priority=30
-        )
+        return Reply(kind=Kind.ESCALATED, text=handover, reason=Reason.CUSTOMER_ASKED, escalate=True, priority=30)
     return None

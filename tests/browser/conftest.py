@@ -63,13 +63,3 @@ def shot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
-
-
-@pytest.fixture
-def live_demo_kb(transactional_db, _memoized_chunk_embeddings):
-    from core.demo import DEMO_KB
-    from knowledge import services
-    from knowledge.sources import read_path
-
-    for job in services.jobs_create(files=read_path(DEMO_KB), verify=True):
-        services.job_run(job_id=job.pk)

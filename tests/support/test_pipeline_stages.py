@@ -70,7 +70,7 @@ def test_guard_rejects_empty_and_too_long(settings):
     ],
 )
 def test_triggers_escalate_critical_topics_and_requests_for_a_person(text, reason, topic):
-    reply = triggers.check(text, estimate="soon")
+    reply = triggers.check(text, handover="soon")
     assert reply is not None and reply.kind == Kind.ESCALATED and reply.reason == reason and reply.escalate
     assert reply.detail == topic
 
@@ -87,16 +87,16 @@ def test_triggers_escalate_critical_topics_and_requests_for_a_person(text, reaso
     ],
 )
 def test_triggers_leave_ordinary_questions_alone(text):
-    assert triggers.check(text, estimate="soon") is None
+    assert triggers.check(text, handover="soon") is None
 
 
 @pytest.mark.django_db
 def test_critical_topics_are_admin_editable():
     from support.models import CriticalTopic
 
-    assert triggers.check("the courier was rude to me", estimate="soon") is None
+    assert triggers.check("the courier was rude to me", handover="soon") is None
     CriticalTopic.objects.create(name="Staff conduct", priority=15, patterns=r"\brude\b")
-    reply = triggers.check("the courier was rude to me", estimate="soon")
+    reply = triggers.check("the courier was rude to me", handover="soon")
     assert reply is not None and reply.detail == "Staff conduct" and reply.priority == 15
 
 

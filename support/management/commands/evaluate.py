@@ -20,10 +20,17 @@ class Command(BaseCommand):
         parser.add_argument("--max-wrong", type=int, help="fail above this many wrong answers")
         parser.add_argument("--json", type=Path, help="write every row's result here")
         parser.add_argument("--show", choices=["all", "failures", "none"], default="failures")
+        parser.add_argument(
+            "--regressions", action="store_true", help="replay accepted corrections' questions; fail if any changed"
+        )
 
     def handle(self, *args, questions: Path | None, **options) -> None:
+        if options["regressions"]:
+            self._regressions()
+            if questions is None:
+                return
         if questions is None:
-            raise CommandError("give a QUESTIONS.jsonl file")
+            raise CommandError("give a QUESTIONS.jsonl file (or --regressions)")
         if not questions.is_file():
             raise CommandError(f"no such file: {questions}")
         try:
@@ -74,3 +81,14 @@ class Command(BaseCommand):
             problems.append(f"wrong_answers {summary['wrong_answers']} > {options['max_wrong']}")
         if problems:
             raise CommandError("; ".join(problems))
+
+    def _regressions(self) -> None:
+        results = evaluation.regressions()
+        failed = [r for r in results if not r.ok]
+        for r in failed:
+            self.stdout.write(
+                f"REGRESSION correction #{r.correction_id}: {r.question!r} now gets {r.got_kind}: {r.got_text[:120]!r}"
+            )
+        self.stdout.write(f"regressions: {len(results) - len(failed)} of {len(results)} still answered as approved")
+        if failed:
+            raise CommandError(f"{len(failed)} accepted correction(s) no longer get their approved answer")

@@ -1,0 +1,444 @@
+"""Retrieval hit rate and answer quality on the public support sets (ConditionalQA, doc2dial).
+
+What it measures, per set (/work/shared/benchmarks/support_qa/<set>/):
+  1. Retrieval: for every question, knowledge.selectors.chunk_search(k=5,
+     min_cosine=0.0) in hybrid, vector and text mode, the query embedded with
+     core.embeddings.embed_query. hit@1 = the top chunk's document is the gold
+     document; hit@5 = the gold document is among the top-5 chunks' documents.
+     ConditionalQA is searched with scenario + " " + question and with the
+     question alone; doc2dial with its question. For doc2dial a question's
+     gold documents are its `doc_ids` (4 questions list two identical pages);
+     a "lenient" row also accepts `answer_span_also_in_doc_ids` (overlapping
+     sections that contain the same span), as the set's README suggests.
+  2. The answer pipeline: support.pipeline.run.answer(text=...) for every
+     question (ConditionalQA: scenario + " " + question; messages over
+     CHAT_MAX_MESSAGE_CHARS would be refused, so the scenario is cut so that
+     the message fits and the question stays whole). Reported: the reply kinds
+     of answerable and unanswerable questions, for answered replies whether
+     the gold answer span occurs in the reply, whether an evidence sentence
+     does (ConditionalQA), whether a gold document is cited, and the context
+     tokens handed to the composer against pasting the whole documents of the
+     top-5 retrieved chunks.
+
+Isolation: its own embedded PostgreSQL in var/bench-qa-pgdata (not the
+developer's database, not bench/ingest.py's var/bench-pgdata), migrated at
+start and stopped at the end. Both sets' documents are ingested once through
+knowledge.services.version_ingest(verify=True) as "# {title}\\n\\n{text}" and
+kept; while one set is measured the other set's documents are retired (with
+knowledge.services.document_retire, so they are not searchable and the
+answerability vocabulary is rebuilt), so each set is searched on its own, as
+if the tables held only that set. Reruns skip documents already ingested;
+--reingest truncates the knowledge tables and ingests again.
+
+Run from the project root:
+  .venv/bin/python bench/public_qa.py [--set conditionalqa|doc2dial|all] [--reingest] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _common
+
+PGDATA = _common.ROOT / "var" / "bench-qa-pgdata"
+MODES = ("hybrid", "vector", "text")
+K = 5
+PREFIX = {"conditionalqa": "cqa-", "doc2dial": "d2d-"}
+
+# /work/shared/FINDINGS.md, naive baseline, document hit@1 / hit@5 in %, per mode.
+BASELINES = {
+    "conditionalqa": {"hybrid": (98, 100), "vector": (95, 100), "text": (90, 99)},
+    "conditionalqa-question-only": {"hybrid": (76, 91), "vector": (71, 89), "text": (75, 88)},
+    "doc2dial": {"hybrid": (68, 87), "vector": (63, 84), "text": (62, 83)},
+}
+BASELINE_NOTE = {
+    "conditionalqa": "heading path + body",
+    "conditionalqa-question-only": "body only",
+    "doc2dial": "heading path + body",
+}
+
+
+# --- Data ------------------------------------------------------------------------------------
+
+
+def load_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def load_set(name: str) -> tuple[list[dict], list[dict]]:
+    folder = _common.DATA_DIR / name
+    return load_jsonl(folder / "docs.jsonl"), load_jsonl(folder / "questions.jsonl")
+
+
+def gold_keys(question: dict, *, lenient: bool = False) -> set[str]:
+    ids = list(question["doc_ids"])
+    if lenient:
+        ids += question.get("answer_span_also_in_doc_ids") or []
+    return {f"{doc_id}.md" for doc_id in ids}
+
+
+def chat_message(variant: str, question: dict, limit: int) -> tuple[str, bool]:
+    """The customer's message and whether it was cut to fit the chat's length limit.
+
+    ConditionalQA ("conditionalqa"): scenario + " " + question, the scenario cut
+    so that the question stays whole; "question-only" and doc2dial: the question.
+    """
+    asked = question["question"].strip()
+    if variant != "conditionalqa":
+        return asked[:limit], len(asked) > limit
+    scenario = question["scenario"].strip()
+    text = f"{scenario} {asked}".strip()
+    if len(text) <= limit:
+        return text, False
+    room = max(0, limit - len(asked) - 1)
+    return f"{scenario[:room].rstrip()} {asked}".strip()[:limit], True
+
+
+_WORDS = re.compile(r"[a-z0-9]+")
+_CITE = re.compile(r"\s?\[\d{1,2}\]")
+
+
+def words(text: str) -> str:
+    """Lower-case words joined by one space: spacing, punctuation and citation markers do not count."""
+    return " ".join(_WORDS.findall(_CITE.sub(" ", text).lower()))
+
+
+def contains(reply: str, span: str) -> bool:
+    needle = words(span)
+    return bool(needle) and f" {needle} " in f" {words(reply)} "
+
+
+# --- Knowledge base ------------------------------------------------------------------------------
+
+
+def ensure_ingested(sets: dict[str, list[dict]], reingest: bool) -> None:
+    from knowledge.models import Document
+
+    if reingest:
+        print("--reingest: truncating the knowledge tables", flush=True)
+        _common.truncate_knowledge()
+    have = set(Document.objects.filter(versions__is_current=True).values_list("source_key", flat=True))
+    for name, docs in sets.items():
+        missing = [d for d in docs if f"{d['doc_id']}.md" not in have]
+        if not missing:
+            print(f"{name}: all {len(docs)} documents already ingested", flush=True)
+            continue
+        print(f"{name}: ingesting {len(missing)} of {len(docs)} documents...", flush=True)
+        start = time.perf_counter()
+        _, failed = _common.ingest_docs(missing)
+        print(f"  done in {time.perf_counter() - start:.0f} s, {len(failed)} failed", flush=True)
+        for line in failed:
+            print("  failed:", line)
+
+
+def only_searchable(name: str) -> int:
+    """Retire every document outside the set, restore the set's own; returns the searchable chunk count."""
+    from knowledge import services
+    from knowledge.models import Chunk, Document
+
+    prefix = PREFIX[name]
+    for doc in Document.objects.exclude(source_key__startswith=prefix).exclude(status=Document.Status.RETIRED):
+        services.document_retire(document=doc)
+    for doc in Document.objects.filter(source_key__startswith=prefix, status=Document.Status.RETIRED):
+        services.document_restore(document=doc)
+    return Chunk.objects.filter(searchable=True).count()
+
+
+# --- Retrieval -------------------------------------------------------------------------------------
+
+
+def retrieval(queries: list[tuple[str, set[str], set[str]]]) -> dict[str, dict[str, float]]:
+    """hit@1 / hit@5 in % per mode (and the same with lenient gold sets, key suffix '-lenient')."""
+    from core import embeddings
+    from knowledge import selectors
+
+    counts: Counter[str] = Counter()
+    for query, gold, lenient in queries:
+        vector = embeddings.embed_query(query)
+        for mode in MODES:
+            hits = selectors.chunk_search(query=query, vector=vector, k=K, min_cosine=0.0, mode=mode)
+            keys = [h.source_key for h in hits]
+            for label, wanted in ((mode, gold), (f"{mode}-lenient", lenient)):
+                counts[f"{label}@1"] += bool(keys[:1]) and keys[0] in wanted
+                counts[f"{label}@5"] += any(k in wanted for k in keys[:K])
+    n = len(queries)
+    return {
+        label: {"hit1": 100 * counts[f"{label}@1"] / n, "hit5": 100 * counts[f"{label}@5"] / n}
+        for label in [*MODES, *(f"{m}-lenient" for m in MODES)]
+    }
+
+
+def retrieval_table(result: dict, baseline: str, lenient: bool = False) -> str:
+    rows = []
+    for mode in MODES:
+        ours = result[mode]
+        b1, b5 = BASELINES[baseline][mode]
+        row = [
+            mode if mode != "text" else "text (full-text)",
+            f"{ours['hit1']:.1f} / {ours['hit5']:.1f}",
+        ]
+        if lenient:
+            row.append(f"{result[f'{mode}-lenient']['hit1']:.1f} / {result[f'{mode}-lenient']['hit5']:.1f}")
+        row.append(f"{b1} / {b5}")
+        rows.append(row)
+    headers = ["mode", "Groundwork hit@1 / hit@5 (%)"]
+    if lenient:
+        headers.append("lenient hit@1 / hit@5 (%)")
+    headers.append(f"naive baseline ({BASELINE_NOTE[baseline]})")
+    return _common.table(headers, rows)
+
+
+# --- Answer pipeline -------------------------------------------------------------------------------
+
+
+def run_pipeline(variant: str, questions: list[dict]) -> tuple[list[dict], int]:
+    from django.conf import settings
+
+    from core.errors import ApplicationError
+    from knowledge.models import Document, DocumentVersion
+    from support.pipeline import run
+
+    limit = settings.CHAT_MAX_MESSAGE_CHARS
+    source_key = dict(Document.objects.values_list("id", "source_key"))
+    version_doc: dict[int, tuple[int, int]] = {}  # version id -> (document id, len(text) // 4)
+
+    def version_facts(ids: list[int]) -> None:
+        todo = [i for i in ids if i not in version_doc]
+        for vid, did, text in DocumentVersion.objects.filter(id__in=todo).values_list("id", "document_id", "text"):
+            version_doc[vid] = (did, len(text) // 4)
+
+    rows: list[dict] = []
+    truncated = 0
+    for i, q in enumerate(questions, start=1):
+        message, cut = chat_message(variant, q, limit)
+        truncated += cut
+        start = time.perf_counter()
+        try:
+            turn, reply = run.answer(text=message)
+        except ApplicationError as exc:
+            rows.append({"q": q, "kind": "error", "reason": exc.code, "why": exc.message, "ms": 0.0})
+            continue
+        ms = (time.perf_counter() - start) * 1000
+        retrieved = turn.signals.get("retrieved", [])
+        version_facts([r["version_id"] for r in retrieved])
+        retrieved_docs = list(dict.fromkeys(version_doc[r["version_id"]][0] for r in retrieved))
+        cited_docs = list(dict.fromkeys(source_key.get(p.document_id, "") for p in reply.passages))
+        rows.append(
+            {
+                "q": q,
+                "kind": reply.kind,
+                "reason": reply.reason,
+                "why": turn.signals.get("answerability", {}).get("reason", "") or reply.detail,
+                "text": reply.text,
+                "composer": reply.composer,
+                "cited": cited_docs,
+                "retrieved": [source_key.get(d, "") for d in retrieved_docs],
+                "context_tokens": turn.signals.get("context_tokens"),
+                "naive_tokens": sum(
+                    version_doc[v][1] for v in dict.fromkeys(r["version_id"] for r in retrieved)
+                ),  # one version per document: searchable chunks are of current versions only
+                "ms": ms,
+            }
+        )
+        if i % 50 == 0:
+            print(f"  {variant}: {i}/{len(questions)} answered", flush=True)
+    return rows, truncated
+
+
+def pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} % ({part}/{whole})" if whole else "n/a"
+
+
+ANSWERED = ("grounded", "approved")
+
+
+def answer_report(name: str, rows: list[dict], truncated: int) -> str:
+    answerable = [r for r in rows if r["q"]["answerable"]]
+    unanswerable = [r for r in rows if not r["q"]["answerable"]]
+    answered = [r for r in answerable if r["kind"] in ANSWERED]
+    lines: list[str] = []
+    table: list[list[object]] = []
+    if unanswerable:
+        escalated = sum(r["kind"] == "escalated" for r in unanswerable)
+        table.append(["unanswerable questions escalated", pct(escalated, len(unanswerable))])
+        table.append(
+            [
+                "unanswerable questions answered (grounded/approved)",
+                pct(sum(r["kind"] in ANSWERED for r in unanswerable), len(unanswerable)),
+            ]
+        )
+    kinds = Counter(r["kind"] for r in answerable)
+    table.append(["answerable questions answered (grounded/approved)", pct(len(answered), len(answerable))])
+    table.append(["answerable questions escalated", pct(kinds["escalated"], len(answerable))])
+    table.append(["answerable questions clarify", pct(kinds["clarify"], len(answerable))])
+    other = len(answerable) - len(answered) - kinds["escalated"] - kinds["clarify"]
+    if other:
+        table.append(["answerable questions, other kinds", pct(other, len(answerable))])
+    span_rows = [r for r in answered if r["q"].get("answer_span")]
+    table.append(
+        [
+            "answered span questions: reply contains the answer span (case-insensitive substring)",
+            pct(sum(r["q"]["answer_span"].lower() in r["text"].lower() for r in span_rows), len(span_rows)),
+        ]
+    )
+    table.append(
+        [
+            "answered span questions: reply contains the answer span (words only: spacing, punctuation, "
+            "citation markers ignored)",
+            pct(sum(contains(r["text"], r["q"]["answer_span"]) for r in span_rows), len(span_rows)),
+        ]
+    )
+    if any(r["q"].get("evidence") for r in answered):
+        with_evidence = [r for r in answered if r["q"].get("evidence")]
+        table.append(
+            [
+                "answered questions: reply contains at least one gold evidence sentence (words only)",
+                pct(
+                    sum(any(contains(r["text"], e) for e in r["q"]["evidence"]) for r in with_evidence),
+                    len(with_evidence),
+                ),
+            ]
+        )
+    table.append(
+        [
+            "answered questions: reply cites a gold document",
+            pct(sum(bool(gold_keys(r["q"]) & set(r["cited"])) for r in answered), len(answered)),
+        ]
+    )
+    if name == "doc2dial":
+        table.append(
+            [
+                "answered questions: reply cites a gold document (lenient)",
+                pct(sum(bool(gold_keys(r["q"], lenient=True) & set(r["cited"])) for r in answered), len(answered)),
+            ]
+        )
+    table.append(
+        [
+            "answerable questions: a gold document among the pipeline's own top-5 chunks",
+            pct(sum(bool(gold_keys(r["q"]) & set(r.get("retrieved", []))) for r in answerable), len(answerable)),
+        ]
+    )
+    lines.append(_common.table(["answer pipeline", "value"], table))
+
+    grounded = [r for r in rows if r["kind"] == "grounded" and r["context_tokens"] is not None]
+    if grounded:
+        ctx = [r["context_tokens"] for r in grounded]
+        naive = [r["naive_tokens"] for r in grounded]
+        ratios = [n / c for n, c in zip(naive, ctx, strict=True) if c]
+        lines.append("")
+        lines.append(
+            _common.table(
+                ["context tokens per grounded answer (len // 4)", "mean", "median"],
+                [
+                    ["pipeline (compressed passages)", f"{statistics.mean(ctx):.0f}", f"{statistics.median(ctx):.0f}"],
+                    [
+                        "naive: whole documents of the top-5 hybrid chunks",
+                        f"{statistics.mean(naive):.0f}",
+                        f"{statistics.median(naive):.0f}",
+                    ],
+                    [
+                        "ratio naive / pipeline",
+                        f"{statistics.mean(naive) / statistics.mean(ctx):.1f}x (of the means)",
+                        f"{statistics.median(ratios):.1f}x (per answer)",
+                    ],
+                ],
+            )
+        )
+
+    def breakdown(items: list[dict]) -> str:
+        c = Counter(f"{r['kind']}:{r['why'] or r['reason']}" for r in items)
+        return ", ".join(f"{k} {v}" for k, v in c.most_common())
+
+    lines.append("")
+    lines.append(f"answerable, kind:reason: {breakdown(answerable)}")
+    if unanswerable:
+        lines.append(f"unanswerable, kind:reason: {breakdown(unanswerable)}")
+    composers = Counter(r.get("composer") or "-" for r in answered)
+    lines.append(f"composer of answered replies: {dict(composers)}")
+    timed = [r["ms"] for r in rows if r["kind"] != "error"]
+    errors = [r for r in rows if r["kind"] == "error"]
+    lines.append(
+        f"messages cut to fit CHAT_MAX_MESSAGE_CHARS: {truncated}; refused with ApplicationError: {len(errors)}; "
+        f"run.answer p50 {statistics.median(timed):.0f} ms per question (reference only: shared, busy machine)"
+    )
+    return "\n".join(lines)
+
+
+# --- Main ------------------------------------------------------------------------------------------
+
+
+def evaluate_set(name: str, questions: list[dict]) -> None:
+    print(f"\n## {name}\n", flush=True)
+    chunks = only_searchable(name)
+    print(f"searchable chunks (this set only): {chunks}; questions: {len(questions)}\n", flush=True)
+    if name == "conditionalqa":
+        with_scenario = [(f"{q['scenario']} {q['question']}".strip(), gold_keys(q), gold_keys(q)) for q in questions]
+        question_only = [(q["question"], gold_keys(q), gold_keys(q)) for q in questions]
+        print("### retrieval, scenario + question\n")
+        print(retrieval_table(retrieval(with_scenario), "conditionalqa"), flush=True)
+        print("\n### retrieval, question only\n")
+        print(retrieval_table(retrieval(question_only), "conditionalqa-question-only"), flush=True)
+    else:
+        queries = [(q["question"], gold_keys(q), gold_keys(q, lenient=True)) for q in questions]
+        print("### retrieval, question\n")
+        print(retrieval_table(retrieval(queries), "doc2dial", lenient=True), flush=True)
+    print("\n### answer pipeline\n", flush=True)
+    rows, truncated = run_pipeline(name, questions)
+    print(answer_report(name, rows, truncated), flush=True)
+    if name == "conditionalqa":
+        # Diagnostic only: the same questions without the asker's scenario.
+        print("\n### answer pipeline, question only (diagnostic)\n", flush=True)
+        rows, truncated = run_pipeline("question-only", questions)
+        print(answer_report(name, rows, truncated), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", choices=["conditionalqa", "doc2dial", "all"], default="all")
+    parser.add_argument("--reingest", action="store_true", help="truncate the knowledge tables and ingest again")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions of each set (smoke test)")
+    args = parser.parse_args()
+
+    os.environ["EMBEDDED_PGDATA"] = str(PGDATA)
+    os.environ.setdefault("DEBUG", "1")
+    _common.setup_django()
+    try:
+        from django.conf import settings
+
+        from core import embeddings
+        from support.pipeline import llm
+
+        _common.print_context("public_qa.py", sys.argv[1:])
+        print(
+            f"composer: {llm.composer_name() if llm.enabled() else 'extractive'}; "
+            f"CHAT_RETRIEVAL_K={settings.CHAT_RETRIEVAL_K}, SEARCH_MIN_COSINE={settings.SEARCH_MIN_COSINE}, "
+            f"ANSWERABLE_MIN_COSINE={settings.ANSWERABLE_MIN_COSINE}, "
+            f"ANSWERABLE_MIN_COVERAGE={settings.ANSWERABLE_MIN_COVERAGE}, "
+            f"CHAT_CONTEXT_TOKEN_BUDGET={settings.CHAT_CONTEXT_TOKEN_BUDGET}, "
+            f"CHAT_MAX_MESSAGE_CHARS={settings.CHAT_MAX_MESSAGE_CHARS}",
+            flush=True,
+        )
+        names = list(_common.DATASETS) if args.set == "all" else [args.set]
+        data = {name: load_set(name) for name in _common.DATASETS}
+        embeddings.warm()
+        ensure_ingested({name: data[name][0] for name in names}, args.reingest)
+        for name in names:
+            questions = data[name][1][: args.limit] if args.limit else data[name][1]
+            evaluate_set(name, questions)
+    finally:
+        _common.stop_server()
+
+
+if __name__ == "__main__":
+    main()

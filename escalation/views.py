@@ -1,0 +1,230 @@
+"""The agent console (htmx) and the corrections screens. Thin views:
+permission checked while fetching, services do the work."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from core.errors import ApplicationError
+from core.permissions import AGENTS, agent_required, is_agent, is_curator, staff_required
+from escalation import selectors, services
+from escalation.models import Correction, Escalation
+from support import selectors as support_selectors
+from support.models import Message
+
+
+def _act(request: HttpRequest, pk: int, action) -> HttpResponse:
+    escalation = selectors.access_escalation(request.user, pk)
+    try:
+        action(escalation)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("console:detail", pk=pk)
+
+
+@require_GET
+@agent_required
+def queue(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    reason = request.GET.get("reason", "")
+    items = list(selectors.queue(status=status, reason=reason)[:200])
+    context = {
+        "items": items,
+        "status": status,
+        "reason": reason,
+        "reasons": Escalation.Reason.choices,
+        "statuses": Escalation.Status.choices,
+    }
+    template = "escalation/_queue_list.html" if request.htmx and request.GET.get("partial") else "escalation/queue.html"
+    return render(request, template, context)
+
+
+@require_GET
+@agent_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    escalation = selectors.access_escalation(request.user, pk)
+    transcript = list(support_selectors.transcript(conversation=escalation.conversation).select_related("author"))
+    if request.htmx and request.GET.get("partial") == "transcript":
+        return render(request, "escalation/_transcript.html", {"escalation": escalation, "transcript": transcript})
+    agents = get_user_model().objects.filter(groups__name=AGENTS, is_active=True).exclude(pk=request.user.pk)
+    return render(
+        request,
+        "escalation/detail.html",
+        {
+            "escalation": escalation,
+            "transcript": transcript,
+            "evidence": selectors.evidence_for([m for m in transcript if m.role == Message.Role.BOT]),
+            "notes": escalation.notes.select_related("author"),
+            "mine": escalation.claimed_by_id == request.user.pk,
+            "outcomes": Escalation.Outcome.choices,
+            "agents": agents,
+        },
+    )
+
+
+@require_POST
+@agent_required
+def claim(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, lambda e: services.escalation_claim(escalation_id=e.pk, agent=request.user))
+
+
+@require_POST
+@agent_required
+def release(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, lambda e: services.escalation_release(escalation=e, agent=request.user))
+
+
+@require_POST
+@agent_required
+def reply(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda e: services.escalation_reply(escalation=e, agent=request.user, text=request.POST.get("text", "")),
+    )
+
+
+@require_POST
+@agent_required
+def note(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda e: services.escalation_note(escalation=e, agent=request.user, text=request.POST.get("text", "")),
+    )
+
+
+@require_POST
+@agent_required
+def resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda e: services.escalation_resolve(
+            escalation=e, agent=request.user, outcome=request.POST.get("outcome", "")
+        ),
+    )
+
+
+@require_POST
+@agent_required
+def transfer(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        to_user = int(request.POST.get("to", ""))
+    except ValueError:
+        messages.error(request, "Choose an agent to transfer to.")
+        return redirect("console:detail", pk=pk)
+    return _act(
+        request, pk, lambda e: services.escalation_transfer(escalation=e, agent=request.user, to_user_id=to_user)
+    )
+
+
+def _date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@require_GET
+@staff_required
+def problematic(request: HttpRequest) -> HttpResponse:
+    if not (is_agent(request.user) or is_curator(request.user)):
+        raise PermissionDenied
+    problem = request.GET.get("problem", "")
+    try:
+        document_id = int(request.GET.get("document") or 0) or None
+    except ValueError:
+        document_id = None
+    since, until = _date(request.GET.get("since", "")), _date(request.GET.get("until", ""))
+    rows = list(selectors.problematic_replies(problem=problem, document_id=document_id, since=since, until=until)[:200])
+    return render(
+        request,
+        "escalation/problematic.html",
+        {
+            "rows": rows,
+            "problem": problem,
+            "problems": Correction.Problem.choices,
+            "document_id": document_id,
+            "documents": selectors.documents_for_filter(),
+            "since": request.GET.get("since", ""),
+            "until": request.GET.get("until", ""),
+            "can_review": is_curator(request.user),
+        },
+    )
+
+
+@staff_required
+def correct(request: HttpRequest, message_id: int) -> HttpResponse:
+    if not (is_agent(request.user) or is_curator(request.user)):
+        raise PermissionDenied
+    message = get_object_or_404(
+        Message.objects.select_related("reply_to").prefetch_related("citations__version__document"),
+        pk=message_id,
+        role=Message.Role.BOT,
+    )
+    error = ""
+    if request.method == "POST":
+        ids = [int(x) for x in request.POST.getlist("documents") if x.isdigit()]
+        try:
+            services.correction_create(
+                message=message,
+                agent=request.user,
+                problem=request.POST.get("problem", ""),
+                corrected_text=request.POST.get("corrected_text", ""),
+                document_ids=ids,
+            )
+            messages.success(request, "Correction recorded. A curator will review it.")
+            back = request.POST.get("next", "")
+            return redirect(back if back.startswith("/console/") else reverse("console:problematic"))
+        except ApplicationError as exc:
+            error = exc.message
+    return render(
+        request,
+        "escalation/correct.html",
+        {
+            "message": message,
+            "question": services.question_for(message),
+            "problems": Correction.Problem.choices,
+            "documents": selectors.documents_for_filter(),
+            "error": error,
+            "next": request.GET.get("next", ""),
+            "form": request.POST,
+        },
+    )
+
+
+@require_POST
+@staff_required
+def correction_accept(request: HttpRequest, pk: int) -> HttpResponse:
+    correction = get_object_or_404(Correction, pk=pk)
+    try:
+        version = services.correction_accept(correction=correction, curator=request.user)
+    except ApplicationError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied from None
+        messages.error(request, exc.message)
+        return redirect("console:problematic")
+    messages.success(request, "Accepted: a draft approved answer was created. Review and approve it.")
+    return redirect("knowledge:answer", pk=version.answer_id)
+
+
+@require_POST
+@staff_required
+def correction_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    correction = get_object_or_404(Correction, pk=pk)
+    try:
+        services.correction_reject(correction=correction, curator=request.user)
+    except ApplicationError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied from None
+        messages.error(request, exc.message)
+    return redirect("console:problematic")
