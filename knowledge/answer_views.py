@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 from django.conf import settings
@@ -93,7 +94,7 @@ def answer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     versions = list(answer.versions.select_related("created_by", "approved_by").prefetch_related("variants"))
     stats = selectors.approved_version_stats([v.pk for v in versions])
     diffs = {}
-    for newer, older in zip(versions, versions[1:], strict=False):
+    for newer, older in itertools.pairwise(versions):
         diffs[newer.pk] = selectors.text_diff(older.text, newer.text)
     overlaps = {v.pk: selectors.approved_overlaps(version=v) for v in versions if v.status != "retired"}
     history = AuditEvent.objects.filter(

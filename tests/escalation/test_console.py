@@ -201,7 +201,7 @@ def test_outside_support_hours_the_chat_asks_for_an_email(demo_kb, settings):
 
 
 def test_correction_becomes_an_approved_answer_and_joins_the_regression_set(demo_kb, agent, curator, capsys):
-    escalation, api, cid, token = escalate()
+    _, _, cid, _ = escalate()
     bot = Message.objects.get(conversation_id=cid, role="bot")
     agent_client, curator_client = login(agent), login(curator)
     response = agent_client.post(
