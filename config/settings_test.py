@@ -19,3 +19,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+# Live-server threads must not keep connections open past a test (the test
+# database is dropped at the end of the session).
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
