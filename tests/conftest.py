@@ -44,14 +44,14 @@ def staff_user(db) -> User:
 @pytest.fixture
 def curator(db) -> User:
     user = User.objects.create_user("curator", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name="curators"))
+    user.groups.add(Group.objects.get_or_create(name="curators")[0])
     return user
 
 
 @pytest.fixture
 def agent(db) -> User:
     user = User.objects.create_user("agent", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name="agents"))
+    user.groups.add(Group.objects.get_or_create(name="agents")[0])
     return user
 
 
@@ -126,7 +126,7 @@ def demo_kb(db, _memoized_chunk_embeddings):
 
 
 @pytest.fixture
-def live_demo_kb(transactional_db, _memoized_chunk_embeddings):
+def live_demo_kb(transactional_db, django_db_serialized_rollback, _memoized_chunk_embeddings):
     from core.demo import DEMO_KB
     from knowledge import services
     from knowledge.sources import read_path

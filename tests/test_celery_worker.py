@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 
 @pytest.fixture
-def worker(redis_url, transactional_db, tmp_path):
+def worker(redis_url, transactional_db, django_db_serialized_rollback, tmp_path):
     """A Celery worker process on Redis, using this test's database."""
     db = connection.settings_dict
     host = db["OPTIONS"].get("host") or db["HOST"] or "127.0.0.1"

@@ -18,7 +18,7 @@ ANSWER = "We don't sell tandem bikes at the moment; our range is single-rider bi
 
 def staff(name: str, group: str) -> User:
     user = User.objects.create_user(name, password="loop-pass-123", is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
+    user.groups.add(Group.objects.get_or_create(name=group)[0])
     return user
 
 

@@ -41,7 +41,7 @@ def escalate(question=UNCOVERED) -> tuple[Escalation, APIClient, str, str]:
 def make_user(name, *groups, superuser=False) -> User:
     user = User.objects.create_user(name, password="pw", is_staff=True, is_superuser=superuser)
     for group in groups:
-        user.groups.add(Group.objects.get(name=group))
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
     return user
 
 
@@ -120,7 +120,7 @@ def test_only_the_claimer_can_reply_release_or_resolve(demo_kb, agent):
         services.escalation_resolve(escalation=escalation, agent=agent, outcome="answered")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_agents_claiming_at_once_one_wins(_memoized_chunk_embeddings):
     conversation = Conversation.objects.create(token_hash="x", status="human")
     escalation = Escalation.objects.create(conversation=conversation, reason="customer_asked")

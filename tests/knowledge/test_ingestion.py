@@ -108,7 +108,7 @@ def test_k_is_capped_by_setting(settings):
     assert len(search("returns refunds e-bikes shipping", k=10, min_cosine=0)) == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_given_the_same_file_make_one_version():
     jobs = services.jobs_create(files=[SourceFile("returns.md", RETURNS_MD.encode())] * 2, verify=True)
     embeddings.warm()
