@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "knowledge",
     "support",
     "escalation",
+    "guardrails",
 ]
 
 MIDDLEWARE = [
@@ -220,6 +221,10 @@ LLM_CACHE_SECONDS = env_int("LLM_CACHE_SECONDS", 7 * 24 * 3600, minimum=0)
 SUPPORT_HOURS = env_str("SUPPORT_HOURS", "mon-fri 08:00-18:00; sat 09:00-13:00")
 SUPPORT_TIMEZONE = env_str("SUPPORT_TIMEZONE", "Europe/Amsterdam")
 SUPPORT_FIRST_REPLY_MINUTES = env_int("SUPPORT_FIRST_REPLY_MINUTES", 10, minimum=1)
+
+# --- Guardrails ---------------------------------------------------------------------------
+GUARD_BLOCK_THRESHOLD = env_float("GUARD_BLOCK_THRESHOLD", 0.80)
+GUARD_FLAG_THRESHOLD = env_float("GUARD_FLAG_THRESHOLD", 0.60)
 
 # --- Demo --------------------------------------------------------------------------
 # Demo accounts exist only on the embedded default in DEBUG, never in production.
