@@ -239,7 +239,9 @@ def run_pipeline(variant: str, questions: list[dict]) -> tuple[list[dict], int]:
                 "q": q,
                 "kind": reply.kind,
                 "reason": reply.reason,
-                "why": turn.signals.get("answerability", {}).get("reason", "") or reply.detail,
+                # An escalation says why in its detail (answerability reason, trigger name,
+                # nothing_kept, unsupported_answer, output check); an answer has none.
+                "why": reply.detail or turn.signals.get("answerability", {}).get("reason", ""),
                 "text": reply.text,
                 "composer": reply.composer,
                 "cited": cited_docs,

@@ -58,10 +58,13 @@ INSTALLED_APPS = [
     "support",
     "escalation",
     "guardrails",
+    "insights",
 ]
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "core.security.ContentSecurityPolicyMiddleware",
+    "core.security.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -196,6 +199,8 @@ SEARCH_HNSW_EF_SEARCH = env_int("SEARCH_HNSW_EF_SEARCH", 100, minimum=1)
 SEARCH_MIN_COSINE = env_float("SEARCH_MIN_COSINE", 0.25)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 64 * 1024, minimum=1024)
+UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 210 * 1024 * 1024, minimum=1024)
 
 # --- Chat: conversation policy and the answer pipeline ----------------------------------
 CHAT_MAX_TURNS = env_int("CHAT_MAX_TURNS", 5, minimum=1)
@@ -225,6 +230,20 @@ SUPPORT_FIRST_REPLY_MINUTES = env_int("SUPPORT_FIRST_REPLY_MINUTES", 10, minimum
 # --- Guardrails ---------------------------------------------------------------------------
 GUARD_BLOCK_THRESHOLD = env_float("GUARD_BLOCK_THRESHOLD", 0.80)
 GUARD_FLAG_THRESHOLD = env_float("GUARD_FLAG_THRESHOLD", 0.60)
+
+# --- Alerts and drift -----------------------------------------------------------------------
+ALERT_EMAIL = env_str("ALERT_EMAIL")
+ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
+DRIFT_WINDOW_MINUTES = env_int("DRIFT_WINDOW_MINUTES", 60, minimum=1)
+DRIFT_BASELINE_HOURS = env_int("DRIFT_BASELINE_HOURS", 24 * 7, minimum=1)
+DRIFT_MIN_EVENTS = env_int("DRIFT_MIN_EVENTS", 20, minimum=1)
+DRIFT_RETRIEVAL_DROP = env_float("DRIFT_RETRIEVAL_DROP", 0.1)
+RETRY_ALERT_PER_HOUR = env_int("RETRY_ALERT_PER_HOUR", 30, minimum=1)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "groundwork@localhost")
+CELERY_BEAT_SCHEDULE = {
+    "drift-check": {"task": "insights.drift_check", "schedule": 300.0},
+}
 
 # --- Demo --------------------------------------------------------------------------
 # Demo accounts exist only on the embedded default in DEBUG, never in production.
@@ -260,6 +279,15 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Sites allowed to embed the chat widget (CSP frame-ancestors), e.g. https://www.brightwheel.example
+WIDGET_ALLOWED_ORIGINS = env_list("WIDGET_ALLOWED_ORIGINS")
 
 # --- API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -19,6 +19,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+SECURE_SSL_REDIRECT = False  # the test client and the live server speak plain HTTP
 # Live-server threads must not keep connections open past a test (the test
 # database is dropped at the end of the session).
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

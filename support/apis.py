@@ -143,11 +143,11 @@ class ConversationDetailApi(APIView):
 
 
 class MessageCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class MessageInputSerializer(serializers.Serializer):
         text = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=100_000)
 
     @extend_schema(
-        request=InputSerializer,
+        request=MessageInputSerializer,
         responses={
             200: inline_serializer(
                 "TurnReply", {"reply": ReplySerializer(allow_null=True), "conversation": ConversationStateSerializer()}
@@ -161,7 +161,7 @@ class MessageCreateApi(APIView):
     )
     def post(self, request: Request, conversation_id) -> Response:
         conversation = conversation_for(request, conversation_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.MessageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.message_post(
             conversation=conversation, text=data.validated_data["text"], ip=client_ip(request)
@@ -173,7 +173,7 @@ class MessageCreateApi(APIView):
 
 
 class FeedbackApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class FeedbackInputSerializer(serializers.Serializer):
         message_id = serializers.IntegerField(required=False)
         thumbs = serializers.ChoiceField(choices=[1, -1], required=False)
         rating = serializers.IntegerField(required=False, min_value=1, max_value=5)
@@ -187,11 +187,12 @@ class FeedbackApi(APIView):
             return attrs
 
     @extend_schema(
-        request=InputSerializer, responses={200: inline_serializer("FeedbackOk", {"ok": serializers.BooleanField()})}
+        request=FeedbackInputSerializer,
+        responses={200: inline_serializer("FeedbackOk", {"ok": serializers.BooleanField()})},
     )
     def post(self, request: Request, conversation_id) -> Response:
         conversation = conversation_for(request, conversation_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.FeedbackInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         if "thumbs" in values:

@@ -98,6 +98,35 @@ def _record_failure() -> None:
         cache.set(_BREAKER_FAILURES, 0, 3600)
         _count(_BREAKER_TRIPS)
         logger.warning("llm circuit breaker opened", extra={"cooldown_s": settings.LLM_BREAKER_COOLDOWN_SECONDS})
+        _alert("breaker_open", f"The LLM circuit breaker opened after {failures} failures in a row")
+
+
+def _count_retry() -> None:
+    """Retries are counted in total and per hour; an abnormal hour raises an alert."""
+    _count(_RETRIES)
+    hourly = f"{_RETRIES}:{int(time.time() // 3600)}"
+    if cache.add(hourly, 1, 7200):
+        return
+    try:
+        count = cache.incr(hourly)
+    except ValueError:
+        return
+    if count == settings.RETRY_ALERT_PER_HOUR:
+        _alert("retry_rate", f"{count} LLM retries in the last hour (alert at {settings.RETRY_ALERT_PER_HOUR})")
+
+
+def _alert(kind: str, message: str) -> None:
+    from insights.services import alert_raise
+
+    alert_raise(kind=kind, message=message)
+
+
+def retry_count() -> int:
+    return int(cache.get(_RETRIES) or 0)
+
+
+def breaker_trips() -> int:
+    return int(cache.get(_BREAKER_TRIPS) or 0)
 
 
 def _count(key: str) -> None:
@@ -155,7 +184,7 @@ def complete(question: str, passages: list[Passage], *, max_tokens: int = MAX_AN
     while attempts < settings.LLM_MAX_ATTEMPTS:
         attempts += 1
         if attempts > 1:
-            _count(_RETRIES)
+            _count_retry()
             time.sleep(min(2.0, 0.2 * 2 ** (attempts - 2)) + secrets.randbelow(50) / 1000)
         try:
             payload = _call(body)

@@ -80,4 +80,14 @@ def check(conversation) -> tuple[Reply | None, bool]:
         return limit_reply("max_turns"), False
     if conversation.tokens_used >= settings.CHAT_CONVERSATION_TOKEN_BUDGET:
         return limit_reply("conversation_budget"), False
-    return None, daily_tokens_used() >= settings.CHAT_DAILY_TOKEN_BUDGET
+    spent = daily_tokens_used() >= settings.CHAT_DAILY_TOKEN_BUDGET
+    if spent:
+        from insights.models import Alert
+        from insights.services import alert_raise
+
+        alert_raise(
+            kind=Alert.Kind.DAILY_BUDGET,
+            message=f"The daily token budget ({settings.CHAT_DAILY_TOKEN_BUDGET:,}) is spent: only approved answers "
+            "and hand-overs until midnight UTC",
+        )
+    return None, spent

@@ -177,9 +177,12 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
         p.n = renumber[p.n]
 
     with _stage(turn, "output"):
-        issue = output.check(text_out, cited, canary=llm.canary())
+        issue = output.check(text_out, cited, canary=llm.canary(), question=turn.text)
     if issue is not None:
         turn.signals["output_issue"] = {"code": issue.code, "detail": issue.detail}
+        from insights.services import alert_raise
+
+        alert_raise(kind="output_suppressed", message=f"A reply was suppressed: {issue.detail}", code=issue.code)
         return turn, _escalate(no_answer, Reason.OUTPUT_CHECK, why=issue.code)
 
     return turn, Reply(

@@ -227,3 +227,32 @@ def test_compression_keeps_list_items_with_their_introduction_and_conditions():
     (p,) = compress([hit], {1: (spans, vectors)}, q, weights)
     assert p.sentences[:4] == ["We accept these payment methods:", "Visa and Mastercard", "PayPal", "Bank transfer"]
     assert "The sky is blue." not in p.sentences
+
+
+def test_output_check_suppresses_personal_data_from_elsewhere():
+    p = passage(text="Email returns@brightwheel.example with your order number.")
+    ok = "Email returns@brightwheel.example with your order number. [1]"
+    assert output.check(ok, [p]) is None
+    leaked = "Email jane.doe@gmail.com or call +44 7700 900123. [1]"
+    assert output.check(leaked, [p]).code == "personal_data"
+    # the customer's own address may be repeated back
+    assert (
+        output.check("We will write to jane.doe@gmail.com. [1]", [p], question="my email is jane.doe@gmail.com") is None
+    )
+
+
+def test_output_check_notices_a_reply_in_another_language():
+    p = passage(text="You can return the bike within 30 days and we refund the price.")
+    english = "You can return the bike within 30 days and we refund the price. [1]"
+    assert (
+        output.check(english, [p], question="Wie kann ich mein Fahrrad zurückgeben und wann ist das möglich?").code
+        == "language"
+    )
+    assert output.check(english, [p], question="How can I return my bike and when is that possible?") is None
+    assert output.check(english, [p], question="retour?") is None  # too short to tell
+
+
+def test_language_detection():
+    assert output.language_of("Wie kann ich mein Fahrrad zurückgeben und ist das möglich?") == "de"
+    assert output.language_of("How do I return my bike, and is it free?") == "en"
+    assert output.language_of("ok") is None

@@ -90,6 +90,10 @@ class Command(BaseCommand):
                         "solo",
                         "-Q",
                         "celery",
+                        # the scheduler (drift checks, daily roll-ups) runs inside this one worker
+                        "--beat",
+                        "--schedule",
+                        str(settings.VAR_DIR / "celerybeat-schedule"),
                     ],
                     cwd=base,
                     env=env,

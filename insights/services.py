@@ -1,0 +1,171 @@
+"""Raising, notifying and resolving alerts, and the drift detectors that raise them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import urllib.request
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Avg, Count, FloatField, Q
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from insights.models import Alert
+
+logger = logging.getLogger(__name__)
+
+
+def alert_raise(
+    *, kind: str, message: str, value: float | None = None, baseline: float | None = None, **detail
+) -> Alert | None:
+    """Open an alert of this kind unless one is already open; notify once, after commit."""
+    if Alert.objects.filter(kind=kind, status=Alert.Status.OPEN).exists():
+        return None
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                kind=kind, message=message[:500], value=value, baseline=baseline, detail=detail
+            )
+    except IntegrityError:
+        return None  # another process opened it a moment ago
+    transaction.on_commit(lambda: _notify_later(alert.pk))
+    logger.warning("alert raised", extra={"alert_kind": kind, "alert_message": message})
+    return alert
+
+
+def _notify_later(alert_id: int) -> None:
+    from insights.tasks import alert_notify
+
+    alert_notify.delay(alert_id=alert_id)
+
+
+def alert_notify(*, alert_id: int) -> bool:
+    """Send an alert to the configured email address and webhook, once."""
+    claimed = Alert.objects.filter(pk=alert_id, notified_at__isnull=True).update(notified_at=timezone.now())
+    if not claimed:
+        return False
+    alert = Alert.objects.get(pk=alert_id)
+    subject = f"[Groundwork] {alert.get_kind_display()}"
+    if settings.ALERT_EMAIL:
+        send_mail(subject, alert.message, None, [settings.ALERT_EMAIL], fail_silently=False)
+    if settings.ALERT_WEBHOOK_URL:
+        body = json.dumps(
+            {
+                "kind": alert.kind,
+                "message": alert.message,
+                "value": alert.value,
+                "baseline": alert.baseline,
+                "opened_at": alert.opened_at.isoformat(),
+            }
+        ).encode()
+        request = urllib.request.Request(  # noqa: S310 - the operator's own webhook setting
+            settings.ALERT_WEBHOOK_URL,
+            data=body,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            pass
+    return True
+
+
+def alert_resolve(*, alert: Alert, user=None) -> Alert:
+    Alert.objects.filter(pk=alert.pk, status=Alert.Status.OPEN).update(
+        status=Alert.Status.RESOLVED, resolved_at=timezone.now(), resolved_by=user
+    )
+    alert.refresh_from_db()
+    return alert
+
+
+# --- Drift ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rate:
+    hits: int
+    total: int
+
+    @property
+    def value(self) -> float:
+        return self.hits / self.total if self.total else 0.0
+
+
+def departs(current: Rate, baseline: Rate, *, min_total: int, min_ratio: float = 1.5, z: float = 3.0) -> bool:
+    """Did a rate rise well above its trailing baseline? Enough events, a relative
+    jump, and a two-proportion z-score, so one bad minute does not page anyone."""
+    if current.total < min_total or baseline.total < min_total or current.hits < max(5, min_total // 4):
+        return False
+    p1, p0 = current.value, baseline.value
+    if p1 <= p0 * min_ratio or p1 - p0 < 0.05:
+        return False
+    pooled = (current.hits + baseline.hits) / (current.total + baseline.total)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / current.total + 1 / baseline.total))
+    return se > 0 and (p1 - p0) / se >= z
+
+
+def _bot_rates(since, until) -> dict[str, Rate]:
+    from support.models import Message
+
+    bot = Message.objects.filter(role=Message.Role.BOT, created_at__gte=since, created_at__lt=until)
+    counts = bot.aggregate(
+        total=Count("id"),
+        escalated=Count("id", filter=Q(kind="escalated")),
+        blocked=Count("id", filter=Q(kind="blocked")),
+        rated=Count("id", filter=Q(thumbs__isnull=False)),
+        down=Count("id", filter=Q(thumbs=-1)),
+    )
+    return {
+        "escalation_rate": Rate(counts["escalated"], counts["total"]),
+        "block_rate": Rate(counts["blocked"], counts["total"]),
+        "thumbs_down_rate": Rate(counts["down"], counts["rated"]),
+    }
+
+
+def _mean_retrieval(since, until) -> float | None:
+    from support.models import Message
+
+    # The best cosine of each grounded answer, as recorded in its signals.
+    value = Message.objects.filter(
+        role=Message.Role.BOT, kind="grounded", created_at__gte=since, created_at__lt=until
+    ).aggregate(m=Avg(Cast(KT("signals__answerability__cosine"), FloatField())))["m"]
+    return float(value) if value is not None else None
+
+
+def drift_check(*, now=None) -> list[Alert]:
+    """Compare the last window with the trailing baseline and raise what departs."""
+    now = now or timezone.now()
+    window = timedelta(minutes=settings.DRIFT_WINDOW_MINUTES)
+    baseline_span = timedelta(hours=settings.DRIFT_BASELINE_HOURS)
+    current = _bot_rates(now - window, now)
+    baseline = _bot_rates(now - window - baseline_span, now - window)
+    raised: list[Alert] = []
+    for kind, rate in current.items():
+        if departs(rate, baseline[kind], min_total=settings.DRIFT_MIN_EVENTS):
+            alert = alert_raise(
+                kind=kind,
+                message=f"{Alert.Kind(kind).label} is {rate.value:.0%} in the last {settings.DRIFT_WINDOW_MINUTES} min "
+                f"against {baseline[kind].value:.0%} before",
+                value=rate.value,
+                baseline=baseline[kind].value,
+            )
+            if alert:
+                raised.append(alert)
+    mean_now = _mean_retrieval(now - window, now)
+    mean_before = _mean_retrieval(now - window - baseline_span, now - window)
+    if mean_now is not None and mean_before is not None and mean_before - mean_now >= settings.DRIFT_RETRIEVAL_DROP:
+        alert = alert_raise(
+            kind=Alert.Kind.RETRIEVAL_SCORE,
+            message=f"Mean retrieval score fell to {mean_now:.2f} from {mean_before:.2f}",
+            value=mean_now,
+            baseline=mean_before,
+        )
+        if alert:
+            raised.append(alert)
+    return raised
