@@ -241,8 +241,12 @@ DRIFT_RETRIEVAL_DROP = env_float("DRIFT_RETRIEVAL_DROP", 0.1)
 RETRY_ALERT_PER_HOUR = env_int("RETRY_ALERT_PER_HOUR", 30, minimum=1)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "groundwork@localhost")
+INSIGHTS_PRICE_PER_1K_TOKENS = env_float("INSIGHTS_PRICE_PER_1K_TOKENS", 0.002)
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 CELERY_BEAT_SCHEDULE = {
     "drift-check": {"task": "insights.drift_check", "schedule": 300.0},
+    "daily-rollups": {"task": "insights.rollup_recent", "schedule": 3600.0},
+    "alert-rules": {"task": "insights.alert_rules_check", "schedule": 900.0},
 }
 
 # --- Demo --------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from core import views as core_views
+from insights import views as insights_views
 from knowledge.urls import viewer_urlpatterns
 from support.urls import api_urlpatterns
 
@@ -17,6 +18,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("kb/", include("knowledge.urls")),
     path("console/", include("escalation.urls")),
+    path("insights/", include("insights.urls")),
+    path("metrics", insights_views.prometheus, name="metrics"),
     path("api/v1/", include((api_urlpatterns, "api"))),
     path("", include("support.urls")),
     *viewer_urlpatterns,

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from insights import services
-from insights.models import Alert
+from insights.models import Alert, AlertRule, DailyRollup
 
 
 @admin.register(Alert)
@@ -19,3 +19,19 @@ class AlertAdmin(admin.ModelAdmin):
         for alert in queryset.filter(status=Alert.Status.OPEN):
             services.alert_resolve(alert=alert, user=request.user)
         messages.success(request, "Resolved.")
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ("metric", "threshold", "baseline_ratio", "min_events", "active")
+    list_editable = ("threshold", "baseline_ratio", "min_events", "active")
+
+
+@admin.register(DailyRollup)
+class DailyRollupAdmin(admin.ModelAdmin):
+    list_display = ("date", "channel", "computed_at")
+    list_filter = ("channel",)
+    readonly_fields = ("date", "channel", "data", "computed_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False

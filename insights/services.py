@@ -169,3 +169,90 @@ def drift_check(*, now=None) -> list[Alert]:
         if alert:
             raised.append(alert)
     return raised
+
+
+# --- Roll-ups --------------------------------------------------------------------------------------------
+
+
+def rollup_day(day, *, now=None) -> int:
+    """(Re)compute one day's roll-ups, for all channels together and each one; idempotent."""
+    from insights import metrics
+    from insights.models import DailyRollup
+    from support.models import Conversation
+
+    start, end = metrics.day_bounds(day)
+    channels = set(
+        Conversation.objects.filter(created_at__gte=start, created_at__lt=end).values_list("channel", flat=True)
+    )
+    written = 0
+    for channel in ["all", *sorted(channels)]:
+        data = metrics.compute(start=start, end=end, channel="" if channel == "all" else channel, now=now)
+        DailyRollup.objects.update_or_create(date=day, channel=channel, defaults={"data": data})
+        written += 1
+    return written
+
+
+def rollup_recent(*, days: int = 2, now=None) -> int:
+    """Finished days only: today stays live. Yesterday is redone because late activity
+    (an agent resolving an escalation after midnight) still changes it."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    return sum(rollup_day(today - timedelta(days=i), now=now) for i in range(1, days + 1))
+
+
+# --- Alert rules -------------------------------------------------------------------------------------------
+
+
+def _rule_value(metric: str, data: dict) -> float | None:
+    conv = data.get("conversations", 0)
+    replies = sum(data.get("replies_by_kind", {}).values())
+    rated = sum(data.get("thumbs_up_by_kind", {}).values()) + sum(data.get("thumbs_down_by_kind", {}).values())
+    if metric == "escalation_rate":
+        return data.get("escalated", 0) / conv if conv else None
+    if metric == "thumbs_down_rate":
+        return sum(data.get("thumbs_down_by_kind", {}).values()) / rated if rated else None
+    if metric == "cost_per_conversation":
+        return data.get("tokens", 0) / conv if conv else None
+    if metric == "retry_rate":
+        return data.get("retries", 0) / replies if replies else None
+    return None
+
+
+def alert_rules_check(*, now=None) -> list[Alert]:
+    """Today's live figures against each rule's threshold and the trailing 7-day mean."""
+    from insights import metrics
+    from insights.models import AlertRule, DailyRollup
+
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    start, _ = metrics.day_bounds(today)
+    live = metrics.compute(start=start, end=now, now=now)
+    history = list(
+        DailyRollup.objects.filter(channel="all", date__gte=today - timedelta(days=7), date__lt=today).values_list(
+            "data", flat=True
+        )
+    )
+    raised = []
+    for rule in AlertRule.objects.filter(active=True):
+        if live.get("conversations", 0) < rule.min_events:
+            continue
+        value = _rule_value(rule.metric, live)
+        if value is None:
+            continue
+        past = [v for v in (_rule_value(rule.metric, d) for d in history) if v is not None]
+        baseline = sum(past) / len(past) if past else None
+        reason = ""
+        if rule.threshold is not None and value > rule.threshold:
+            reason = f"above the threshold {rule.threshold:g}"
+        elif rule.baseline_ratio and baseline and value > baseline * rule.baseline_ratio:
+            reason = f"{value / baseline:.1f}x the 7-day mean {baseline:.3g}"
+        if reason:
+            alert = alert_raise(
+                kind=rule.metric,
+                message=f"{rule.get_metric_display()} today is {value:.3g}, {reason}",
+                value=value,
+                baseline=baseline,
+            )
+            if alert:
+                raised.append(alert)
+    return raised

@@ -11,3 +11,13 @@ def alert_notify(*, alert_id: int) -> bool:
 @shared_task(name="insights.drift_check")
 def drift_check() -> int:
     return len(services.drift_check())
+
+
+@shared_task(name="insights.rollup_recent")
+def rollup_recent() -> int:
+    return services.rollup_recent()
+
+
+@shared_task(name="insights.alert_rules_check")
+def alert_rules_check() -> int:
+    return len(services.alert_rules_check())

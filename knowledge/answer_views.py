@@ -58,10 +58,11 @@ def answer_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """A new answer, or a new draft version of one (prefilled from its latest version)."""
     answer = get_object_or_404(ApprovedAnswer, pk=pk) if pk else None
     latest = answer.versions.order_by("-number").first() if answer else None
+    prefill = [q for q in request.GET.getlist("variant") if q.strip()][:20]  # from a knowledge-gap cluster
     form = {
-        "title": answer.title if answer else "",
+        "title": answer.title if answer else (prefill[0][:120] if prefill else ""),
         "text": latest.text if latest else "",
-        "variants": "\n".join(v.text for v in latest.variants.all()) if latest else "",
+        "variants": "\n".join(v.text for v in latest.variants.all()) if latest else "\n".join(prefill),
         "note": "",
         "valid_from": "",
         "valid_until": "",

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from pgvector.django import VectorField
 
 
 class Conversation(models.Model):
@@ -78,6 +79,9 @@ class Message(models.Model):
     stage_ms = models.JSONField(default=dict, blank=True)
     signals = models.JSONField(default=dict, blank=True, help_text="Retrieval and answerability evidence.")
     thumbs = models.SmallIntegerField(null=True, blank=True, help_text="+1 / -1 from the customer")
+    # The question's vector, kept on customer messages the bot could not answer:
+    # knowledge-gap clustering reads it instead of embedding history again.
+    embedding = VectorField(dimensions=384, null=True, blank=True)
 
     class Meta:
         ordering = ["conversation", "created_at", "id"]

@@ -100,7 +100,13 @@ def message_post(*, conversation: Conversation, text: str, ip: str = "") -> Turn
 @transaction.atomic
 def _record(*, conversation: Conversation, customer_text: str, turn, reply: Reply, now) -> Message:
     """Stage 10: the reply and everything that produced it, in one transaction."""
-    customer = Message.objects.create(conversation=conversation, role=Message.Role.CUSTOMER, text=customer_text)
+    gap = reply.reason == Reason.NO_ANSWER and turn.vector is not None
+    customer = Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.CUSTOMER,
+        text=customer_text,
+        embedding=turn.vector if gap else None,
+    )
     total_ms = round(sum(turn.stage_ms.values()))
     bot = Message.objects.create(
         conversation=conversation,
