@@ -47,7 +47,8 @@ def line_chart(
             segments[-1].append(f"{x(i):.1f},{y(v):.1f}")
     lines = "".join(f'<polyline points="{" ".join(s)}" class="chart-line"/>' for s in segments if len(s) > 1)
     dots = "".join(
-        f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" class="chart-dot"><title>{d:%Y-%m-%d}: {escape(fmt(v))}</title></circle>'
+        f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" class="chart-dot">'
+        f"<title>{d:%Y-%m-%d}: {escape(fmt(v))}</title></circle>"
         for i, (d, v) in enumerate(points)
         if v is not None
     )
