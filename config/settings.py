@@ -172,6 +172,7 @@ EMBEDDING_DIMENSIONS = 384
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
 EMBEDDING_WARM_AT_START = env_bool("EMBEDDING_WARM_AT_START", True)
 EMBEDDING_QUERY_CACHE_SIZE = env_int("EMBEDDING_QUERY_CACHE_SIZE", 2048, minimum=0)
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 1, minimum=1)
 
 # --- LLM (optional; the default composer is extractive) -----------------------------
 LLM_BASE_URL = env_str("LLM_BASE_URL")

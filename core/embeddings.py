@@ -45,7 +45,13 @@ def get_model() -> SentenceTransformer:
     if _model is None:
         with _lock:
             if _model is None:
+                import torch
                 from sentence_transformers import SentenceTransformer
+
+                # One thread per process: on a small machine two processes each
+                # spinning two threads for a one-sentence query made it 8x slower
+                # (docs/benchmarks.md). Batch ingestion may ask for more.
+                torch.set_num_threads(settings.EMBEDDING_THREADS)
 
                 model = SentenceTransformer(model_path(), device="cpu")
                 dims = model.get_embedding_dimension()

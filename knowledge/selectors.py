@@ -9,6 +9,7 @@ caller (once per chat turn) and passed in.
 from __future__ import annotations
 
 import difflib
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,14 +77,48 @@ SELECT c.id, d.id, d.title, d.source_key, v.id, v.number, c.ordinal, c.heading_p
 _TERMS_SQL = "SELECT array_to_string(tsvector_to_array(to_tsvector('english', %s)), ' | ')"
 
 
+COMMON_TERM_SHARE = 0.2  # a lexeme in more than this share of chunks carries little rank information
+
+_common_lock = threading.Lock()
+_common: tuple[int, frozenset[str]] | None = None
+
+
+def common_lexemes() -> frozenset[str]:
+    """Lexemes found in many searchable chunks, recomputed when the knowledge base changes.
+
+    ts_rank_cd weighs every matched term alike (PostgreSQL has no BM25), so
+    "return" in a returns help centre would rank as high as "odometer";
+    leaving the very common terms out of the OR query is the rarity weighting
+    full-text search otherwise lacks."""
+    global _common
+    from knowledge.models import KnowledgeState
+
+    generation = KnowledgeState.current()
+    if _common is not None and _common[0] == generation:
+        return _common[1]
+    with _common_lock, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM knowledge_chunk WHERE searchable")
+        (n,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT word FROM ts_stat('SELECT search_vector FROM knowledge_chunk WHERE searchable') WHERE ndoc > %s",
+            [max(5, n * COMMON_TERM_SHARE)],
+        )
+        _common = (generation, frozenset(r[0] for r in cursor.fetchall()))
+    return _common[1]
+
+
 def query_terms(question: str) -> str:
     """The question's stemmed, stopword-free terms OR-ed together (an AND of a
-    whole natural-language question would rarely match anything)."""
+    whole natural-language question would rarely match anything), without the
+    terms common to most of the knowledge base unless nothing else is left."""
     with connection.cursor() as cursor:
         cursor.execute(_TERMS_SQL, [question])
         (terms,) = cursor.fetchone()
+    lexemes = [t for t in terms.split(" | ") if t] if terms else []
+    common = common_lexemes() if lexemes else frozenset()
+    kept = [t for t in lexemes if t not in common] or lexemes
     # Lexemes come back bare; quote them so characters like ':' or '!' are literal.
-    return " | ".join("'" + t.replace("'", "''") + "'" for t in terms.split(" | ") if t) if terms else ""
+    return " | ".join("'" + t.replace("'", "''") + "'" for t in kept)
 
 
 def chunk_search(

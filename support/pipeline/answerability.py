@@ -16,6 +16,7 @@ The decision combines calibrated signals, each recorded on the reply:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -75,27 +76,61 @@ class Decision:
         }
 
 
+_ASK_START = re.compile(
+    r"^(?:how|what|when|where|which|who|whom|whose|why|can|could|do|does|did|is|are|was|were|will|would|should|"
+    r"shall|may|might|have|has|am|any|if)\b",
+    re.IGNORECASE,
+)
+CONTEXT_WEIGHT = 0.25  # words of the customer's story, outside the question itself
+
+
+def ask_sentences(message: str) -> list[str]:
+    """The sentences that ask something. Customers often tell their situation first
+    ("I bought an e-bike in Sussex last week ..."); the subject of the question
+    is in the ask, and only its words may make a question unanswerable."""
+    from knowledge.text import split_sentences
+
+    sentences = split_sentences(message) or [message]
+    asks = [s for s in sentences if s.rstrip().endswith("?") or _ASK_START.match(s.strip())]
+    return asks or sentences
+
+
+def _expand(term: str, vocab: lexicon.Vocabulary) -> list[str]:
+    # "covid-19" or "self-employed" may be written whole or in parts; use the parts
+    # when the knowledge base does not know the compound.
+    if "-" in term and not vocab.known(lexicon.stem(term)):
+        parts = [p for p in term.split("-") if p and not lexicon.has_digit(p) and p not in lexicon.STOPWORDS]
+        if parts:
+            return parts
+    return [term]
+
+
 def salient_stems(question: str, vocab: lexicon.Vocabulary) -> tuple[dict[str, float], list[str]]:
     """Salient stems weighted by how informative the word is in general English,
     and the subject words the knowledge base has never seen.
 
     Numbers are left out: they describe the customer's situation ("183 cm",
-    "€1,400"), not a subject the documents must name.
+    "€1,400"), not a subject the documents must name. Words outside the asking
+    sentences weigh less and never count as an unknown subject.
     """
+    asked = {t for sentence in ask_sentences(question) for t in lexicon.question_terms(sentence)}
     words = [t for t in lexicon.question_terms(question) if not lexicon.has_digit(t)]
     terms = [t for t in words if t not in lexicon.GENERIC] or words
     weights: dict[str, float] = {}
     unknown: list[str] = []
-    for term in terms:
-        s = lexicon.stem(term)
-        if not vocab.known(s):
-            alias = next((alt for alt in sorted(_SYNONYM_OF.get(s, ())) if vocab.known(alt)), None)
-            fixed = alias or vocab.correct(term)
-            if fixed:
-                s = fixed
-            elif lexicon.zipf(term) <= UNKNOWN_SUBJECT_MAX_ZIPF:
-                unknown.append(term)
-        weights[s] = max(weights.get(s, 0.0), lexicon.informativeness(term))
+    for whole in terms:
+        in_ask = whole in asked
+        for term in _expand(whole, vocab):
+            s = lexicon.stem(term)
+            if not vocab.known(s):
+                alias = next((alt for alt in sorted(_SYNONYM_OF.get(s, ())) if vocab.known(alt)), None)
+                fixed = alias or vocab.correct(term)
+                if fixed:
+                    s = fixed
+                elif in_ask and lexicon.zipf(term) <= UNKNOWN_SUBJECT_MAX_ZIPF:
+                    unknown.append(term)
+            weight = lexicon.informativeness(term) * (1.0 if in_ask else CONTEXT_WEIGHT)
+            weights[s] = max(weights.get(s, 0.0), weight)
     return weights, unknown
 
 

@@ -86,7 +86,14 @@ def informativeness(word: str) -> float:
 
 
 def stems(text: str) -> set[str]:
-    return {stem(t) for t in content_words(text)}
+    """Stems of the content words, with hyphenated compounds also in their parts
+    ("COVID-19" matches "covid", "self-employed" matches "self employed")."""
+    out: set[str] = set()
+    for word in content_words(text):
+        out.add(stem(word))
+        if "-" in word:
+            out.update(stem(p) for p in word.split("-") if p and p not in STOPWORDS and not p.isdigit())
+    return out
 
 
 # --- What kind of value does the question ask for? ----------------------------------------
