@@ -256,3 +256,14 @@ def test_language_detection():
     assert output.language_of("Wie kann ich mein Fahrrad zurückgeben und ist das möglich?") == "de"
     assert output.language_of("How do I return my bike, and is it free?") == "en"
     assert output.language_of("ok") is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "text",
+    ["Someone ordered a bike with my credit card", "I never placed this order, what is this charge?",
+     "this payment was made without my permission"],
+)
+def test_fraud_reports_in_other_words_are_critical(text):
+    reply = triggers.check(text, handover="soon")
+    assert reply is not None and reply.detail == "Fraud or chargeback"
