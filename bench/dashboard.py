@@ -98,8 +98,10 @@ def main() -> None:
         }
         _common.print_context("bench/dashboard.py", sys.argv[1:])
         print(f"roll-ups (channel all): {DailyRollup.objects.filter(channel='all').count()} days")
-        rows = [[name, f"{_common.median(t):.0f}", f"{_common.percentile(t, 95):.0f}", len(t)]
-                for name, t in results.items()]
+        rows = [
+            [name, f"{_common.median(t):.0f}", f"{_common.percentile(t, 95):.0f}", len(t)]
+            for name, t in results.items()
+        ]
         print(_common.table(["request", "p50 ms", "p95 ms", "n"], rows))
     finally:
         _common.stop_server()

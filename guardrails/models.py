@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import MD5
 from pgvector.django import HnswIndex, VectorField
 
 
@@ -42,6 +43,11 @@ class InjectionPattern(models.Model):
 
     class Meta:
         ordering = ["category", "id"]
+        constraints = [
+            # Idempotent by text (loading seeds twice, two curators clicking at once); hashed
+            # because a btree cannot index long texts.
+            models.UniqueConstraint(MD5("text"), name="injection_pattern_text_unique"),
+        ]
         indexes = [
             HnswIndex(
                 name="injection_pattern_hnsw",

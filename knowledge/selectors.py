@@ -52,8 +52,8 @@ vec AS (
 ),
 fts AS (
     SELECT id, rank, score FROM (
-        SELECT c.id, ts_rank_cd(c.search_vector, q.tsq, 1) AS score,
-               row_number() OVER (ORDER BY ts_rank_cd(c.search_vector, q.tsq, 1) DESC, c.id) AS rank
+        SELECT c.id, ts_rank(c.search_vector, q.tsq, 1) AS score,
+               row_number() OVER (ORDER BY ts_rank(c.search_vector, q.tsq, 1) DESC, c.id) AS rank
           FROM knowledge_chunk c, q
          WHERE c.searchable AND q.tsq IS NOT NULL AND c.search_vector @@ q.tsq
     ) ranked WHERE rank <= %(tn)s
@@ -86,7 +86,7 @@ _common: tuple[int, frozenset[str]] | None = None
 def common_lexemes() -> frozenset[str]:
     """Lexemes found in many searchable chunks, recomputed when the knowledge base changes.
 
-    ts_rank_cd weighs every matched term alike (PostgreSQL has no BM25), so
+    ts_rank weighs every matched term alike (PostgreSQL has no BM25), so
     "return" in a returns help centre would rank as high as "odometer";
     leaving the very common terms out of the OR query is the rarity weighting
     full-text search otherwise lacks."""

@@ -81,18 +81,31 @@ _ASK_START = re.compile(
     r"shall|may|might|have|has|am|any|if)\b",
     re.IGNORECASE,
 )
-CONTEXT_WEIGHT = 0.25  # words of the customer's story, outside the question itself
+CONTEXT_WEIGHT = 0.0  # words of the customer's story, outside the question itself: they steer retrieval only
 
 
 def ask_sentences(message: str) -> list[str]:
     """The sentences that ask something. Customers often tell their situation first
     ("I bought an e-bike in Sussex last week ..."); the subject of the question
     is in the ask, and only its words may make a question unanswerable."""
-    from knowledge.text import split_sentences
-
-    sentences = split_sentences(message) or [message]
-    asks = [s for s in sentences if s.rstrip().endswith("?") or _ASK_START.match(s.strip())]
+    # Customers type in any case, so split on end punctuation alone (not on the
+    # capital letter a help-centre text would have after it).
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", message) if s.strip()] or [message]
+    asks = [_ask_clause(s) for s in sentences if s.rstrip().endswith("?") or _ASK_START.match(s.strip())]
     return asks or sentences
+
+
+_CAPITAL_ASK = re.compile(
+    r"(?<=[\s,;:])(?:How|What|When|Where|Which|Who|Why|Can|Could|Do|Does|Did|Is|Are|Will|Would|Should|May|Am|"
+    r"Have|Has|If)\b"
+)
+
+
+def _ask_clause(sentence: str) -> str:
+    """A run-on message ("... look after them permanently How long will it take?")
+    asks from its last capitalised question word on."""
+    starts = [m.start() for m in _CAPITAL_ASK.finditer(sentence)]
+    return sentence[starts[-1] :] if starts else sentence
 
 
 def _expand(term: str, vocab: lexicon.Vocabulary) -> list[str]:
@@ -130,12 +143,13 @@ def salient_stems(question: str, vocab: lexicon.Vocabulary) -> tuple[dict[str, f
                 elif in_ask and lexicon.zipf(term) <= UNKNOWN_SUBJECT_MAX_ZIPF:
                     unknown.append(term)
             weight = lexicon.informativeness(term) * (1.0 if in_ask else CONTEXT_WEIGHT)
-            weights[s] = max(weights.get(s, 0.0), weight)
+            if weight > 0:
+                weights[s] = max(weights.get(s, 0.0), weight)
     return weights, unknown
 
 
 # An unknown word at least this rare in English names a subject we do not document.
-UNKNOWN_SUBJECT_MAX_ZIPF = 5.0
+UNKNOWN_SUBJECT_MAX_ZIPF = 5.5
 WINDOW_SENTENCES = 3
 
 

@@ -37,5 +37,9 @@ def sanitize(raw: str) -> str:
 
 
 def normalize_question(text: str) -> str:
-    """The key for 'the same question': case, spacing and end punctuation do not matter."""
-    return " ".join(text.lower().split()).rstrip("?!. ")
+    """The key for 'the same question': spacing and end punctuation do not matter.
+
+    Case is kept: it tells where a run-on message's question starts. Every
+    stage that compares words is case-blind anyway (the embedding model is
+    uncased, full-text search and the lexicon lower-case)."""
+    return " ".join(text.split()).rstrip("?!. ")

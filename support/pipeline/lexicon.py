@@ -36,7 +36,7 @@ i'd i'll i'm i've if in into is isn't it it's its itself let's me more most must
 off on once only or other ought our ours ourselves out over own same shan't she should shouldn't so some such
 than that that's the their theirs them themselves then there there's these they this those through to too
 under until up very was wasn't we were weren't what what's when where which while who whom why with won't
-would wouldn't you your yours yourself yourselves will just also get got ok okay please hi hello hey thanks
+would wouldn't you your yours yourself yourselves mine will just also get got ok okay please hi hello hey thanks
 thank regards dear yes yeah would like want need know tell us im dont cant wont ive id youre anything
 something someone anyone thing things way much many really still even ever since via per etc e.g i.e lot lots
 kind sort bit maybe today yesterday tomorrow tonight ago now soon later already recently currently usually

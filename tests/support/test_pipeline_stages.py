@@ -135,7 +135,7 @@ def test_unknown_subject_is_not_answerable():
 def test_asked_value_must_be_stated():
     from knowledge.selectors import SearchHit
 
-    text = "E-bikes can be returned if they are unused and in their box."
+    text = "Returning an e-bike has a cost unless it is unused and in its box."
     hit = SearchHit(1, 1, "Returns", "r.md", 1, 1, 0, "Returns › E-bikes", text, 0.6, 0.1, 1, 1, 0.03)
     decision = answerability.decide(
         "how much does returning an e-bike cost", [hit], vocab(text), {1: ([[0, len(text)]], b"")}
@@ -261,8 +261,11 @@ def test_language_detection():
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "text",
-    ["Someone ordered a bike with my credit card", "I never placed this order, what is this charge?",
-     "this payment was made without my permission"],
+    [
+        "Someone ordered a bike with my credit card",
+        "I never placed this order, what is this charge?",
+        "this payment was made without my permission",
+    ],
 )
 def test_fraud_reports_in_other_words_are_critical(text):
     reply = triggers.check(text, handover="soon")

@@ -1,0 +1,486 @@
+"""Hand-written injection heuristics: the guard's fast, explainable signals.
+
+Each rule is a regular expression with a category and a strength. "strong"
+rules describe phrasings a customer of a bike shop has no reason to write
+("ignore all previous instructions", "<|im_start|>", "developer mode");
+"weak" rules are cues that are also seen in harmless messages ("pretend",
+"act as") and only count together with other evidence. The calibration
+(`guardrails/calibration.json`) learns how much strong and weak hits weigh.
+
+The override family also covers German, Dutch, French and Spanish: the shop
+sells across the EU, and attacks are often phrased in another language to
+slip past English-only filters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+STRONG = "strong"
+WEAK = "weak"
+
+_I = re.IGNORECASE
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    category: str
+    strength: str
+    pattern: re.Pattern[str] | None = None
+    check: Callable[[str], str | None] | None = None
+
+    def search(self, text: str) -> str | None:
+        if self.pattern is not None:
+            match = self.pattern.search(text)
+            return match.group(0) if match is not None else None
+        return self.check(text) if self.check is not None else None
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: str
+    category: str
+    strength: str
+    match: str
+
+
+_PREV = (
+    r"(?:previous|prior|above|earlier|preceding|foregoing|former|original|initial|old|existing|current|given|provided)"
+)
+_CORE = (
+    r"(?:instructions?|prompts?|rules|directions|directives|commands|guidelines|guidance|programming|"
+    r"constraints|restrictions)"
+)
+_BROAD = r"(?:information|context|tasks|assignments|orders|documents|articles|settings|thoughts|text|data|you\s+know)"
+
+_SETUP_ADDRESS = re.compile(
+    r"\b(?:you\s+(?:will|must|are|shall|should)|your\s+(?:role|character|name|persona)|you'?re\s+going\s+to)\b", _I
+)
+_SETUP_FICTION = re.compile(
+    r"\b(?:characters?|persona|roles?|pretend\w*|simulat\w*|act\s+as|hypothetical\w*|fictional|story|"
+    r"scenario|game|universe|reality|alter\s+ego)\b",
+    _I,
+)
+_SETUP_RESPONSE_RULES = re.compile(
+    r"\b(?:respond|answer|reply|responses?|(?:always|never)\s+(?:say|answer|respond|refuse|break|reply|mention))\b",
+    _I,
+)
+LONG_SETUP_CHARS = 400
+
+
+def _long_role_setup(text: str) -> str | None:
+    """A long message that addresses the bot, sets up a fiction and dictates how to answer:
+    the shape of nearly every persona jailbreak (DAN, AIM, ...), whatever the names in it."""
+    if len(text) < LONG_SETUP_CHARS:
+        return None
+    found = [p.search(text) for p in (_SETUP_ADDRESS, _SETUP_FICTION, _SETUP_RESPONSE_RULES)]
+    if all(found):
+        return " … ".join(m.group(0) for m in found if m is not None)
+    return None
+
+
+RULES: tuple[Rule, ...] = (
+    # --- instruction override ------------------------------------------------------------------------
+    Rule(
+        "ignore_previous_instructions",
+        "instruction_override",
+        STRONG,
+        re.compile(
+            rf"\b(?:ignore|disregard|forget|drop|discard|override|overrule|bypass|abandon)\s+(?:about\s+)?"
+            rf"(?:(?:all|any|every|each|the|your|these|those|of|my)\s+){{0,4}}(?:{_PREV}\s+)?"
+            rf"(?:(?:and|or|system|safety|content|developer)\s+)?{_CORE}\b|"
+            rf"\b(?:ignore|disregard|forget|drop|discard|abandon|leave)\s+(?:about\s+)?all\s+(?:of\s+)?"
+            rf"(?:the\s+|your\s+|my\s+)?(?:{_PREV}\s+)?{_BROAD}\b",
+            _I,
+        ),
+    ),
+    Rule(
+        "ignore_above",
+        "instruction_override",
+        STRONG,
+        re.compile(
+            r"\b(?:ignore|disregard|forget)\s+(?:(?:about|all|of|the)\s+)?"
+            r"(?:everything|anything|all|what(?:ever)?\s+(?:was|you\s+were|you've\s+been|you\s+have\s+been)\s+"
+            r"(?:said|told|given|taught))"
+            r"(?:\s+(?:you\s+know|(?:that\s+)?(?:was\s+)?(?:said|written|stated)|we\s+(?:discussed|talked\s+about)))?"
+            r"\s*(?:before(?:hand)?|above|previously|so\s+far|up\s+to\s+now|until\s+now|earlier|prior)\b",
+            _I,
+        ),
+    ),
+    Rule(
+        "forget_everything",
+        "instruction_override",
+        STRONG,
+        re.compile(
+            r"\b(?:forget|ignore|disregard)\s+(?:about\s+)?everything\b(?!\s+(?:i|we)\s+(?:said|wrote)\s+about)", _I
+        ),
+    ),
+    Rule(
+        "ignore_above_short",
+        "instruction_override",
+        STRONG,
+        re.compile(r"\b(?:ignore|disregard)\s+(?:the\s+)?(?:above|preceding|foregoing)\b", _I),
+    ),
+    Rule(
+        "new_instructions",
+        "instruction_override",
+        STRONG,
+        re.compile(
+            r"\b(?:new|updated|additional|revised|real|actual|true|secret|hidden|override)\s+"
+            r"(?:instructions?|directives?|system\s+prompt|rules\s+(?:for\s+you|apply)|task|assignment|orders)\s*(?:[:\-–—]|follow|are)",
+            _I,
+        ),
+    ),
+    Rule(
+        "your_new_task",
+        "instruction_override",
+        STRONG,
+        re.compile(
+            r"\b(?:(?:focus|concentrate)\s+on\s+(?:your|the)\s+new\s+(?:task|assignment)|"
+            r"your\s+(?:new|next|real|only)\s+(?:task|job|mission|goal|purpose)\s+is|"
+            r"(?:now\s+)?(?:come|follow)\s+(?:some\s+)?new\s+tasks|new\s+tasks\s+follow|start\s+over\s+with\s+a\s+new\s+task|"
+            r"change\s+your\s+instructions|your\s+instructions\s+are\s+now|"
+            r"instead\s+of\s+(?:answering|following|helping)\b.{0,40}\b(?:say|write|print|output|tell))",
+            _I,
+        ),
+    ),
+    Rule(
+        "dont_use_documents",
+        "instruction_override",
+        STRONG,
+        re.compile(
+            r"\b(?:(?:do\s+not|don'?t|don'nt|never|without)\s+(?:look(?:ing)?\s+(?:in|at)|us(?:e|ing)|answer(?:ing)?\s+"
+            r"(?:the\s+question\s+)?(?:according\s+to|from|based\s+on)|rely(?:ing)?\s+on|consult(?:ing)?)\s+"
+            r"(?:the\s+|your\s+|any\s+)?(?:provided\s+)?(?:documents?|articles?|knowledge\s+base|context|sources?)|"
+            r"(?:not|instead\s+of)\s+(?:by|from)\s+the\s+(?:articles?|documents?)|"
+            r"disregarding\s+the\s+(?:articles?|documents?|context))",
+            _I,
+        ),
+    ),
+    Rule(
+        "stop_and_write",
+        "instruction_override",
+        WEAK,
+        re.compile(
+            r"(?:^|[.!?]\s*)(?:stop|halt|attention|achtung)\s*[:!\-–—,]+\s*(?:stop\b|write|say|print|ignore|i\s)", _I
+        ),
+    ),
+    Rule(
+        "output_hijack",
+        "instruction_override",
+        WEAK,
+        re.compile(
+            r"(?:^|[.!?:;,\-]\s*|\b(?:and|then|just|only|simply|now|please)\s+)"
+            r"(?:say|print|output|write|reply\s+with|respond\s+with|answer\s+with|repeat\s+after\s+me|state\s+that|"
+            r"include\s+that)\s*(?:only\s+|exactly\s+|just\s+)?(?:the\s+(?:word|phrase|text)\s+)?[:\"'“„«]",
+            _I,
+        ),
+    ),
+    Rule(
+        "state_that_opinion",
+        "instruction_override",
+        WEAK,
+        re.compile(
+            r"\b(?:say|state|tell\s+me|admit|include)\s+(?:in\s+your\s+answer\s+)?that\s+(?:you\s+)?(?:hate|love|are\s+the|is\s+the)\b",
+            _I,
+        ),
+    ),
+    Rule(
+        "despite_what_told",
+        "instruction_override",
+        STRONG,
+        re.compile(
+            r"\b(?:despite|regardless\s+of|no\s+matter)\s+what\s+(?:you(?:'ve|\s+have)?\s+(?:been|were)\s+"
+            r"(?:told|instructed|programmed)|your\s+(?:instructions|rules|programming|guidelines)\s+say)",
+            _I,
+        ),
+    ),
+    Rule(
+        "ignore_override_de",
+        "instruction_override",
+        STRONG,
+        re.compile(
+            r"\b(?:vergiss|vergessen\s+sie|ignorier(?:e|en)?(?:\s+sie)?|missachte|überspring)\s+"
+            r"(?:(?:alle|alles|die|deine|ihre|sämtliche|nun|jetzt|bitte)\s+){0,3}"
+            r"(?:vorherigen?|bisherigen?|obigen?|vorangehenden?|vorangegangenen?|früheren?|anweisungen|befehle|"
+            r"aufträge|aufgaben|instruktionen|informationen|davor|gesagte|was\b)|"
+            r"\bvergiss\s+alles\b|\bdie\s+obigen\s+ausführungen\s+ignorieren|"
+            r"\babweichend\s+(?:zu|von)\s+(?:den\s+)?vorherigen\s+(?:instruktionen|anweisungen)|"
+            r"\b(?:neue|nächste)\s+(?:aufgabe|anweisungen?)\s*(?::|folgen)|nun\s+folgen\s+(?:neue|weitere)\s+(?:aufgaben|anweisungen)|"
+            r"\bkonzentriere\s+dich\s+(?:jetzt\s+)?auf\s+deine\s+neue\s+aufgabe",
+            _I,
+        ),
+    ),
+    Rule(
+        "ignore_override_nl_fr_es",
+        "instruction_override",
+        STRONG,
+        re.compile(
+            r"\b(?:negeer|vergeet)\s+(?:alle\s+|al\s+je\s+|je\s+)?(?:vorige|eerdere|voorgaande|bovenstaande)?\s*"
+            r"(?:instructies|opdrachten|regels|alles)\b|"
+            r"\b(?:oubliez|oublie|ignorez|ignore)\s+(?:toutes?\s+)?(?:les|tes|vos)\s+(?:instructions|consignes|règles)|"
+            r"\b(?:olvid[ae]s?|ignora)\s+(?:todas?\s+)?(?:las\s+)?(?:instrucciones|todo\s+(?:que|lo\s+que))|"
+            r"\btienes\s+que\s+olvidar\s+todo|\bzaboravi\s+sve|\bзабудьте\s+все",
+            _I,
+        ),
+    ),
+    # --- role play / jailbreak personas --------------------------------------------------------------
+    Rule(
+        "you_are_now",
+        "role_play",
+        WEAK,
+        re.compile(
+            r"\b(?:you\s+are|you're|du\s+bist|jetzt\s+bist\s+du|nun\s+bist\s+du)\s+(?:now|no\s+longer|jetzt|nun)\b", _I
+        ),
+    ),
+    Rule(
+        "you_are_no_longer",
+        "role_play",
+        STRONG,
+        re.compile(
+            r"\b(?:you\s+are|you're)\s+(?:no\s+longer|not\s+(?:a|an|the)\s+(?:chatbot|assistant|ai|language\s+model|"
+            r"support\s+bot|newspaper))|\byou\s+are\s+now\s+(?:a|an|in|called|going|free|my|the)\b",
+            _I,
+        ),
+    ),
+    Rule(
+        "act_as",
+        "role_play",
+        WEAK,
+        re.compile(
+            r"\b(?:act(?:ing)?\s+as\s+(?:a|an|if|my|the|though)|pretend(?:ing)?\s+(?:to\s+be|you|that\s+you)|"
+            r"imagine\s+(?:you\s+are|you're|that\s+you(?:'re|\s+are))\s+(?:a|an|the|now|no\s+longer|in\s+a)\b|"
+            r"role[- ]?play|"
+            r"play\s+the\s+role|you\s+will\s+be\s+playing|stell\s+dir\s+vor|tu\s+so\s+als|fungieren|"
+            r"in\s+the\s+style\s+of|im\s+stil(?:e)?\s+(?:eines|einer)|(?:respond|answer|reply)\s+as\s+(?!soon|quickly|fast|"
+            r"much|well|often|possible|usual|before|promised|agreed|discussed)|"
+            r"stay\s+in\s+(?:character|role)|in\s+deiner\s+rolle|in\s+their\s+roles?)\b",
+            _I,
+        ),
+    ),
+    Rule(
+        "i_want_you_to_act",
+        "role_play",
+        STRONG,
+        re.compile(
+            r"\b(?:i\s+want\s+you\s+to\s+(?:act|pretend|be|play|behave|respond)|"
+            r"ich\s+möchte,?\s+dass\s+(?:du|sie)\s+als|from\s+now\s+on,?\s+(?:you\s+(?:are|will|must|shall|have\s+to|can|act|respond|answer|reply|speak)|whenever)|"
+            r"von\s+nun\s+an\s+(?:bist|wirst)\s+du|ab\s+jetzt\s+bist\s+du|"
+            r"you\s+(?:are|will)\s+(?:going\s+to\s+)?(?:act|respond|answer)\s+as|"
+            r"(?:two|2|both)\s+(?:entities|characters|personas|actors|ais)\b)",
+            _I,
+        ),
+    ),
+    Rule(
+        "jailbreak_terms",
+        "role_play",
+        STRONG,
+        re.compile(
+            r"\b(?:developer\s+mode|dev\s+mode|god\s+mode|jail\s?break(?:ed|ing)?|do\s+anything\s+now|"
+            r"dan\s+mode|unfiltered|uncensored|amoral|unrestricted\s+(?:ai|mode|access|version|model)|"
+            r"no\s+(?:ethical|moral)\s+(?:guidelines|principles|boundaries|restrictions)|"
+            r"without\s+(?:any\s+)?(?:censorship|filters?|filtering|disclaimers|refusals?|moral\w*|ethic\w*)|"
+            r"(?:respond|answer|reply|talk|speak|act|operate|write)s?\s+without\s+(?:any\s+)?(?:restrictions|"
+            r"limitations|warnings|limits)|(?:free|freed)\s+(?:from|of)\s+(?:all\s+)?(?:restrictions|limitations|"
+            r"rules|filters|constraints|guidelines)|(?:never|will\s+not|won'?t|must\s+not|shall\s+not)\s+"
+            r"(?:ever\s+)?refuse|content\s+polic(?:y|ies)|openai(?:'s)?\s+(?:polic\w+|guidelines|rules)|"
+            r"(?:break|stay\s+in|out\s+of)\s+character|"
+            r"(?:you|ai|bot|model|assistant|chatbot)\s+(?:has|have|had|with)\s+no\s+(?:restrictions|limits|"
+            r"limitations|filters|rules|boundaries|programming\s+guidelines|ethics|morals))\b",
+            _I,
+        ),
+    ),
+    Rule("dan_persona", "role_play", STRONG, re.compile(r"\bDAN\b|\bSTAN\b|\bDUDE\b|\bAIM\b(?=[\s,.:])")),
+    Rule(
+        "persona_prefix",
+        "role_play",
+        STRONG,
+        re.compile(
+            r"\[(?:🔓|🔒|jailbreak|classic|dan|gpt|chatgpt|[a-z]{2,20}gpt|developer)[^\]]{0,20}\]|"
+            r"\b(?:chatgpt|gpt-?[34]|llm|language\s+model|ai\s+model)\b.{0,60}\b(?:simulat|emulat|persona|"
+            r"character|respond\s+as|two\s+(?:different\s+)?(?:responses|paragraphs))",
+            _I,
+        ),
+    ),
+    Rule("long_role_setup", "role_play", STRONG, check=_long_role_setup),
+    # --- prompt extraction -----------------------------------------------------------------------------
+    Rule(
+        "system_prompt",
+        "prompt_extraction",
+        STRONG,
+        re.compile(
+            r"\bsystem\s?prompts?\b|\b(?:hidden|secret|internal|pre|initial|original)[\s-]?prompts?\b|"
+            r"\byour\s+(?:system|hidden|secret|internal|initial|original|full|whole|entire|exact)\s+"
+            r"(?:prompt|message|instructions|rules|configuration)\b|\bprompt[\s_-]?texte?s?\b|"
+            r"\byour\s+prompts?\b(?!\s+(?:reply|replies|response|answer|service|delivery|attention|help|action|"
+            r"support|shipping|dispatch|refund|payment|reaction|assistance))|"
+            r"\b(?:deine[mn]?|ihre[mn]?)\s+(?:gesamten\s+)?prompt",
+            _I,
+        ),
+    ),
+    Rule(
+        "reveal_instructions",
+        "prompt_extraction",
+        STRONG,
+        re.compile(
+            r"\b(?:reveal|print|show|display|tell|give|output|repeat|list|share|leak|dump|paste|recite|spell\s+out|"
+            r"copy|write\s+out|what\s+(?:are|were|is))\s+(?:me\s+|us\s+)?(?:all\s+|exactly\s+|verbatim\s+)?(?:of\s+)?"
+            r"(?:your|the\s+bot'?s|the\s+assistant'?s)\s+(?:(?:full|exact|original|initial|hidden|secret|system|"
+            r"internal|complete|entire|current|real|first)\s+)?(?:instructions|prompt|rules\s+you|guidelines|"
+            r"configuration|directives|system\s+message|programming|training\s+data|embeddings)\b"
+            r"(?!\s+(?:for|on|to|about|regarding|when|if|with)\b)",
+            _I,
+        ),
+    ),
+    Rule(
+        "text_above",
+        "prompt_extraction",
+        STRONG,
+        re.compile(
+            r"\b(?:(?:the\s+)?(?:text|words|sentences?|content|what\s+(?:is|was)\s+written)\s+(?:written\s+)?"
+            r"(?:above(?!\s+(?:my|the|your|a|an|it|this|that|his|her|our)\b)|before\s+(?:this|the\s+text|my\s+message))|(?:print|repeat|show|translate|summari[sz]e|"
+            r"output|display|spell-?\s?check)\s+(?:me\s+)?(?:everything|all)\s+(?:of\s+)?(?:the\s+text\s+)?above|(?:beginning|start)\s+of\s+(?:this|the|your)\s+"
+            r"(?:prompt|conversation|context|instructions)|above\s+prompt|"
+            r"(?:starting|beginning)\s+with\s+[\"'“„]?you\s+are|"
+            r"repeat\s+(?:the\s+)?(?:words|text|everything|all)\s+(?:above|before)|"
+            r"spell-?\s?check\s+(?:and\s+(?:print|display|show)\s+)?(?:all\s+of\s+)?(?:the\s+)?(?:text\s+above|above|this\s+prompt)|"
+            r"information\s+in\s+the\s+prompt)\b",
+            _I,
+        ),
+    ),
+    Rule(
+        "what_are_your_instructions",
+        "prompt_extraction",
+        STRONG,
+        re.compile(
+            r"\bwhat\s+(?:are|were)\s+(?:your|the)\s+(?:exact\s+|original\s+|initial\s+)?(?:instructions|directives)\b"
+            r"(?!\s+(?:for|on|to|about)\b)|\bhow\s+were\s+you\s+(?:instructed|prompted|configured)\b|"
+            r"\bwho\s+(?:wrote|programmed|created)\s+your\s+(?:prompt|instructions|rules)",
+            _I,
+        ),
+    ),
+    # --- pasted payloads / role markers --------------------------------------------------------------
+    Rule(
+        "role_markers",
+        "pasted_payload",
+        STRONG,
+        re.compile(
+            r"<\|?\s*(?:im_start|im_end|system|endoftext|assistant|user)\s*\|?>|\[/?INST\]|<</?SYS>>|"
+            r"#{2,}\s*(?:system|instruction|instructions|assistant|new\s+rules?)\b|"
+            r"(?:^|\n)\s*[\[{(<$]?\s*(?:system|assistant|developer|admin)\s*[\]})>]?\s*:|"
+            r"[$\[{]\s*system\b|\bsystem\s+(?:announcement|override)\b|"
+            r"(?:^|\n|\.\s)\s*(?:human|user|ai|bot|assistant)\s*:\s*(?:human|user|ai|bot|assistant)?\s*:?|"
+            # What is left of "<|im_start|>system" once the input sanitiser has stripped the tags.
+            r"(?:^|\n)\s*(?:system|assistant)\s*\n",
+            _I,
+        ),
+    ),
+    Rule(
+        "end_of_context",
+        "pasted_payload",
+        STRONG,
+        re.compile(
+            r"={3,}\s*end|\bend\s+of\s+(?:the\s+)?(?:document|context|prompt|instructions)\b|"
+            r"(?:\\n|\\\s?n\s*){3,}|-{3,}\s*(?:new|begin|start)\b|\bbegin\s+(?:new\s+)?(?:instructions|prompt)\b",
+            _I,
+        ),
+    ),
+    Rule(
+        "hidden_instruction",
+        "pasted_payload",
+        STRONG,
+        re.compile(
+            r"\b(?:note|message|instruction|reminder)\s+(?:to|for)\s+(?:the\s+)?(?:ai|bot|assistant|chatbot|model|llm|"
+            r"language\s+model|support\s+bot)\b|\b(?:ai|bot|assistant|chatbot|llm)s?\s+(?:reading|processing|"
+            r"summari[sz]ing)\s+this\b|\bif\s+you\s+are\s+an?\s+(?:ai|bot|assistant|language\s+model|llm)\b",
+            _I,
+        ),
+    ),
+    Rule(
+        "pasted_context",
+        "pasted_payload",
+        WEAK,
+        re.compile(
+            r"(?:^|\s)(?:document\s+context|context|kontext|\$documents?)\s*[:{]|"
+            r"\b(?:instruction|anweisung)\s*:",
+            _I,
+        ),
+    ),
+    # --- policy coercion (retail specific) ----------------------------------------------------------
+    Rule(
+        "authority_claim",
+        "policy_coercion",
+        STRONG,
+        re.compile(
+            r"\b(?:as\s+(?:the|a|your)|i\s+am\s+(?:the|a|your)|i'm\s+(?:the|a|your)|this\s+is\s+(?:the|your))\s+"
+            r"(?:store\s+|shop\s+|regional\s+|general\s+|branch\s+|customer\s+service\s+|support\s+)?"
+            r"(?:manager|store\s+owner|shop\s+owner|supervisor|administrator|admin|developer|ceo|director|"
+            r"head\s+of\s+\w+|system\s+operator|operator|staff\s+member|employee)\b.{0,120}"
+            r"\b(?:authori[sz]e|approve|override|instruct\s+you|command\s+you|order\s+you|grant|permit\s+you|"
+            r"allow\s+you|tell\s+you\s+to|give\s+you\s+permission)",
+            _I | re.DOTALL,
+        ),
+    ),
+    Rule(
+        "regardless_of_policy",
+        "policy_coercion",
+        STRONG,
+        re.compile(
+            r"\b(?:regardless\s+of|no\s+matter\s+what|irrespective\s+of|ignoring|"
+            r"(?:ignore|bypass|override|skip|waive|forget)\s+(?:the|your|any|all)?)\s*"
+            r"(?:the\s+|your\s+|any\s+|what\s+(?:the|your)\s+)?(?:store\s+|company\s+|refund\s+|return\s+|"
+            r"warranty\s+)?(?:polic(?:y|ies)|rules?|terms(?:\s+and\s+conditions)?|t&cs?|guidelines)"
+            r"(?:\s+says?)?.{0,80}\b(?:refund|discount|voucher|free|compensat|replace|credit|money\s+back|"
+            r"return|warranty|promise|guarantee|approve|confirm)",
+            _I | re.DOTALL,
+        ),
+    ),
+    Rule(
+        "tell_customers",
+        "policy_coercion",
+        STRONG,
+        re.compile(
+            r"\b(?:tell|inform|promise|assure|notify)\s+(?:the\s+|every\s+|all\s+|our\s+|future\s+)?"
+            r"(?:customers?|users?|everyone|visitors|buyers)\s+(?:that|the|they)\b|"
+            r"\b(?:the\s+)?(?:return\s+window|return\s+period|warranty(?:\s+period)?|refund\s+policy)\s+"
+            r"(?:is|are)\s+now\s+(?:\d|unlimited|extended|lifetime|forever|one|two|three|a\s+(?:year|month|week))|"
+            r"\bfrom\s+now\s+on,?\s+(?:all\s+)?(?:refunds?|returns?|discounts?|orders?|shipping|deliver\w*)\b",
+            _I,
+        ),
+    ),
+    Rule(
+        "promise_refund",
+        "policy_coercion",
+        WEAK,
+        re.compile(
+            r"\b(?:you\s+(?:must|have\s+to|will|need\s+to)|i\s+(?:order|command|instruct)\s+you\s+to)\s+"
+            r"(?:promise|guarantee|confirm|approve|authori[sz]e|grant|issue|give\s+me)\s+(?:me\s+)?"
+            r"(?:a\s+|an\s+|the\s+|my\s+)?(?:full\s+|100\s?%\s+)?(?:refund|discount|voucher|free|compensation|"
+            r"exception|replacement)",
+            _I,
+        ),
+    ),
+    Rule(
+        "you_are_authorised",
+        "policy_coercion",
+        STRONG,
+        re.compile(
+            r"\byou\s+(?:are|have\s+been)\s+(?:now\s+)?(?:authori[sz]ed|allowed|permitted|empowered|cleared)\s+to\s+"
+            r"(?:give|grant|issue|promise|approve|offer|make|ignore|override|waive|bypass|refund)",
+            _I,
+        ),
+    ),
+)
+
+
+def hits(text: str) -> list[Hit]:
+    """Every rule that matches `text` (one hit per rule), in rule order."""
+    found: list[Hit] = []
+    for rule in RULES:
+        match = rule.search(text)
+        if match is not None:
+            found.append(Hit(rule.name, rule.category, rule.strength, match[:80]))
+    return found

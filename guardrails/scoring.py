@@ -1,0 +1,301 @@
+"""Prompt-injection score for one customer message (pipeline stage 2).
+
+`score_message(text, vector)` combines three kinds of evidence:
+
+1. signatures: cosine similarity of the message to the nearest active
+   `InjectionPattern` rows (pgvector, one SQL query);
+2. heuristics: the hand-written rules in `guardrails.heuristics`;
+3. obfuscation: the message de-obfuscated (`guardrails.decoding`) and scored
+   again; hiding words from a filter is itself counted as a strong signal;
+
+plus a linear "probe" on the message vector. A logistic calibration learnt on
+the train part of the public benchmark (`manage.py train_guard`, stored in
+calibration.json) turns these features into a logit `z`, and a monotone map
+places the two operating points chosen on the train part at the default
+thresholds (flag 0.60, block 0.80), so `GUARD_FLAG_THRESHOLD` and
+`GUARD_BLOCK_THRESHOLD` keep their meaning.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+
+from guardrails import heuristics
+from guardrails.decoding import Decoded, deobfuscate
+
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+NEIGHBOURS = 3
+FEATURES = ("sim1", "sim3", "sim1_hinge", "strong", "weak", "probe")
+SIM_HINGE = 0.7
+MAX_HITS = 3
+# A decoded text whose nearest pattern is this much closer than the original's counts as obfuscation.
+DECODED_SIM_GAIN = 0.05
+
+ALLOWED = "allowed"
+FLAGGED = "flagged"
+BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """What the guard thinks of one message; `signals` is the evidence, as JSON."""
+
+    score: float
+    decision: str
+    pattern_id: int | None
+    similarity: float
+    category: str | None
+    signals: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocked(self) -> bool:
+        return self.decision == BLOCKED
+
+    @property
+    def flagged(self) -> bool:
+        return self.decision == FLAGGED
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    pattern_id: int
+    category: str
+    source: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class TextEvidence:
+    """Heuristic evidence for one message: hits on the text and on its decoded form."""
+
+    hits: list[heuristics.Hit]
+    decoded: Decoded
+    decoded_hits: list[heuristics.Hit]
+
+    @property
+    def new_decoded_rules(self) -> set[str]:
+        return {h.rule for h in self.decoded_hits} - {h.rule for h in self.hits}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    weights: np.ndarray
+    bias: float
+    z_flag: float
+    z_block: float
+    anchor_flag: float
+    anchor_block: float
+    probe_weights: np.ndarray | None
+    probe_bias: float
+    version: str
+
+
+@lru_cache(maxsize=1)
+def calibration() -> Calibration:
+    """The learnt weights, read once per process (re-read after `train_guard` by `reload_calibration`)."""
+    data = json.loads(CALIBRATION_FILE.read_text())
+    if tuple(data["features"]) != FEATURES:
+        raise RuntimeError(f"{CALIBRATION_FILE} was trained for features {data['features']}; run manage.py train_guard")
+    probe = data.get("probe") or {}
+    return Calibration(
+        weights=np.asarray(data["weights"], dtype=np.float64),
+        bias=float(data["bias"]),
+        z_flag=float(data["z_flag"]),
+        z_block=float(data["z_block"]),
+        anchor_flag=float(data.get("anchor_flag", 0.6)),
+        anchor_block=float(data.get("anchor_block", 0.8)),
+        probe_weights=np.asarray(probe["weights"], dtype=np.float64) if probe.get("weights") else None,
+        probe_bias=float(probe.get("bias", 0.0)),
+        version=str(data.get("version", "")),
+    )
+
+
+def reload_calibration() -> None:
+    calibration.cache_clear()
+
+
+def text_evidence(text: str) -> TextEvidence:
+    """Heuristic hits on the message and, when decoding changes it, on the decoded text."""
+    decoded = deobfuscate(text)
+    return TextEvidence(
+        hits=heuristics.hits(text),
+        decoded=decoded,
+        decoded_hits=heuristics.hits(decoded.text) if decoded.changed else [],
+    )
+
+
+def hit_counts(evidence: TextEvidence, *, obfuscated: bool) -> tuple[int, int]:
+    """Distinct strong and weak rules hit (text and decoded text together); obfuscation
+    that hides a hit or a closer signature counts as one more strong hit."""
+    rules = {h.rule: h.strength for h in [*evidence.hits, *evidence.decoded_hits]}
+    strong = sum(1 for s in rules.values() if s == heuristics.STRONG) + int(obfuscated)
+    weak = sum(1 for s in rules.values() if s == heuristics.WEAK)
+    return min(strong, MAX_HITS), min(weak, MAX_HITS)
+
+
+def feature_vector(sims: Sequence[float], strong: int, weak: int, probe: float) -> np.ndarray:
+    """The calibration's input, in the order of FEATURES. `sims` are the top similarities, best first."""
+    top = list(sims[:NEIGHBOURS]) + [0.0] * max(0, NEIGHBOURS - len(sims))
+    sim1 = max(top[0], 0.0)
+    return np.asarray(
+        [sim1, max(float(np.mean(top)), 0.0), max(sim1 - SIM_HINGE, 0.0), strong, weak, probe], dtype=np.float64
+    )
+
+
+def probe_logit(vector: np.ndarray, cal: Calibration | None = None) -> float:
+    cal = cal or calibration()
+    if cal.probe_weights is None:
+        return 0.0
+    return float(np.asarray(vector, dtype=np.float64) @ cal.probe_weights + cal.probe_bias)
+
+
+def logit(features: np.ndarray, cal: Calibration | None = None) -> float:
+    cal = cal or calibration()
+    return float(features @ cal.weights + cal.bias)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(x, 60.0), -60.0)))
+
+
+def score_from_logit(z: float, cal: Calibration | None = None) -> float:
+    """Monotone map of the logit to 0..1 with z_flag → anchor_flag and z_block → anchor_block."""
+    cal = cal or calibration()
+    if z < cal.z_flag:
+        return cal.anchor_flag * 2.0 * _sigmoid(z - cal.z_flag)
+    if z < cal.z_block:
+        span = max(cal.z_block - cal.z_flag, 1e-9)
+        return cal.anchor_flag + (cal.anchor_block - cal.anchor_flag) * (z - cal.z_flag) / span
+    return cal.anchor_block + (1.0 - cal.anchor_block) * (2.0 * _sigmoid(z - cal.z_block) - 1.0)
+
+
+def decide(score: float) -> str:
+    """allowed / flagged / blocked by the configured thresholds."""
+    if score >= settings.GUARD_BLOCK_THRESHOLD:
+        return BLOCKED
+    if score >= settings.GUARD_FLAG_THRESHOLD:
+        return FLAGGED
+    return ALLOWED
+
+
+def vector_literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
+
+
+_NEAREST_SQL = """
+SELECT q.i, p.id, p.category, p.source, 1 - (p.embedding <=> q.v::vector) AS sim
+  FROM unnest(%(vectors)s::text[]) WITH ORDINALITY AS q(v, i)
+ CROSS JOIN LATERAL (
+        SELECT id, category, source, embedding
+          FROM guardrails_injectionpattern
+         WHERE active
+         ORDER BY embedding <=> q.v::vector
+         LIMIT %(k)s
+       ) p
+ ORDER BY q.i, sim DESC, p.id
+"""
+
+
+def nearest_patterns(vectors: Sequence[np.ndarray], *, k: int = NEIGHBOURS) -> list[list[Neighbour]]:
+    """The k nearest active patterns for each vector, closest first (one SQL query for all vectors)."""
+    if not vectors:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_NEAREST_SQL, {"vectors": [vector_literal(v) for v in vectors], "k": k})
+        rows = cursor.fetchall()
+    out: list[list[Neighbour]] = [[] for _ in vectors]
+    for i, pattern_id, category, source, sim in rows:
+        out[int(i) - 1].append(Neighbour(pattern_id, category, source, float(sim)))
+    return out
+
+
+def _merge(per_vector: list[list[Neighbour]]) -> list[Neighbour]:
+    best: dict[int, Neighbour] = {}
+    for neighbours in per_vector:
+        for n in neighbours:
+            if n.pattern_id not in best or n.similarity > best[n.pattern_id].similarity:
+                best[n.pattern_id] = n
+    return sorted(best.values(), key=lambda n: (-n.similarity, n.pattern_id))[:NEIGHBOURS]
+
+
+def _category(neighbours: list[Neighbour], evidence: TextEvidence, obfuscated: bool) -> str | None:
+    if neighbours and neighbours[0].similarity >= 0.75:
+        return neighbours[0].category
+    all_hits = [*evidence.hits, *evidence.decoded_hits]
+    for strength in (heuristics.STRONG, heuristics.WEAK):
+        for hit in all_hits:
+            if hit.strength == strength:
+                return "obfuscation" if obfuscated and hit.rule in evidence.new_decoded_rules else hit.category
+    if obfuscated:
+        return "obfuscation"
+    if neighbours and neighbours[0].similarity >= 0.5:
+        return neighbours[0].category
+    return None
+
+
+def score_message(text: str, vector: np.ndarray) -> GuardResult:
+    """Score the sanitised message `text` (not lower-cased: some rules look at case) whose
+    normalised question the pipeline already embedded as `vector`. The decoded text is
+    embedded only when a decoder changed the message."""
+    from core.embeddings import embed_query
+
+    cal = calibration()
+    evidence = text_evidence(text)
+    vectors = [vector]
+    if evidence.decoded.changed:
+        vectors.append(embed_query(evidence.decoded.text))
+    per_vector = nearest_patterns(vectors)
+    neighbours = _merge(per_vector)
+    original_best = per_vector[0][0].similarity if per_vector and per_vector[0] else 0.0
+    decoded_best = per_vector[1][0].similarity if len(per_vector) > 1 and per_vector[1] else 0.0
+    obfuscated = evidence.decoded.changed and (
+        bool(evidence.new_decoded_rules) or decoded_best > original_best + DECODED_SIM_GAIN
+    )
+    strong, weak = hit_counts(evidence, obfuscated=obfuscated)
+    probe = max(probe_logit(v, cal) for v in vectors)
+    features = feature_vector([n.similarity for n in neighbours], strong, weak, probe)
+    z = logit(features, cal)
+    score = round(score_from_logit(z, cal), 4)
+    top = neighbours[0] if neighbours else None
+    signals: dict[str, Any] = {
+        "heuristics": [
+            {"rule": h.rule, "category": h.category, "strength": h.strength, "match": h.match} for h in evidence.hits
+        ],
+        "neighbours": [
+            {
+                "pattern_id": n.pattern_id,
+                "similarity": round(n.similarity, 4),
+                "category": n.category,
+                "source": n.source,
+            }
+            for n in neighbours
+        ],
+        "features": {name: round(float(value), 4) for name, value in zip(FEATURES, features, strict=True)},
+        "logit": round(z, 4),
+        "calibration": cal.version,
+    }
+    if evidence.decoded.changed:
+        signals["decoded"] = {
+            "methods": evidence.decoded.methods,
+            "obfuscated": obfuscated,
+            "text": evidence.decoded.text[:300],
+            "heuristics": [{"rule": h.rule, "category": h.category} for h in evidence.decoded_hits],
+        }
+    return GuardResult(
+        score=score,
+        decision=decide(score),
+        pattern_id=top.pattern_id if top else None,
+        similarity=round(top.similarity, 4) if top else 0.0,
+        category=_category(neighbours, evidence, obfuscated),
+        signals=signals,
+    )

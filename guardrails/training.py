@@ -1,0 +1,361 @@
+"""Learn the guard's calibration from the *train* part of the public benchmark.
+
+What is learnt, all from `dataset.public_rows("train")` (see dataset.py for the
+split rule) and nothing from the test part:
+
+- public-train patterns: the train injections become signatures
+  (source "public-train:<dataset>"), except those that are nearly a train
+  benign text themselves (a signature that matches clean files is a bad
+  signature) or nearly a copy of a pattern already kept;
+- a linear probe on the message vector (L2 logistic regression, 384 weights);
+- the calibration: logistic regression over `scoring.FEATURES`;
+- the two operating points: the logits at which the out-of-fold
+  false-positive rate on train benign rows is `FLAG_FPR` and `BLOCK_FPR`.
+
+Out-of-fold: every train row's features are computed as if the row had never
+been seen — its own pattern is left out of its similarity search, and its
+probe value and calibration logit come from models fitted on the other folds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from guardrails import heuristics, scoring
+from guardrails.dataset import TEST, Row, public_rows, read_rows
+
+SEEDS_DIR = Path(__file__).with_name("seeds")
+TEAM_FILE = SEEDS_DIR / "team_patterns.jsonl"
+PUBLIC_TRAIN_FILE = SEEDS_DIR / "public_train_patterns.jsonl"
+TEAM_BENIGN_FILE = SEEDS_DIR / "team_benign.jsonl"
+
+FLAG_FPR = 0.01
+BLOCK_FPR = 0.002
+FOLDS = 5
+PROBE_L2 = 1.0
+CALIBRATION_L2 = 0.1
+PRUNE_BENIGN_COSINE = 0.92
+PRUNE_DUPLICATE_COSINE = 0.98
+DEFAULT_CATEGORY = {"deepset": "instruction_override", "self-reminder": "role_play"}
+
+
+# --- text as the guard sees it ----------------------------------------------------------------------
+
+
+def as_message(raw: str) -> str:
+    """The sanitised message the pipeline would hand to the guard. Over-long texts are
+    refused by the pipeline; here they are cut to the cap and scored (the attacker's best case)."""
+    from core.errors import ApplicationError
+    from support.pipeline.guard import sanitize
+
+    try:
+        return sanitize(raw[: settings.CHAT_MAX_MESSAGE_CHARS])
+    except ApplicationError:
+        return ""
+
+
+def embedding_key(text: str) -> str:
+    """What the pipeline embeds for a sanitised message (its normalised question)."""
+    from support.pipeline.guard import normalize_question
+
+    return " ".join((normalize_question(text) or text).split()).lower()
+
+
+def embed_keys(keys: Sequence[str]) -> np.ndarray:
+    """Vectors for many keys at once, each distinct key embedded once."""
+    from core.embeddings import embed_passages
+
+    unique = list(dict.fromkeys(keys))
+    if not unique:
+        return np.zeros((0, settings.EMBEDDING_DIMENSIONS), dtype=np.float32)
+    order = sorted(range(len(unique)), key=lambda i: len(unique[i]))  # similar lengths batch faster
+    vectors = embed_passages([unique[i] for i in order])
+    by_key = {unique[i]: vectors[j] for j, i in enumerate(order)}
+    return np.stack([by_key[k] for k in keys]).astype(np.float32)
+
+
+def training_rows() -> list[Row]:
+    """The public train part plus the team's hard negatives (in-domain customer messages that
+    use words attacks use: "ignore my previous message", "instructions", "manager", ...)."""
+    return public_rows("train") + list(read_rows(TEAM_BENIGN_FILE))
+
+
+# --- logistic regression (numpy, Newton's method) -------------------------------------------------------
+
+
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, *, l2: float, sample_weight: np.ndarray | None = None, iterations: int = 50
+) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression (the bias is not penalised). Returns (weights, bias)."""
+    n, d = x.shape
+    xb = np.hstack([x, np.ones((n, 1))])
+    w = np.zeros(d + 1)
+    sw = np.ones(n) if sample_weight is None else sample_weight
+    penalty = np.full(d + 1, l2)
+    penalty[-1] = 0.0
+    for _ in range(iterations):
+        z = np.clip(xb @ w, -35, 35)
+        p = 1.0 / (1.0 + np.exp(-z))
+        grad = xb.T @ (sw * (p - y)) + penalty * w
+        hess = (xb * (sw * p * (1 - p))[:, None]).T @ xb + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.max(np.abs(step)) < 1e-7:
+            break
+    return w[:-1], float(w[-1])
+
+
+def balanced_weights(y: np.ndarray) -> np.ndarray:
+    pos = max(int(y.sum()), 1)
+    neg = max(len(y) - pos, 1)
+    return np.where(y == 1, len(y) / (2 * pos), len(y) / (2 * neg))
+
+
+def fold_of(row: Row) -> int:
+    """Deterministic fold for cross-fitting (hash of the row's source id)."""
+    return hashlib.sha256(row.source.encode()).digest()[0] % FOLDS
+
+
+def threshold_at_fpr(benign_z: np.ndarray, fpr: float) -> float:
+    """The smallest logit that at most `fpr` of benign rows reach."""
+    ordered = np.sort(benign_z)[::-1]
+    allowed = int(np.floor(fpr * len(ordered)))
+    return float(np.nextafter(ordered[allowed], np.inf)) if allowed < len(ordered) else float(ordered[-1])
+
+
+# --- patterns -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class SeedPattern:
+    text: str
+    category: str
+    source: str
+    origin: str = ""
+
+
+def read_seed_file(path: Path) -> list[SeedPattern]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            data = json.loads(line)
+            out.append(SeedPattern(data["text"], data["category"], data.get("source", "team"), data.get("origin", "")))
+    return out
+
+
+def category_for(text: str, dataset: str) -> str:
+    found = heuristics.hits(text)
+    for strength in (heuristics.STRONG, heuristics.WEAK):
+        for hit in found:
+            if hit.strength == strength:
+                return hit.category
+    return DEFAULT_CATEGORY.get(dataset, "instruction_override")
+
+
+def select_train_patterns(
+    rows: list[Row], keys: list[str], vectors: np.ndarray, team_vectors: np.ndarray
+) -> list[tuple[int, SeedPattern]]:
+    """Train injections that make good signatures: (row index, pattern)."""
+    y = np.array([r.is_injection for r in rows])
+    benign = vectors[~y]
+    kept: list[int] = []
+    out: list[tuple[int, SeedPattern]] = []
+    for i in np.flatnonzero(y):
+        if not keys[i]:
+            continue
+        if len(benign) and float(np.max(benign @ vectors[i])) >= PRUNE_BENIGN_COSINE:
+            continue
+        pool = [vectors[j] for j in kept] + list(team_vectors)
+        if pool and float(np.max(np.stack(pool) @ vectors[i])) >= PRUNE_DUPLICATE_COSINE:
+            continue
+        kept.append(int(i))
+        row = rows[i]
+        out.append(
+            (
+                int(i),
+                SeedPattern(
+                    text=row.text[: settings.CHAT_MAX_MESSAGE_CHARS],
+                    category=category_for(row.text, row.dataset),
+                    source=f"public-train:{row.dataset}",
+                    origin=row.source,
+                ),
+            )
+        )
+    return out
+
+
+# --- features -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingData:
+    rows: list[Row]
+    texts: list[str]
+    keys: list[str]
+    vectors: np.ndarray
+    decoded_vectors: dict[int, np.ndarray]
+    evidence: list[scoring.TextEvidence]
+
+
+def prepare(rows: list[Row]) -> TrainingData:
+    """Sanitise, analyse and embed rows (the slow part: one model pass per distinct text)."""
+    texts = [as_message(r.text) for r in rows]
+    keys = [embedding_key(t) if t else "" for t in texts]
+    evidence = [scoring.text_evidence(t) for t in texts]
+    vectors = embed_keys(keys)
+    changed = [i for i, e in enumerate(evidence) if e.decoded.changed]
+    decoded = embed_keys([embedding_key(evidence[i].decoded.text) for i in changed])
+    return TrainingData(rows, texts, keys, vectors, {i: decoded[j] for j, i in enumerate(changed)}, evidence)
+
+
+def similarity_features(
+    data: TrainingData, pattern_vectors: np.ndarray, pattern_rows: np.ndarray
+) -> tuple[np.ndarray, list[bool]]:
+    """Top-k similarities per row (its own pattern left out) and the obfuscation flag."""
+    k = scoring.NEIGHBOURS
+    n = len(data.rows)
+    tops = np.zeros((n, k))
+    obfuscated: list[bool] = []
+    for i in range(n):
+        own = pattern_rows == i
+        sims = pattern_vectors @ data.vectors[i] if len(pattern_vectors) else np.zeros(0)
+        sims = np.where(own, -1.0, sims)
+        original_best = float(sims.max()) if len(sims) else 0.0
+        decoded_best = 0.0
+        if i in data.decoded_vectors and len(pattern_vectors):
+            dsims = np.where(own, -1.0, pattern_vectors @ data.decoded_vectors[i])
+            decoded_best = float(dsims.max())
+            sims = np.maximum(sims, dsims)
+        best = np.sort(sims)[::-1][:k]
+        tops[i, : len(best)] = best
+        e = data.evidence[i]
+        obfuscated.append(
+            e.decoded.changed and (bool(e.new_decoded_rules) or decoded_best > original_best + scoring.DECODED_SIM_GAIN)
+        )
+    return tops, obfuscated
+
+
+def feature_matrix(data: TrainingData, tops: np.ndarray, obfuscated: list[bool], probe: np.ndarray) -> np.ndarray:
+    out = []
+    for i in range(len(data.rows)):
+        strong, weak = scoring.hit_counts(data.evidence[i], obfuscated=obfuscated[i])
+        out.append(scoring.feature_vector(list(tops[i]), strong, weak, float(probe[i])))
+    return np.stack(out)
+
+
+def probe_values(data: TrainingData, weights: np.ndarray, bias: float) -> np.ndarray:
+    values = data.vectors.astype(np.float64) @ weights + bias
+    for i, v in data.decoded_vectors.items():
+        values[i] = max(values[i], float(v.astype(np.float64) @ weights + bias))
+    return values
+
+
+# --- the whole training -------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingReport:
+    calibration: dict
+    patterns: list[SeedPattern]
+    oof_z: np.ndarray
+    labels: np.ndarray
+    datasets: list[str]
+
+
+def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -> TrainingReport:
+    """Fit everything on the train part; nothing is written (see `save`)."""
+    rows = rows if rows is not None else training_rows()
+    if any(r.split == TEST for r in rows):
+        raise ValueError("a row of the public benchmark's test part was given for training")
+    log(f"preparing {len(rows)} train rows (sanitise, heuristics, embeddings)…")
+    data = prepare(rows)
+    y = np.array([1.0 if r.is_injection else 0.0 for r in rows])
+    folds = np.array([fold_of(r) for r in rows])
+
+    team = read_seed_file(TEAM_FILE)
+    team_vectors = embed_keys([embedding_key(as_message(p.text)) for p in team])
+    chosen = select_train_patterns(rows, data.keys, data.vectors, team_vectors)
+    log(f"public-train patterns: {len(chosen)} of {int(y.sum())} train injections kept")
+    pattern_vectors = np.vstack([team_vectors, data.vectors[[i for i, _ in chosen]]])
+    pattern_rows = np.array([-1] * len(team) + [i for i, _ in chosen])
+    tops, obfuscated = similarity_features(data, pattern_vectors, pattern_rows)
+
+    sw = balanced_weights(y)
+    x_vec = data.vectors.astype(np.float64)
+    if use_probe:
+        oof_probe = np.zeros(len(rows))
+        for f in range(FOLDS):
+            fit = folds != f
+            w, b = fit_logistic(x_vec[fit], y[fit], l2=PROBE_L2, sample_weight=sw[fit])
+            held = TrainingData(
+                [rows[i] for i in np.flatnonzero(~fit)],
+                [],
+                [],
+                data.vectors[~fit],
+                {j: data.decoded_vectors[i] for j, i in enumerate(np.flatnonzero(~fit)) if i in data.decoded_vectors},
+                [],
+            )
+            oof_probe[~fit] = probe_values(held, w, b)
+        probe_w, probe_b = fit_logistic(x_vec, y, l2=PROBE_L2, sample_weight=sw)
+    else:
+        oof_probe = np.zeros(len(rows))
+        probe_w, probe_b = None, 0.0
+
+    x = feature_matrix(data, tops, obfuscated, oof_probe)
+    oof_z = np.zeros(len(rows))
+    for f in range(FOLDS):
+        fit = folds != f
+        w, b = fit_logistic(x[fit], y[fit], l2=CALIBRATION_L2, sample_weight=sw[fit])
+        oof_z[~fit] = x[~fit] @ w + b
+    weights, bias = fit_logistic(x, y, l2=CALIBRATION_L2, sample_weight=sw)
+    benign = oof_z[y == 0]
+    z_flag = threshold_at_fpr(benign, FLAG_FPR)
+    z_block = max(threshold_at_fpr(benign, BLOCK_FPR), z_flag + 1e-3)
+
+    counts: dict[str, dict[str, int]] = {}
+    for r in rows:
+        counts.setdefault(r.dataset, {"injection": 0, "benign": 0})[r.label] += 1
+    calibration = {
+        "version": datetime.now(UTC).strftime("%Y%m%d%H%M%S"),
+        "features": list(scoring.FEATURES),
+        "weights": [round(float(v), 6) for v in weights],
+        "bias": round(bias, 6),
+        "z_flag": round(z_flag, 6),
+        "z_block": round(z_block, 6),
+        "anchor_flag": 0.6,
+        "anchor_block": 0.8,
+        "target_fpr": {"flag": FLAG_FPR, "block": BLOCK_FPR},
+        "trained_on": {
+            "split": "train",
+            "rows": counts,
+            "public_train_patterns": len(chosen),
+            "team_patterns": len(team),
+        },
+        "probe": {"weights": [round(float(v), 6) for v in probe_w], "bias": round(probe_b, 6)} if use_probe else None,
+    }
+    return TrainingReport(calibration, [p for _, p in chosen], oof_z, y, [r.dataset for r in rows])
+
+
+def save(report: TrainingReport) -> None:
+    """Write calibration.json and the public-train seed file, then reload the calibration."""
+    scoring.CALIBRATION_FILE.write_text(json.dumps(report.calibration, indent=1) + "\n")
+    with PUBLIC_TRAIN_FILE.open("w", encoding="utf-8") as handle:
+        for p in report.patterns:
+            handle.write(
+                json.dumps(
+                    {"text": p.text, "category": p.category, "source": p.source, "origin": p.origin},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+    scoring.reload_calibration()
