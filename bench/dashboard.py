@@ -32,28 +32,34 @@ def build(rebuild: bool) -> None:
     from django.utils import timezone
 
     from core.demo import DEMO_KB
+    from insights import services as insight_services
     from insights.models import DailyRollup
     from knowledge import services
     from knowledge.models import Document
     from knowledge.sources import read_path
+    from support.models import Conversation
 
-    if rebuild:
-        DailyRollup.objects.all().delete()
     if not Document.objects.exists():
         for job in services.jobs_create(files=read_path(DEMO_KB), verify=True):
             services.job_run(job_id=job.pk)
-    today = timezone.localdate()
+    if not Conversation.objects.exists():
+        call_command("seed_history", days=30, per_day=40, seed=11)
+    if rebuild:
+        DailyRollup.objects.all().delete()
     if DailyRollup.objects.filter(channel="all").count() >= 365:
         return
-    if not DailyRollup.objects.filter(channel="all").exists():
-        call_command("seed_history", days=30, per_day=40, seed=11)
+    today = timezone.localdate()
+    real_days = sorted({timezone.localdate(c) for c in Conversation.objects.values_list("created_at", flat=True)})
+    for day in real_days:
+        if day < today:
+            insight_services.rollup_day(day)
     real = list(DailyRollup.objects.filter(channel="all").order_by("date").values_list("data", flat=True))
     have = set(DailyRollup.objects.filter(channel="all").values_list("date", flat=True))
-    rows = []
-    for i in range(1, 366):
-        day = today - timedelta(days=i)
-        if day not in have:
-            rows.append(DailyRollup(date=day, channel="all", data=real[i % len(real)]))
+    rows = [
+        DailyRollup(date=today - timedelta(days=i), channel="all", data=real[i % len(real)])
+        for i in range(1, 366)
+        if today - timedelta(days=i) not in have
+    ]
     DailyRollup.objects.bulk_create(rows, batch_size=200)
 
 
@@ -82,8 +88,11 @@ def main() -> None:
     from insights.models import DailyRollup
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    settings.METRICS_TOKEN = "bench"
+    settings.METRICS_TOKEN = "bench"  # noqa: S105 - a throwaway token for this process
     try:
+        from django.core.management import call_command
+
+        call_command("collectstatic", interactive=False, verbosity=0)  # the page is rendered as in production
         build(args.rebuild)
         user, _ = User.objects.get_or_create(username="bench-curator", defaults={"is_staff": True})
         user.groups.add(Group.objects.get_or_create(name="curators")[0])

@@ -175,7 +175,7 @@ RULES: tuple[Rule, ...] = (
         re.compile(
             r"(?:^|[.!?:;,\-]\s*|\b(?:and|then|just|only|simply|now|please)\s+)"
             r"(?:say|print|output|write|reply\s+with|respond\s+with|answer\s+with|repeat\s+after\s+me|state\s+that|"
-            r"include\s+that)\s*(?:only\s+|exactly\s+|just\s+)?(?:the\s+(?:word|phrase|text)\s+)?[:\"'“„«]",
+            r"include\s+that)\s*(?:only|exactly|just|verbatim|literally)?\s*(?:the\s+(?:word|phrase|text)\s+)?[:\"'“„«]",
             _I,
         ),
     ),
@@ -262,12 +262,24 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        "you_are_a_bot_who",
+        "role_play",
+        WEAK,
+        re.compile(
+            r"\b(?:you\s+are|you're|you\s+will\s+be|let'?s\s+say\s+you(?:'re|\s+are))\s+(?:a|an|now\s+a|now\s+an)\s+"
+            r"(?:[\w-]+\s+){0,3}(?:bot|ai|assistant|chatbot|agent|employee|clerk)\s+(?:who|that|which|named|called)\b|"
+            r"\blet'?s\s+play\s+(?:pretend|a\s+game|make-?believe)",
+            _I,
+        ),
+    ),
+    Rule(
         "i_want_you_to_act",
         "role_play",
         STRONG,
         re.compile(
             r"\b(?:i\s+want\s+you\s+to\s+(?:act|pretend|be|play|behave|respond)|"
-            r"ich\s+möchte,?\s+dass\s+(?:du|sie)\s+als|from\s+now\s+on,?\s+(?:you\s+(?:are|will|must|shall|have\s+to|can|act|respond|answer|reply|speak)|whenever)|"
+            r"ich\s+möchte,?\s+dass\s+(?:du|sie)\s+als|from\s+(?:this\s+(?:moment|point)|today)\s+on,?\s+(?:you|your)\b|"
+            r"from\s+this\s+moment,?\s+(?:you|your)\b|from\s+now\s+on,?\s+(?:you\s+(?:are|will|must|shall|have\s+to|can|act|respond|answer|reply|speak)|whenever)|"
             r"von\s+nun\s+an\s+(?:bist|wirst)\s+du|ab\s+jetzt\s+bist\s+du|"
             r"you\s+(?:are|will)\s+(?:going\s+to\s+)?(?:act|respond|answer)\s+as|"
             r"(?:two|2|both)\s+(?:entities|characters|personas|actors|ais)\b)",
@@ -280,7 +292,9 @@ RULES: tuple[Rule, ...] = (
         STRONG,
         re.compile(
             r"\b(?:developer\s+mode|dev\s+mode|god\s+mode|jail\s?break(?:ed|ing)?|do\s+anything\s+now|"
-            r"dan\s+mode|unfiltered|uncensored|amoral|unrestricted\s+(?:ai|mode|access|version|model)|"
+            r"dan\s+mode|unfiltered|uncensored|amoral|unchained|unshackled|unleashed|(?:debug|admin|maintenance|test|"
+            r"sudo|root)\s+mode\s+(?:on|enabled|activated)|(?:enter|enable|activate|switch\s+to)\s+(?:debug|admin|"
+            r"maintenance|sudo|root|god|developer)\s+mode|unrestricted\s+(?:ai|mode|access|version|model)|"
             r"no\s+(?:ethical|moral)\s+(?:guidelines|principles|boundaries|restrictions)|"
             r"without\s+(?:any\s+)?(?:censorship|filters?|filtering|disclaimers|refusals?|moral\w*|ethic\w*)|"
             r"(?:respond|answer|reply|talk|speak|act|operate|write)s?\s+without\s+(?:any\s+)?(?:restrictions|"
@@ -393,8 +407,9 @@ RULES: tuple[Rule, ...] = (
         "pasted_payload",
         STRONG,
         re.compile(
-            r"\b(?:note|message|instruction|reminder)\s+(?:to|for)\s+(?:the\s+)?(?:ai|bot|assistant|chatbot|model|llm|"
-            r"language\s+model|support\s+bot)\b|\b(?:ai|bot|assistant|chatbot|llm)s?\s+(?:reading|processing|"
+            r"\b(?:p\.?\s?s\.?|note|message|instruction|reminder)\s+(?:to|for)\s+(?:the\s+|any\s+)?(?:ai|bot|assistant|"
+            r"chatbot|model|llm|language\s+model|support\s+bot|ai\s+assistant)\b|"
+            r"\b(?:to|for)\s+(?:the\s+|any\s+)?(?:ai|llm|language\s+model|chatbot|ai\s+assistant)\s*:|\b(?:ai|bot|assistant|chatbot|llm)s?\s+(?:reading|processing|"
             r"summari[sz]ing)\s+this\b|\bif\s+you\s+are\s+an?\s+(?:ai|bot|assistant|language\s+model|llm)\b",
             _I,
         ),
@@ -415,12 +430,12 @@ RULES: tuple[Rule, ...] = (
         "policy_coercion",
         STRONG,
         re.compile(
-            r"\b(?:as\s+(?:the|a|your)|i\s+am\s+(?:the|a|your)|i'm\s+(?:the|a|your)|this\s+is\s+(?:the|your))\s+"
+            r"\b(?:as|i\s+am|i'm|this\s+is|speaking\s+as)\s+(?:the\s+|a\s+|an\s+|your\s+|brightwheel'?s?\s+)?"
             r"(?:store\s+|shop\s+|regional\s+|general\s+|branch\s+|customer\s+service\s+|support\s+)?"
             r"(?:manager|store\s+owner|shop\s+owner|supervisor|administrator|admin|developer|ceo|director|"
             r"head\s+of\s+\w+|system\s+operator|operator|staff\s+member|employee)\b.{0,120}"
             r"\b(?:authori[sz]e|approve|override|instruct\s+you|command\s+you|order\s+you|grant|permit\s+you|"
-            r"allow\s+you|tell\s+you\s+to|give\s+you\s+permission)",
+            r"allow\s+you|tell\s+you\s+to|telling\s+you\s+to|give\s+you\s+permission|you\s+(?:must|are\s+to|have\s+to))",
             _I | re.DOTALL,
         ),
     ),
@@ -435,6 +450,19 @@ RULES: tuple[Rule, ...] = (
             r"warranty\s+)?(?:polic(?:y|ies)|rules?|terms(?:\s+and\s+conditions)?|t&cs?|guidelines)"
             r"(?:\s+says?)?.{0,80}\b(?:refund|discount|voucher|free|compensat|replace|credit|money\s+back|"
             r"return|warranty|promise|guarantee|approve|confirm)",
+            _I | re.DOTALL,
+        ),
+    ),
+    Rule(
+        "benefit_regardless",
+        "policy_coercion",
+        STRONG,
+        re.compile(
+            r"\b(?:refund|discount|voucher|free|compensat\w*|replace\w*|credit|money\s+back|return|exception)\b"
+            r".{0,80}\b(?:regardless\s+of|no\s+matter\s+what|irrespective\s+of|even\s+if\s+(?:the|your)\s+"
+            r"(?:policy|rules|terms)\s+says?)\s+(?:the\s+|your\s+|any\s+|what\s+(?:the|your)\s+)?(?:store\s+|"
+            r"company\s+|refund\s+|return\s+|warranty\s+)?(?:polic(?:y|ies)|rules?|terms|t&cs?|guidelines|"
+            r"conditions|return\s+window|warranty)",
             _I | re.DOTALL,
         ),
     ),

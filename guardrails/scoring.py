@@ -147,8 +147,11 @@ def feature_vector(sims: Sequence[float], strong: int, weak: int, probe: float) 
     """The calibration's input, in the order of FEATURES. `sims` are the top similarities, best first."""
     top = list(sims[:NEIGHBOURS]) + [0.0] * max(0, NEIGHBOURS - len(sims))
     sim1 = max(top[0], 0.0)
+    # The probe only ever adds suspicion: it learnt "customer-service wording = benign" from
+    # BANKING77, and must not talk a retail-specific attack (which reads like a customer) down.
     return np.asarray(
-        [sim1, max(float(np.mean(top)), 0.0), max(sim1 - SIM_HINGE, 0.0), strong, weak, probe], dtype=np.float64
+        [sim1, max(float(np.mean(top)), 0.0), max(sim1 - SIM_HINGE, 0.0), strong, weak, max(probe, 0.0)],
+        dtype=np.float64,
     )
 
 

@@ -146,7 +146,7 @@ def read_seed_file(path: Path) -> list[SeedPattern]:
     if not path.exists():
         return []
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").split("\n"):  # not splitlines(): texts may hold U+2028
         if line.strip():
             data = json.loads(line)
             out.append(SeedPattern(data["text"], data["category"], data.get("source", "team"), data.get("origin", "")))

@@ -41,9 +41,11 @@ GOOD_RATING = 4
 
 
 def sample(values: list[float], buckets: list[float]) -> dict:
+    """Always a histogram (cheap to add up over a year); the exact values too while few."""
+    out: dict = {"hist": _hist(values, buckets), "n": len(values)}
     if len(values) <= EXACT_LIMIT:
-        return {"values": sorted(round(v, 3) for v in values)}
-    return {"hist": _hist(values, buckets), "n": len(values)}
+        out["values"] = sorted(round(v, 3) for v in values)
+    return out
 
 
 def _hist(values: list[float], buckets: list[float]) -> list[int]:
@@ -54,18 +56,20 @@ def _hist(values: list[float], buckets: list[float]) -> list[int]:
 
 
 def merge_samples(parts: list[dict], buckets: list[float]) -> dict:
-    if all("values" in p for p in parts) and sum(len(p["values"]) for p in parts) <= EXACT_LIMIT * 50:
-        return {"values": sorted(v for p in parts for v in p["values"])}
+    """Exact while the values are few (a day, a month); histograms beyond (a year)."""
+    total = sum(sample_count(p) for p in parts)
+    if total <= EXACT_LIMIT and all("values" in p for p in parts):
+        return {"values": sorted(v for p in parts for v in p["values"]), "n": total}
     counts = [0] * (len(buckets) + 1)
     for p in parts:
-        part = p["hist"] if "hist" in p else _hist(p.get("values", []), buckets)
+        part = p.get("hist") or _hist(p.get("values", []), buckets)
         counts = [a + b for a, b in zip(counts, part, strict=True)]
     return {"hist": counts, "n": sum(counts)}
 
 
 def percentile(s: dict, q: float, buckets: list[float]) -> float | None:
     """q in [0, 1]. Exact (linear interpolation) on values, interpolated within a bucket on histograms."""
-    if "values" in s:
+    if "values" in s and (s.get("n") is None or len(s["values"]) == s.get("n")):
         values = s["values"]
         if not values:
             return None
@@ -88,7 +92,7 @@ def percentile(s: dict, q: float, buckets: list[float]) -> float | None:
 
 
 def sample_count(s: dict) -> int:
-    return len(s["values"]) if "values" in s else int(s.get("n", 0))
+    return int(s["n"]) if "n" in s else len(s.get("values", []))
 
 
 # --- facts per conversation -------------------------------------------------------------------------------

@@ -67,8 +67,13 @@ def change(current: float | None, previous: float | None) -> float | None:
     return (current - previous) / abs(previous)
 
 
-def series(days: list[tuple[date, dict]], key) -> list[tuple[date, float | None]]:
-    return [(d, key(metrics.summary(metrics.merge([data])) if data else {})) for d, data in days]
+def daily_summaries(days: list[tuple[date, dict]]) -> list[tuple[date, dict]]:
+    """Each day's headline figures, computed once for all the charts."""
+    return [(d, metrics.summary(metrics.merge([data]))) for d, data in days]
+
+
+def series(daily: list[tuple[date, dict]], key) -> list[tuple[date, float | None]]:
+    return [(d, key(s)) for d, s in daily]
 
 
 # --- knowledge ---------------------------------------------------------------------------------------------
@@ -83,7 +88,7 @@ class GapCluster:
     document_title: str
 
 
-def knowledge_gaps(*, start, end, threshold: float = 0.72, limit: int = 8) -> list[GapCluster]:
+def knowledge_gaps(*, start, end, threshold: float = 0.72, limit: int = 8, recent: int = 500) -> list[GapCluster]:
     """Questions escalated for lack of an answer, grouped by meaning (greedy
     clustering on the vectors kept at the time), largest first."""
     from knowledge.selectors import chunk_search
@@ -92,7 +97,7 @@ def knowledge_gaps(*, start, end, threshold: float = 0.72, limit: int = 8) -> li
     rows = list(
         Message.objects.filter(role="customer", embedding__isnull=False, created_at__gte=start, created_at__lt=end)
         .order_by("-created_at")
-        .values_list("text", "embedding")[:2000]
+        .values_list("text", "embedding")[:recent]
     )
     if not rows:
         return []

@@ -121,25 +121,26 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ),
         _tile("Blocked messages", cur["blocked"], prev["blocked"], _num(cur["blocked"]), good_when_up=False),
     ]
+    daily = selectors.daily_summaries(days)
     chart_list = [
-        charts.line_chart(selectors.series(days, lambda s: s.get("conversations")), title="Conversations per day"),
+        charts.line_chart(selectors.series(daily, lambda s: s.get("conversations")), title="Conversations per day"),
         charts.line_chart(
-            selectors.series(days, lambda s: s.get("containment")), title="Containment", fmt=lambda v: f"{v:.0%}"
+            selectors.series(daily, lambda s: s.get("containment")), title="Containment", fmt=lambda v: f"{v:.0%}"
         ),
         charts.line_chart(
-            selectors.series(days, lambda s: s.get("intervention_rate")),
+            selectors.series(daily, lambda s: s.get("intervention_rate")),
             title="Human intervention",
             fmt=lambda v: f"{v:.0%}",
         ),
         charts.line_chart(
-            selectors.series(days, lambda s: s.get("thumbs_up_share")),
+            selectors.series(daily, lambda s: s.get("thumbs_up_share")),
             title="Thumbs-up share",
             fmt=lambda v: f"{v:.0%}",
         ),
         charts.line_chart(
-            selectors.series(days, lambda s: s.get("tokens_per_conversation")), title="Tokens per conversation"
+            selectors.series(daily, lambda s: s.get("tokens_per_conversation")), title="Tokens per conversation"
         ),
-        charts.line_chart(selectors.series(days, lambda s: s.get("turn_p95_ms")), title="Turn latency p95 (ms)"),
+        charts.line_chart(selectors.series(daily, lambda s: s.get("turn_p95_ms")), title="Turn latency p95 (ms)"),
     ]
     start, _ = metrics.day_bounds(period.start)
     _, end = metrics.day_bounds(period.end)
