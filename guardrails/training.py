@@ -268,8 +268,14 @@ class TrainingReport:
     calibration: dict
     patterns: list[SeedPattern]
     oof_z: np.ndarray
+    oof_sim1: np.ndarray
     labels: np.ndarray
     datasets: list[str]
+
+    def oof_scores(self) -> np.ndarray:
+        """Out-of-fold scores as `score_message` would give them (signature floors included)."""
+        cal = scoring.calibration_from_dict(self.calibration)
+        return np.array([scoring.final_score(z, s, cal) for z, s in zip(self.oof_z, self.oof_sim1, strict=True)])
 
 
 def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -> TrainingReport:
@@ -343,7 +349,7 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         },
         "probe": {"weights": [round(float(v), 6) for v in probe_w], "bias": round(probe_b, 6)} if use_probe else None,
     }
-    return TrainingReport(calibration, [p for _, p in chosen], oof_z, y, [r.dataset for r in rows])
+    return TrainingReport(calibration, [p for _, p in chosen], oof_z, tops[:, 0], y, [r.dataset for r in rows])
 
 
 def save(report: TrainingReport) -> None:

@@ -321,6 +321,22 @@ def summary(data: dict) -> dict:
     }
 
 
+def day_figures(data: dict) -> dict:
+    """The few figures the daily charts plot, straight from one day's data."""
+    conv = data.get("conversations", 0)
+    up = sum(data.get("thumbs_up_by_kind", {}).values())
+    down = sum(data.get("thumbs_down_by_kind", {}).values())
+    turn = data.get("turn_ms") or {"values": []}
+    return {
+        "conversations": conv,
+        "containment": _share(data.get("resolved_bot", 0), conv),
+        "intervention_rate": _share(data.get("escalated", 0), conv),
+        "thumbs_up_share": _share(up, up + down),
+        "tokens_per_conversation": _share(data.get("tokens", 0), conv),
+        "turn_p95_ms": percentile(turn, 0.95, MS_BUCKETS),
+    }
+
+
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     start = timezone.make_aware(datetime.combine(day, datetime.min.time()), timezone.get_default_timezone())
     return start, start + timedelta(days=1)

@@ -68,8 +68,9 @@ def change(current: float | None, previous: float | None) -> float | None:
 
 
 def daily_summaries(days: list[tuple[date, dict]]) -> list[tuple[date, dict]]:
-    """Each day's headline figures, computed once for all the charts."""
-    return [(d, metrics.summary(metrics.merge([data]))) for d, data in days]
+    """Each day's charted figures, computed once for all the charts (and only those:
+    a year of full summaries would cost more than the whole page may take)."""
+    return [(d, metrics.day_figures(data)) for d, data in days]
 
 
 def series(daily: list[tuple[date, dict]], key) -> list[tuple[date, float | None]]:

@@ -25,21 +25,21 @@ class Command(BaseCommand):
     def handle(self, *args, no_probe: bool, dry_run: bool, load: bool, **options) -> None:
         report = training.train(use_probe=not no_probe, log=self.stdout.write)
         cal = report.calibration
-        z, y, sources = report.oof_z, report.labels, np.array(report.datasets)
+        scores, y, sources = report.oof_scores(), report.labels, np.array(report.datasets)
         self.stdout.write(
             "weights: " + ", ".join(f"{n}={w:+.3f}" for n, w in zip(cal["features"], cal["weights"], strict=True))
         )
         self.stdout.write(f"bias={cal['bias']:+.3f}  z_flag={cal['z_flag']:.3f}  z_block={cal['z_block']:.3f}")
-        self.stdout.write("out-of-fold on the train rows:")
-        for name, threshold in (("flag or block", cal["z_flag"]), ("block", cal["z_block"])):
-            parts = [f"recall {np.mean(z[y == 1] >= threshold):.3f}", f"FPR {np.mean(z[y == 0] >= threshold):.4f}"]
+        self.stdout.write("out-of-fold on the train rows (default thresholds):")
+        for name, threshold in (("flag or block", cal["anchor_flag"]), ("block", cal["anchor_block"])):
+            parts = [f"recall {np.mean(scores[y == 1] >= threshold):.3f}", f"FPR {np.mean(scores[y == 0] >= threshold):.4f}"]
             for source in sorted(set(report.datasets)):
                 mask = sources == source
                 pos, neg = mask & (y == 1), mask & (y == 0)
                 if pos.any():
-                    parts.append(f"{source} recall {np.mean(z[pos] >= threshold):.3f}")
+                    parts.append(f"{source} recall {np.mean(scores[pos] >= threshold):.3f}")
                 if neg.any():
-                    parts.append(f"{source} FPR {np.mean(z[neg] >= threshold):.4f}")
+                    parts.append(f"{source} FPR {np.mean(scores[neg] >= threshold):.4f}")
             self.stdout.write(f"  {name}: " + "; ".join(parts))
         if dry_run:
             self.stdout.write("dry run: nothing written")
