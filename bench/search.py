@@ -431,7 +431,14 @@ def recall_at_10(vectors: np.ndarray, ids: np.ndarray, matrix: np.ndarray, ef: i
 
 
 def plan_excerpt(lines: list[str]) -> list[str]:
-    keep = ("knowledge_chunk", "chunk_embedding_hnsw", "chunk_search_gin", "Limit", "Execution Time")
+    keep = (
+        "knowledge_chunk",
+        "chunk_embedding_hnsw",
+        "chunk_search_gin",
+        "Limit",
+        "Rows Removed by Filter",
+        "Execution Time",
+    )
     return [line for line in lines if any(k in line for k in keep)]
 
 

@@ -162,10 +162,8 @@ def decode_spaced(text: str) -> str | None:
         # Two or more separators in a row mark a word boundary when the writer kept one.
         parts = re.split(r"[ .\-_*/]{2,}", run)
         joined = [re.sub(r"[ .\-_*/]", "", part) for part in parts]
-        if len(joined) > 1:
-            words = [segment(w) if len(w) > 12 else w.lower() for w in joined]
-        else:
-            words = [segment(joined[0])]
+        # Kept boundaries: short pieces are words already; long ones are segmented anyway.
+        words = [segment(w) if len(joined) == 1 or len(w) > 12 else w.lower() for w in joined]
         changed = True
         return " ".join(words)
 

@@ -344,7 +344,7 @@ RULES: tuple[Rule, ...] = (
             r"copy|write\s+out|what\s+(?:are|were|is))\s+(?:me\s+|us\s+)?(?:all\s+|exactly\s+|verbatim\s+)?(?:of\s+)?"
             r"(?:your|the\s+bot'?s|the\s+assistant'?s)\s+(?:(?:full|exact|original|initial|hidden|secret|system|"
             r"internal|complete|entire|current|real|first)\s+)?(?:instructions|prompt|rules\s+you|guidelines|"
-            r"configuration|directives|system\s+message|programming|training\s+data|embeddings)\b"
+            r"configuration|directives|system\s+message|programming|training\s+data)\b"
             r"(?!\s+(?:for|on|to|about|regarding|when|if|with)\b)",
             _I,
         ),
@@ -397,7 +397,7 @@ RULES: tuple[Rule, ...] = (
         "pasted_payload",
         STRONG,
         re.compile(
-            r"={3,}\s*end|\bend\s+of\s+(?:the\s+)?(?:document|context|prompt|instructions)\b|"
+            r"\bend\s+of\s+(?:the\s+)?(?:document|context|prompt|instructions)\b|"
             r"(?:\\n|\\\s?n\s*){3,}|-{3,}\s*(?:new|begin|start)\b|\bbegin\s+(?:new\s+)?(?:instructions|prompt)\b",
             _I,
         ),

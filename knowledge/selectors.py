@@ -46,9 +46,11 @@ WITH q AS (
            CASE WHEN %(terms)s = '' THEN NULL ELSE to_tsquery('english', %(terms)s) END AS tsq
 ),
 vec AS (
-    SELECT c.id, row_number() OVER (ORDER BY c.embedding <=> q.v) AS rank
-      FROM (SELECT id, embedding FROM knowledge_chunk, q
-             WHERE searchable ORDER BY embedding <=> q.v LIMIT %(vn)s) c, q
+    -- ORDER BY the bound parameter itself: ordering by a column of the q CTE
+    -- would hide the constant from the planner and rule out the HNSW index.
+    SELECT id, row_number() OVER (ORDER BY dist) AS rank
+      FROM (SELECT id, embedding <=> %(vec)s::vector AS dist FROM knowledge_chunk
+             WHERE searchable ORDER BY embedding <=> %(vec)s::vector LIMIT %(vn)s) c
 ),
 fts AS (
     SELECT id, rank, score FROM (

@@ -55,7 +55,9 @@ bike bikes order orders item items product products
 )
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
+    # Cached: a turn stems a few hundred words, nearly all seen before.
     with _stem_lock:  # the snowball stemmer object is not thread-safe
         return _stemmer.stemWord(word.lower())
 

@@ -32,7 +32,10 @@ class Command(BaseCommand):
         self.stdout.write(f"bias={cal['bias']:+.3f}  z_flag={cal['z_flag']:.3f}  z_block={cal['z_block']:.3f}")
         self.stdout.write("out-of-fold on the train rows (default thresholds):")
         for name, threshold in (("flag or block", cal["anchor_flag"]), ("block", cal["anchor_block"])):
-            parts = [f"recall {np.mean(scores[y == 1] >= threshold):.3f}", f"FPR {np.mean(scores[y == 0] >= threshold):.4f}"]
+            parts = [
+                f"recall {np.mean(scores[y == 1] >= threshold):.3f}",
+                f"FPR {np.mean(scores[y == 0] >= threshold):.4f}",
+            ]
             for source in sorted(set(report.datasets)):
                 mask = sources == source
                 pos, neg = mask & (y == 1), mask & (y == 0)
