@@ -40,7 +40,11 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 
 bench: $(STAMP)
-	$(PY) bench/run_all.py
+	$(PY) bench/ingest.py
+	$(PY) bench/search.py
+	$(PY) bench/turn.py
+	$(PY) bench/dashboard.py
+	$(PY) bench/public_qa.py --set all
 
 clean-db:
 	-$(PY) -c 'import os; os.environ.setdefault("DJANGO_SETTINGS_MODULE","config.settings"); from pathlib import Path; from config import embedded_db; embedded_db.stop(Path("var/pgdata"))'
