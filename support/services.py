@@ -144,6 +144,11 @@ def _record(*, conversation: Conversation, customer_text: str, turn, reply: Repl
         _escalation_open(
             conversation=conversation, message=bot, reason=reply.reason, priority=reply.priority, detail=reply.detail
         )
+    if turn.guard is not None:
+        from guardrails.services import security_event_record
+
+        # Every guard decision is a security event, allowed ones too, so reviewers see what passed.
+        security_event_record(result=turn.guard, text=customer_text, conversation=conversation, message=customer)
     return bot
 
 

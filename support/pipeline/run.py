@@ -46,6 +46,10 @@ FINGERPRINT_SETTINGS = (
 )
 
 NO_ANSWER_TEXT = "I couldn't find this in our verified help articles, so I won't guess. {handover}"
+BLOCKED_TEXT = (
+    "Sorry, I can't help with that request. I can answer questions about our products, orders, delivery, "
+    "returns and services — or hand you to a person with “Talk to a person”."
+)
 CLARIFY_TEXT = (
     "Could you tell me a bit more about what you need? For example: “How long do I have to return an e-bike?” "
     "or “What does delivery to Germany cost?”"
@@ -97,6 +101,20 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
     with _stage(turn, "embed"):
         turn.vector = embeddings.embed_query(question)
 
+    with _stage(turn, "injection"):
+        from guardrails.scoring import score_message
+
+        guard_result = score_message(turn.text, turn.vector)
+        turn.guard = guard_result
+        turn.signals["guard"] = {
+            "decision": guard_result.decision,
+            "score": round(guard_result.score, 4),
+            "pattern_id": guard_result.pattern_id,
+            "category": guard_result.category,
+        }
+    if guard_result.decision == "blocked":
+        return turn, Reply(kind=Kind.BLOCKED, text=BLOCKED_TEXT, reason=Reason.GUARD)
+
     with _stage(turn, "triggers"):
         reply = triggers.check(question, handover=handover)
     if reply is not None:
@@ -115,6 +133,9 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
             kind=Kind.APPROVED, text=best.text, reason=Reason.APPROVED, approved_version_id=best.version_id
         )
 
+    if guard_result.decision == "flagged":
+        # A suspicious message gets nothing composed for it: an approved answer or a person.
+        return turn, _escalate(no_answer, Reason.GUARD, why="guard_flag")
     if turn.budget_exhausted:
         return turn, _escalate(no_answer, Reason.LIMIT, why="daily_budget")
 
@@ -209,7 +230,7 @@ def _compose(turn: Turn, question: str, passages, generation: int, budget_left: 
     if budget_left is not None and llm.estimate_tokens(turn.text, passages) > budget_left:
         turn.signals["llm_skipped"] = "conversation token budget"
         return extractive, _ComposeMeta(compose.EXTRACTIVE)
-    key = llm.cache_key(question, passages, generation, config_fingerprint())
+    key = llm.cache_key(question.lower(), passages, generation, config_fingerprint())
     cached = cache.get(key)
     if cached is not None:
         turn.signals["llm_cache"] = "hit"

@@ -75,3 +75,4 @@ class Turn:
     stage_ms: dict[str, float] = field(default_factory=dict)
     signals: dict = field(default_factory=dict)
     budget_exhausted: bool = False
+    guard: object | None = None  # guardrails.scoring.GuardResult, recorded as a SecurityEvent

@@ -35,6 +35,11 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
+        from guardrails.services import patterns_ensure_loaded
+
+        loaded_patterns = patterns_ensure_loaded()
+        if loaded_patterns:
+            self.stdout.write(f"Loaded {loaded_patterns} prompt-injection patterns.")
         accounts = None
         if settings.DEMO_ENABLED:
             from core import demo
