@@ -19,6 +19,7 @@ urlpatterns = [
     path("kb/", include("knowledge.urls")),
     path("console/", include("escalation.urls")),
     path("insights/", include("insights.urls")),
+    path("security/", include("guardrails.urls")),
     path("metrics", insights_views.prometheus, name="metrics"),
     path("api/v1/", include((api_urlpatterns, "api"))),
     path("", include("support.urls")),
