@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from core.permissions import curator_required
 from insights import charts, metrics, selectors
 from insights.models import Alert
+from knowledge.models import Document
 
 
 def _period(request: HttpRequest) -> selectors.Period:
@@ -159,6 +160,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "open_alert_list": Alert.objects.filter(status=Alert.Status.OPEN)[:10],
         "query": request.GET.urlencode(),
         "price": settings.INSIGHTS_PRICE_PER_1K_TOKENS,
+        "documents": Document.objects.order_by("title").only("id", "title"),
     }
     template = "insights/_dashboard_body.html" if request.htmx else "insights/dashboard.html"
     return render(request, template, context)

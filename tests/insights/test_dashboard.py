@@ -90,3 +90,14 @@ def test_alert_rules_fire_once_on_threshold(traffic):
     assert [a.kind for a in raised] == ["escalation_rate"]
     assert services.alert_rules_check() == []
     assert Alert.objects.filter(kind="escalation_rate", status="open").count() == 1
+
+
+def test_dashboard_filters_by_topic(client, curator, traffic):
+    from knowledge.models import Document
+
+    client.force_login(curator)
+    returns = Document.objects.get(source_key="returns-and-refunds.md")
+    page = client.get(reverse("insights:dashboard"), {"document": returns.pk}).content.decode()
+    assert "citing one topic" in page
+    # only the conversation whose answer cited the returns article is counted
+    assert '<div class="value">1</div>' in page
