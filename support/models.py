@@ -130,3 +130,14 @@ class CriticalTopic(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DailyUsage(models.Model):
+    """Tokens spent per day, for the daily budget. A row, not a cache key: a cache
+    may evict or expire a counter, and a budget must not reset itself."""
+
+    date = models.DateField(unique=True)
+    tokens = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.date}: {self.tokens} tokens"

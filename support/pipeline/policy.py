@@ -47,23 +47,30 @@ def rate_limit(*, scope: str, ident: str, limit: int) -> None:
         )
 
 
-def daily_key(now=None) -> str:
-    return "budget:tokens:" + (now or timezone.now()).strftime("%Y%m%d")
+def daily_tokens_used(now=None) -> int:
+    from support.models import DailyUsage
+
+    day = timezone.localdate(now or timezone.now())
+    return DailyUsage.objects.filter(date=day).values_list("tokens", flat=True).first() or 0
 
 
-def daily_tokens_used() -> int:
-    return int(cache.get(daily_key()) or 0)
+def add_daily_tokens(tokens: int, now=None) -> None:
+    """Count tokens against today's budget with one atomic UPDATE (every process shares the row)."""
+    from django.db import IntegrityError, transaction
+    from django.db.models import F
 
+    from support.models import DailyUsage
 
-def add_daily_tokens(tokens: int) -> None:
     if tokens <= 0:
         return
-    key = daily_key()
-    if not cache.add(key, tokens, 2 * 86400):
-        try:
-            cache.incr(key, tokens)
-        except ValueError:
-            cache.set(key, tokens, 2 * 86400)
+    day = timezone.localdate(now or timezone.now())
+    if DailyUsage.objects.filter(date=day).update(tokens=F("tokens") + tokens):
+        return
+    try:
+        with transaction.atomic():
+            DailyUsage.objects.create(date=day, tokens=tokens)
+    except IntegrityError:  # another process created today's row first
+        DailyUsage.objects.filter(date=day).update(tokens=F("tokens") + tokens)
 
 
 def limit_reply(reason: str) -> Reply:

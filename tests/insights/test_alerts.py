@@ -97,17 +97,12 @@ def test_departs_needs_volume_a_jump_and_significance():
 
 
 def test_a_spent_daily_budget_raises_an_alert(demo_kb, settings):
-    from django.core.cache import cache
-
     from support.pipeline import policy, run
 
     settings.CHAT_DAILY_TOKEN_BUDGET = 1000
-    cache.set(policy.daily_key(), 1000)
-    try:
-        conversation = Conversation.objects.create(token_hash="x")
-        run.answer(text="How many days do I have to return an e-bike?", conversation=conversation)
-    finally:
-        cache.delete(policy.daily_key())
+    policy.add_daily_tokens(1000)
+    conversation = Conversation.objects.create(token_hash="x")
+    run.answer(text="How many days do I have to return an e-bike?", conversation=conversation)
     assert Alert.objects.get(kind="daily_budget").status == "open"
 
 

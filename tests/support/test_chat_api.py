@@ -203,27 +203,19 @@ def test_conversation_token_budget(api, demo_kb, settings):
 
 
 def test_daily_budget_leaves_only_approved_answers_and_escalations(api, demo_kb, settings):
-    from django.core.cache import cache
-
     from support.pipeline import policy
 
     settings.CHAT_DAILY_TOKEN_BUDGET = 1000
-    cache.set(policy.daily_key(), 1000)
-    try:
-        cid, token = start(api)
-        reply = say(api, cid, token, "How many days do I have to return an e-bike?").json()["reply"]
-        assert reply["kind"] == "escalated"
-        assert Escalation.objects.get(conversation_id=cid).reason == "limit"
-    finally:
-        cache.delete(policy.daily_key())
+    policy.add_daily_tokens(1000)
+    cid, token = start(api)
+    reply = say(api, cid, token, "How many days do I have to return an e-bike?").json()["reply"]
+    assert reply["kind"] == "escalated"
+    assert Escalation.objects.get(conversation_id=cid).reason == "limit"
 
 
 def test_tokens_are_counted_per_conversation_and_per_day(api, demo_kb):
-    from django.core.cache import cache
-
     from support.pipeline import policy
 
-    cache.delete(policy.daily_key())
     cid, token = start(api)
     reply = say(api, cid, token, "How many days do I have to return an e-bike?").json()["reply"]
     bot = Message.objects.get(pk=reply["id"])
@@ -300,3 +292,14 @@ def test_flagged_messages_get_only_approved_answers_or_a_person(api, demo_kb, mo
     reply = say(api, cid, token, "How many days do I have to return an e-bike?").json()["reply"]
     assert reply["kind"] == "escalated"
     assert Escalation.objects.get(conversation_id=cid).reason == "guard_flag"
+
+
+def test_the_daily_budget_counter_survives_a_cleared_cache(demo_kb):
+    from django.core.cache import cache
+
+    from support.pipeline import policy
+
+    policy.add_daily_tokens(700)
+    cache.clear()  # an evicted or expired cache entry must not reset the day's spending
+    policy.add_daily_tokens(300)
+    assert policy.daily_tokens_used() == 1000
