@@ -360,6 +360,7 @@ def explain_search(question: str, vector: np.ndarray) -> tuple[list[str], bool]:
         "terms": selectors.query_terms(question),
         "vn": settings.SEARCH_CANDIDATES,
         "tn": settings.SEARCH_CANDIDATES,
+        "fts_cap": settings.SEARCH_FTS_MAX_CANDIDATES,
         "rrf": selectors.RRF_K,
     }
     with connection.cursor() as cursor:

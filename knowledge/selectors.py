@@ -56,8 +56,13 @@ fts AS (
     SELECT id, rank, score FROM (
         SELECT c.id, ts_rank(c.search_vector, q.tsq, 1) AS score,
                row_number() OVER (ORDER BY ts_rank(c.search_vector, q.tsq, 1) DESC, c.id) AS rank
-          FROM knowledge_chunk c, q
-         WHERE c.searchable AND q.tsq IS NOT NULL AND c.search_vector @@ q.tsq
+          FROM (
+            -- Rank at most fts_cap matches: on a large corpus a common word can match
+            -- tens of thousands of chunks, and ranking them all is what costs.
+            SELECT m.id, m.search_vector FROM knowledge_chunk m, q
+             WHERE m.searchable AND q.tsq IS NOT NULL AND m.search_vector @@ q.tsq
+             LIMIT %(fts_cap)s
+          ) c, q
     ) ranked WHERE rank <= %(tn)s
 ),
 fused AS (
@@ -148,6 +153,7 @@ def chunk_search(
         "terms": terms,
         "vn": n if mode != "text" else 0,
         "tn": n if mode != "vector" else 0,
+        "fts_cap": settings.SEARCH_FTS_MAX_CANDIDATES,
         "rrf": RRF_K,
     }
     with connection.cursor() as cursor:

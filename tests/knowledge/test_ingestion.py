@@ -242,3 +242,11 @@ def test_source_key_is_editable_and_unique():
         services.document_set_source_key(document=a, source_key="../x.md")
     services.document_set_source_key(document=a, source_key="help/a.md")
     assert ingest("help/a.md", "# A\n\nAlpha text here.").outcome == "unchanged"
+
+
+def test_full_text_ranks_at_most_the_configured_number_of_matches(settings):
+    ingest("returns.md", RETURNS_MD)
+    ingest("shipping.md", "# Shipping\n\nReturns of e-bikes are collected by courier within 14 days.")
+    settings.SEARCH_FTS_MAX_CANDIDATES = 1
+    hits = search("e-bike returns courier", k=5, mode="text", min_cosine=0)
+    assert len(hits) == 1
