@@ -22,6 +22,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from core import embeddings
+from guardrails.scoring import score_message
 from knowledge import selectors
 from knowledge.models import KnowledgeState
 from support import hours
@@ -94,16 +95,14 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
 
     with _stage(turn, "guard"):
         turn.text = guard.sanitize(text)
-        # Case, spacing and end punctuation do not change the question: every
-        # stage below sees the normalised form, so equal questions get equal answers.
+        # Spacing and end punctuation do not change the question: every stage
+        # below sees the normalised form, so equal questions get equal answers.
         question = guard.normalize_question(turn.text) or turn.text
 
     with _stage(turn, "embed"):
         turn.vector = embeddings.embed_query(question)
 
     with _stage(turn, "injection"):
-        from guardrails.scoring import score_message
-
         guard_result = score_message(turn.text, turn.vector)
         turn.guard = guard_result
         turn.signals["guard"] = {

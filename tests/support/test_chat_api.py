@@ -287,7 +287,7 @@ def test_flagged_messages_get_only_approved_answers_or_a_person(api, demo_kb, mo
         result = real(text, vector)
         return scoring.GuardResult(0.7, "flagged", result.pattern_id, result.similarity, "policy_coercion", {})
 
-    monkeypatch.setattr(scoring, "score_message", flag_everything)
+    monkeypatch.setattr("support.pipeline.run.score_message", flag_everything)
     cid, token = start(api)
     reply = say(api, cid, token, "How many days do I have to return an e-bike?").json()["reply"]
     assert reply["kind"] == "escalated"
