@@ -18,7 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = Path("/work/shared/benchmarks/support_qa")
+_SHARED = next(
+    (p for p in (ROOT.parent / "shared", Path("/work/shared")) if (p / "benchmarks").is_dir()), Path("/work/shared")
+)
+DATA_DIR = _SHARED / "benchmarks" / "support_qa"
 DATASETS = ("conditionalqa", "doc2dial")
 KNOWLEDGE_TABLES = ("knowledge_chunk", "knowledge_documentversion", "knowledge_document", "knowledge_ingestionjob")
 

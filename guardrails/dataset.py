@@ -18,11 +18,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-PUBLIC_FILE = Path("/work/shared/benchmarks/injection/injection_eval.jsonl")
+
+def _shared_dir() -> Path:
+    """The shared/ folder beside the checkout (as CI lays it out), else the workplace's copy."""
+    candidates = [Path(os.environ["GROUNDWORK_SHARED_DIR"])] if os.environ.get("GROUNDWORK_SHARED_DIR") else []
+    candidates += [Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")]
+    return next((c for c in candidates if (c / "benchmarks").is_dir()), candidates[-1])
+
+
+PUBLIC_FILE = _shared_dir() / "benchmarks" / "injection" / "injection_eval.jsonl"
 TRAIN = "train"
 TEST = "test"
 
