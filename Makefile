@@ -29,7 +29,8 @@ test: $(STAMP) browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings_test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	status=0; $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	  $(PY) manage.py stopdb --settings=config.settings_test >/dev/null; exit $$status
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
