@@ -338,7 +338,9 @@ def searchable_matrix() -> tuple[np.ndarray, np.ndarray]:
 
 
 def vector_literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
+    from core.embeddings import vector_literal as literal
+
+    return literal(vector)
 
 
 _VECTOR_LITERAL = re.compile(r"'\[[-0-9.e+,]+\]'::vector")

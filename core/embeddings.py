@@ -91,6 +91,19 @@ def tokenizer_count(text: str) -> int:
     return len(get_model().tokenizer.tokenize(text))
 
 
+def question_key(text: str) -> str:
+    """What is embedded for a question: spacing, case and end punctuation do not
+    change its meaning. Every place that embeds a question (the chat turn,
+    approved-answer variants, the curators' try box, the injection guard) uses
+    this, so the same question always gets the same vector."""
+    return " ".join(text.split()).rstrip("?!. ").lower()
+
+
+def vector_literal(vector: np.ndarray) -> str:
+    """A vector as pgvector's text form, for raw SQL."""
+    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
+
+
 def embed_query(text: str) -> np.ndarray:
     """One question's vector; repeated questions come from an LRU cache."""
     key = " ".join(text.split()).lower()

@@ -30,6 +30,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 
+from core.embeddings import vector_literal
 from guardrails import heuristics
 from guardrails.decoding import Decoded, deobfuscate
 
@@ -211,10 +212,6 @@ def decide(score: float) -> str:
     if score >= settings.GUARD_FLAG_THRESHOLD:
         return FLAGGED
     return ALLOWED
-
-
-def vector_literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
 
 
 _NEAREST_SQL = """

@@ -64,9 +64,9 @@ def as_message(raw: str) -> str:
 
 def embedding_key(text: str) -> str:
     """What the pipeline embeds for a sanitised message (its normalised question)."""
-    from support.pipeline.guard import normalize_question
+    from core.embeddings import question_key
 
-    return " ".join((normalize_question(text) or text).split()).lower()
+    return question_key(text) or " ".join(text.split()).lower()
 
 
 def embed_keys(keys: Sequence[str]) -> np.ndarray:

@@ -44,7 +44,7 @@ def answer_try(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:2000]
     matches = []
     if q:
-        vector = embeddings.embed_query(" ".join(q.lower().split()).rstrip("?!. "))
+        vector = embeddings.embed_query(embeddings.question_key(q))
         matches = selectors.approved_matches(vector=vector, now=timezone.now(), limit=5)
     return render(
         request,

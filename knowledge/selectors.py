@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
+from core.embeddings import vector_literal
 from knowledge.models import Chunk, Document, DocumentVersion, IngestionJob
 
 RRF_K = 60
@@ -90,7 +91,7 @@ _common_lock = threading.Lock()
 _common: tuple[int, frozenset[str]] | None = None
 
 
-def common_lexemes() -> frozenset[str]:
+def common_lexemes(generation: int | None = None) -> frozenset[str]:
     """Lexemes found in many searchable chunks, recomputed when the knowledge base changes.
 
     ts_rank weighs every matched term alike (PostgreSQL has no BM25), so
@@ -100,7 +101,8 @@ def common_lexemes() -> frozenset[str]:
     global _common
     from knowledge.models import KnowledgeState
 
-    generation = KnowledgeState.current()
+    if generation is None:
+        generation = KnowledgeState.current()
     if _common is not None and _common[0] == generation:
         return _common[1]
     with _common_lock, connection.cursor() as cursor:
@@ -114,7 +116,7 @@ def common_lexemes() -> frozenset[str]:
     return _common[1]
 
 
-def query_terms(question: str) -> str:
+def query_terms(question: str, generation: int | None = None) -> str:
     """The question's stemmed, stopword-free terms OR-ed together (an AND of a
     whole natural-language question would rarely match anything), without the
     terms common to most of the knowledge base unless nothing else is left."""
@@ -122,7 +124,7 @@ def query_terms(question: str) -> str:
         cursor.execute(_TERMS_SQL, [question])
         (terms,) = cursor.fetchone()
     lexemes = [t for t in terms.split(" | ") if t] if terms else []
-    common = common_lexemes() if lexemes else frozenset()
+    common = common_lexemes(generation) if lexemes else frozenset()
     kept = [t for t in lexemes if t not in common] or lexemes
     # Lexemes come back bare; quote them so characters like ':' or '!' are literal.
     return " | ".join("'" + t.replace("'", "''") + "'" for t in kept)
@@ -136,20 +138,22 @@ def chunk_search(
     min_cosine: float | None = None,
     candidates: int | None = None,
     mode: str = "hybrid",
+    generation: int | None = None,
 ) -> list[SearchHit]:
     """Top-k chunks for a question; weak matches are dropped, never padded.
 
     `mode` is "hybrid" (default), "vector" or "text": the single-ranker modes
-    exist for benchmarks that show what fusion adds.
+    exist for benchmarks that show what fusion adds. A chat turn passes the
+    knowledge generation it already read, so it is not queried twice.
     """
     k = max(1, min(k, settings.SEARCH_MAX_K))
     n = candidates or settings.SEARCH_CANDIDATES
     threshold = settings.SEARCH_MIN_COSINE if min_cosine is None else min_cosine
-    terms = query_terms(query) if mode in ("hybrid", "text") else ""
+    terms = query_terms(query, generation) if mode in ("hybrid", "text") else ""
     if mode not in ("hybrid", "vector", "text"):
         raise ValueError(f"unknown search mode {mode!r}")
     params = {
-        "vec": _vector_literal(vector),
+        "vec": vector_literal(vector),
         "terms": terms,
         "vn": n if mode != "text" else 0,
         "tn": n if mode != "vector" else 0,
@@ -250,15 +254,11 @@ SELECT v.id, v.answer_id, v.number, v.text, qv.text, 1 - (qv.embedding <=> %(vec
 
 def approved_matches(*, vector: np.ndarray, now, limit: int = 3) -> list[ApprovedMatch]:
     """The closest question variants of approved, currently valid answer versions."""
-    params = {"vec": _vector_literal(vector), "now": now, "limit": limit}
+    params = {"vec": vector_literal(vector), "now": now, "limit": limit}
     with connection.cursor() as cursor:
         cursor.execute(_APPROVED_SQL, params)
         rows = cursor.fetchall()
     return [ApprovedMatch(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
-
-
-def _vector_literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
 
 
 def chunk_sentence_data(chunk_ids: list[int]) -> dict[int, tuple[list, bytes]]:

@@ -391,7 +391,7 @@ def approved_version_create(
         valid_from=valid_from,
         valid_until=valid_until,
     )
-    vectors = embeddings.embed_passages([" ".join(q.lower().split()).rstrip("?!. ") for q in questions])
+    vectors = embeddings.embed_passages([embeddings.question_key(q) for q in questions])
     QuestionVariant.objects.bulk_create(
         [QuestionVariant(version=version, text=q, embedding=vectors[i]) for i, q in enumerate(questions)]
     )

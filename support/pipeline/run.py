@@ -140,8 +140,14 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
 
     with _stage(turn, "retrieval"):
         vague = answerability.is_vague(question)
-        hits = [] if vague else selectors.chunk_search(query=question, vector=turn.vector, k=settings.CHAT_RETRIEVAL_K)
         generation = KnowledgeState.current()
+        hits = (
+            []
+            if vague
+            else selectors.chunk_search(
+                query=question, vector=turn.vector, k=settings.CHAT_RETRIEVAL_K, generation=generation
+            )
+        )
         sentence_data = selectors.chunk_sentence_data([h.chunk_id for h in hits]) if hits else {}
         decision = (
             answerability.decide(question, hits, lexicon.vocabulary(str(generation)), sentence_data)

@@ -52,3 +52,16 @@ def test_folder_keys_are_relative_paths(tmp_path):
     (tmp_path / "kb" / ".hidden.md").write_text("# H")
     keys = [m.source_key for m in read_path(tmp_path / "kb")]
     assert keys == ["a.md", "sub/b.txt"]
+
+
+def test_zip_with_too_many_members_is_refused_whole(settings):
+    settings.INGEST_MAX_ZIP_MEMBERS = 2
+    (member,) = read_zip(make_zip({"a.md": b"# A", "b.md": b"# B", "c.md": b"# C"}))
+    assert member.data is None and "holds 3 files, over the limit of 2" in member.error
+
+
+def test_zip_expanding_past_the_total_limit_stops_there(settings):
+    settings.INGEST_MAX_ZIP_TOTAL_BYTES = 250
+    members = list(read_zip(make_zip({"a.md": b"# A\n\n" + b"a" * 200, "b.md": b"# B\n\n" + b"b" * 200})))
+    assert members[0].data is not None
+    assert members[1].data is None and "INGEST_MAX_ZIP_TOTAL_BYTES" in members[1].error

@@ -303,3 +303,39 @@ def test_the_daily_budget_counter_survives_a_cleared_cache(demo_kb):
     cache.clear()  # an evicted or expired cache entry must not reset the day's spending
     policy.add_daily_tokens(300)
     assert policy.daily_tokens_used() == 1000
+
+
+def test_rate_limit_on_new_conversations_per_ip(api, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.CHAT_RATE_LIMIT_NEW_CONVERSATIONS_PER_IP = 2
+    statuses = [api.post("/api/v1/conversations/", REMOTE_ADDR="198.51.100.7").status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+    assert api.post("/api/v1/conversations/", REMOTE_ADDR="198.51.100.8").status_code == 201
+
+
+def test_context_budget_and_sentence_cap_bound_the_answer(demo_kb, settings):
+    from support.pipeline import run
+
+    question = "What payment methods can I use?"
+    _, wide = run.answer(text=question)
+    settings.CHAT_MAX_ANSWER_SENTENCES = 1
+    settings.CHAT_CONTEXT_TOKEN_BUDGET = 50
+    turn, narrow = run.answer(text=question)
+    assert wide.kind == narrow.kind == "grounded"
+    assert turn.signals["context_tokens"] <= 50 or len(narrow.passages) == 1
+    assert sum(len(p.sentences) for p in narrow.passages) < sum(len(p.sentences) for p in wide.passages)
+
+
+def test_a_question_gets_the_same_vector_wherever_it_is_embedded(demo_kb):
+    import numpy as np
+
+    from core import embeddings
+    from knowledge import services
+    from knowledge.models import QuestionVariant
+
+    services.approved_version_create(title="t", text="x", variants=["  Can I pay with PayPal?? "])
+    stored = np.asarray(QuestionVariant.objects.get().embedding, dtype=np.float32)
+    asked = embeddings.embed_query(embeddings.question_key("can i pay with paypal"))
+    assert float(stored @ asked) > 0.9999
