@@ -184,7 +184,11 @@ RULES: tuple[Rule, ...] = (
         "instruction_override",
         WEAK,
         re.compile(
-            r"\b(?:say|state|tell\s+me|admit|include)\s+(?:in\s+your\s+answer\s+)?that\s+(?:you\s+)?(?:hate|love|are\s+the|is\s+the)\b",
+            r"\b(?:say|state|tell\s+me|admit|include)\s+(?:in\s+your\s+answer\s+)?that\s+(?:you\s+)?(?:hate|love|are\s+the|is\s+the)\b|"
+            # A dictated verdict on a person, party or country: "declare that <X> is the greatest ...".
+            r"\b(?:state|declare|claim|proclaim|announce|admit|write|say)\s+that\s+(?:[\w'-]+\s+){1,4}(?:is|are|was|were)\s+"
+            r"(?:the\s+(?:best|greatest|worst|most\s+\w+|only\s+true)|superior|inferior|evil|stupid|"
+            r"better\s+than|worse\s+than)\b",
             _I,
         ),
     ),
@@ -224,6 +228,63 @@ RULES: tuple[Rule, ...] = (
             r"\b(?:oubliez|oublie|ignorez|ignore)\s+(?:toutes?\s+)?(?:les|tes|vos)\s+(?:instructions|consignes|règles)|"
             r"\b(?:olvid[ae]s?|ignora)\s+(?:todas?\s+)?(?:las\s+)?(?:instrucciones|todo\s+(?:que|lo\s+que))|"
             r"\btienes\s+que\s+olvidar\s+todo|\bzaboravi\s+sve|\bзабудьте\s+все",
+            _I,
+        ),
+    ),
+    # --- off-task hijacking: the bot used as a free general-purpose writer ---------------------------
+    Rule(
+        "off_task_request",
+        "instruction_override",
+        WEAK,
+        re.compile(
+            # An imperative (optionally after "please", "now", "can you", ...) asking for a piece of
+            # general-purpose writing or code that a bike shop's support bot has no business producing.
+            r"(?:^|[.!?:;]\s*|\b(?:please|now|then|and|also|pls|can\s+you|could\s+you|would\s+you|will\s+you)\s+)"
+            r"(?:write|compose|generate|create|draft|produce|code|program|pen|invent|make\s+up|come\s+up\s+with)"
+            r"\s+(?:me\s+|us\s+)?(?:(?:a|an|the|some|my|this|that|another|new|short|long|little|quick|funny|"
+            r"simple|full|complete|entire|whole|\d+[-\s]?\w*|[\w+#-]+)\s+){0,4}"
+            r"(?:(?<!qr\s)(?<!promo\s)(?<!discount\s)(?<!voucher\s)(?<!tracking\s)(?<!gift\s)(?<!return\s)(?<!new\s)code|program|programs|script|scripts|function|class|app|website|malware|virus|exploit|keylogger|"
+            r"poems?|poetry|verses?|sonnets?|haikus?|limericks?|lyrics|songs?|raps?|essays?|stor(?:y|ies)|"
+            r"novels?|fan\s?fiction|screenplay|manifesto|speech|propaganda|slogans?|tweets?|homework|"
+            r"assignment|thesis|dissertation|cover\s+letter|love\s+letter|fairy\s+tale|c\+\+|python|java(?:script)?)(?!\w)|"
+            r"(?:^|[.!?:;]\s*|\b(?:bitte|nun|jetzt|dann|und)\s+)"
+            r"(?:schreib(?:e|en\s+sie)?|verfass(?:e|en\s+sie)?|erstell(?:e|en\s+sie)?|generier(?:e|en\s+sie)?|"
+            r"dicht(?:e|en\s+sie)?|programmier(?:e|en\s+sie)?)\s+(?:mir\s+|uns\s+)?(?:[\w+#-]+\s+){0,4}"
+            r"(?:code|programm|skript|gedicht|gedichte|lied|songtext|aufsatz|essay|geschichte|märchen|roman|"
+            r"manifest|rede|hausaufgaben?|c\+\+|python)(?!\w)|"
+            r"\b(?:do|solve|finish|complete)\s+my\s+(?:\w+\s+)?(?:homework|assignment|essay|exam|coursework)\b",
+            _I,
+        ),
+    ),
+    Rule(
+        "make_it_up",
+        "instruction_override",
+        WEAK,
+        # Asking the bot to invent an answer rather than say it does not know.
+        re.compile(
+            r"\b(?:make|making)\s+(?:something|stuff|things|it|one|an?\s+answer|up\s+an?\s+answer)\s+up\b|"
+            r"\bmake\s+up\s+(?:something|an?\s+answer|a\s+reply|some\s+facts|facts)\b|"
+            r"\b(?:invent|fabricate)\s+(?:an?\s+|some\s+)?(?:answer|reply|facts|story)\b|"
+            r"\b(?:erfinde|denk\s+dir)\s+(?:etwas|was|eine\s+antwort)\b",
+            _I,
+        ),
+    ),
+    Rule(
+        "persona_assignment",
+        "role_play",
+        WEAK,
+        re.compile(
+            # "You are <someone else>." opening a message, then a task or question for that persona:
+            # customers say "you are right/wrong/great", not "you are <a newspaper / a politician>".
+            r"(?:^|[.!?]\s+)(?:(?:ok(?:ay)?|so|now|and\s+now|jetzt|nun|okay)[.,!]?\s+)?"
+            r"(?:you\s+are|you're|du\s+bist|bist\s+du|sie\s+sind|be|sei)\s+"
+            r"(?!(?:right|wrong|correct|great|good|amazing|awesome|the\s+best|so\b|very|too|not|useless|"
+            r"helpful|kind|welcome|a\s+star|a\s+lifesaver|brilliant|fantastic|terrible|rubbish|hopeless|"
+            r"quick|fast|slow|honest|clear|careful|patient|sure|aware|able|allowed|supposed|going|still|"
+            r"always|never|just|only|really|also|back|online|open|closed|there|here|ready|done|in\b|on\b|at\b|"
+            r"toll|super|nett|schnell|langsam|sicher|ehrlich|eine\s+große\s+hilfe)\b)"
+            r"(?:(?:a|an|the|my|ein|eine|der|die|das)\s+)?(?:[\w-]+\s+){0,3}[\w-]+\s*[.,:;!]\s*"
+            r"(?:(?:as|als)\s+|what|how|why|who|tell|give|write|say|answer|wie|was|warum|wer|sag|schreib|gib)\b",
             _I,
         ),
     ),

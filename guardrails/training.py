@@ -37,7 +37,7 @@ TEAM_FILE = SEEDS_DIR / "team_patterns.jsonl"
 PUBLIC_TRAIN_FILE = SEEDS_DIR / "public_train_patterns.jsonl"
 TEAM_BENIGN_FILE = SEEDS_DIR / "team_benign.jsonl"
 
-FLAG_FPR = 0.01
+FLAG_FPR = 0.015
 BLOCK_FPR = 0.002
 FOLDS = 5
 PROBE_L2 = 1.0

@@ -1,10 +1,11 @@
 """The guard on held-out data: the figures in docs/guardrails.md, as regression floors.
 
 Measured on the held-out test part (deepset "test", self-reminder "test" + "itw",
-the test half of BANKING77): recall 0.892 (140/157), block-only recall 0.866,
-false-positive rate 0.0013 (2/1568). The floors below leave a margin of about
-three messages; the issue's targets were recall >= 0.90 at FPR <= 0.02, and
-recall misses 0.90 because of deepset's broad "off-task" injections (see the doc).
+the test half of BANKING77) with the calibration of 2026-11-29 (flag point at 1.5 %
+train out-of-fold FPR, off-task rules and patterns): recall 0.917 (144/157),
+block-only recall 0.854 (134/157), false-positive rate 0.0032 (5/1568). The floors
+below leave a margin of about three messages; the issue's targets are recall >= 0.90
+at FPR <= 0.02.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ def test_held_out_split_meets_the_measured_figures(patterns):
     t = report.overall
     assert t.n("injection") == 157
     assert t.n("benign") == 1568
-    assert t.recall >= 0.87
-    assert t.block_recall >= 0.84
+    assert t.recall >= 0.89
+    assert t.block_recall >= 0.83
     assert t.fpr <= 0.02
     assert t.block_fpr <= 0.005
     sources = report.by_source
     assert sources["self-reminder"].recall >= 0.97
-    assert sources["deepset"].recall >= 0.65
+    assert sources["deepset"].recall >= 0.73
     assert sources["banking77"].fpr <= 0.005
     assert report.p50_ms < 50
 
