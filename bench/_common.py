@@ -23,7 +23,13 @@ _SHARED = next(
 )
 DATA_DIR = _SHARED / "benchmarks" / "support_qa"
 DATASETS = ("conditionalqa", "doc2dial")
-KNOWLEDGE_TABLES = ("knowledge_chunk", "knowledge_documentversion", "knowledge_document", "knowledge_ingestionjob")
+KNOWLEDGE_TABLES = (
+    "knowledge_chunkterm",
+    "knowledge_chunk",
+    "knowledge_documentversion",
+    "knowledge_document",
+    "knowledge_ingestionjob",
+)
 
 
 def setup_django() -> None:
@@ -119,9 +125,18 @@ def load_questions() -> list[str]:
     return questions
 
 
-def as_markdown(doc: dict) -> str:
-    """What the benchmarks ingest: the title as the H1, so parsing picks it up."""
-    return f"# {doc['title']}\n\n{doc['text']}"
+def source_key(doc: dict) -> str:
+    """A set's document as the file a customer would upload: Markdown when its text
+    has Markdown headings (ConditionalQA), plain text otherwise (doc2dial's own
+    extraction, where a section heading is a short line above its paragraph)."""
+    return f"{doc['doc_id']}.md" if doc["text"].lstrip().startswith("#") else f"{doc['doc_id']}.txt"
+
+
+def as_file(doc: dict) -> bytes:
+    """The file's bytes, with the title first so that parsing picks it up."""
+    if source_key(doc).endswith(".md"):
+        return f"# {doc['title']}\n\n{doc['text']}".encode()
+    return f"{doc['title']}\n\n{doc['text'].strip()}".encode()
 
 
 def ingest_docs(docs: list[dict]) -> tuple[list[int], list[str]]:
@@ -132,9 +147,7 @@ def ingest_docs(docs: list[dict]) -> tuple[list[int], list[str]]:
     failed: list[str] = []
     for doc in docs:
         try:
-            version, _ = services.version_ingest(
-                source_key=f"{doc['doc_id']}.md", data=as_markdown(doc).encode(), verify=True
-            )
+            version, _ = services.version_ingest(source_key=source_key(doc), data=as_file(doc), verify=True)
         except services.ParseError as exc:
             failed.append(f"{doc['doc_id']}: {exc}")
             continue

@@ -85,7 +85,7 @@ def gold_keys(question: dict, *, lenient: bool = False) -> set[str]:
     ids = list(question["doc_ids"])
     if lenient:
         ids += question.get("answer_span_also_in_doc_ids") or []
-    return {f"{doc_id}.md" for doc_id in ids}
+    return {f"{doc_id}{suffix}" for doc_id in ids for suffix in (".md", ".txt")}
 
 
 def chat_message(variant: str, question: dict, limit: int) -> tuple[str, bool]:
@@ -130,7 +130,7 @@ def ensure_ingested(sets: dict[str, list[dict]], reingest: bool) -> None:
         _common.truncate_knowledge()
     have = set(Document.objects.filter(versions__is_current=True).values_list("source_key", flat=True))
     for name, docs in sets.items():
-        missing = [d for d in docs if f"{d['doc_id']}.md" not in have]
+        missing = [d for d in docs if _common.source_key(d) not in have]
         if not missing:
             print(f"{name}: all {len(docs)} documents already ingested", flush=True)
             continue

@@ -33,12 +33,9 @@ The phases
 The measurements, per phase, for every real question in
 /work/shared/benchmarks/support_qa/*/questions.jsonl (embedded once, with
 embed_query, before timing):
-  * latency of knowledge.selectors.chunk_search(query, vector, k=5), hybrid and
-    vector-only (interleaved per query), wall time around the call, so it
-    includes the query_terms round trip but not the query embedding;
-  * what-if: the same hybrid call with chunk_search's SQL text replaced, in
-    this process only, by one whose vector CTE orders by the bound query
-    vector instead of the CTE column q.v (the project code is not changed);
+  * latency of knowledge.selectors.chunk_search(query, vector, k=5), hybrid,
+    vector-only and text-only (BM25) interleaved per query, wall time around the
+    call, so it includes the query_terms round trip but not the query embedding;
   * EXPLAIN ANALYZE of chunk_search's SQL: does the vector CTE use
     chunk_embedding_hnsw?
   * recall@10 of the HNSW index (SELECT id ... ORDER BY embedding <=> %s::vector
@@ -56,7 +53,6 @@ Run from the project root:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import random
 import re
@@ -89,6 +85,16 @@ def delete_synthetic(prefix: str) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
+        # The postings trigger would delete row by row (~100 index probes per chunk);
+        # for tens of thousands of synthetic rows one set-wise delete is much faster.
+        cursor.execute("SET session_replication_role = replica")  # triggers off, this session only
+        cursor.execute(
+            """
+            DELETE FROM knowledge_chunkterm t USING knowledge_chunk c, knowledge_documentversion v, knowledge_document d
+             WHERE t.chunk_id = c.id AND c.version_id = v.id AND v.document_id = d.id AND d.source_key LIKE %s
+            """,
+            [prefix + "%"],
+        )
         cursor.execute(
             """
             DELETE FROM knowledge_chunk c USING knowledge_documentversion v, knowledge_document d
@@ -96,6 +102,7 @@ def delete_synthetic(prefix: str) -> None:
             """,
             [prefix + "%"],
         )
+        cursor.execute("RESET session_replication_role")
         cursor.execute(
             "DELETE FROM knowledge_documentversion v USING knowledge_document d "
             "WHERE v.document_id = d.id AND d.source_key LIKE %s",
@@ -242,33 +249,6 @@ def build_jitter(count: int, cosine: float, seed: int) -> float:
     return float(np.median(cosines))
 
 
-# --- What-if: chunk_search with the query vector bound in the vector CTE ------------------
-
-_CTE_ORDER = "FROM knowledge_chunk, q\n             WHERE searchable ORDER BY embedding <=> q.v LIMIT"
-_BOUND_ORDER = "FROM knowledge_chunk\n             WHERE searchable ORDER BY embedding <=> %(vec)s::vector LIMIT"
-
-
-def bound_search_sql() -> str | None:
-    """chunk_search's SQL with the vector top-N ordered by the bound parameter instead of the
-    CTE column q.v (an ORDER BY on another relation's column cannot use an index); None when
-    the project's SQL no longer has the expected text. Used only inside this benchmark."""
-    from knowledge import selectors
-
-    return selectors._SEARCH_SQL.replace(_CTE_ORDER, _BOUND_ORDER) if _CTE_ORDER in selectors._SEARCH_SQL else None
-
-
-@contextlib.contextmanager
-def patched_search_sql(sql: str):
-    from knowledge import selectors
-
-    original = selectors._SEARCH_SQL
-    selectors._SEARCH_SQL = sql
-    try:
-        yield
-    finally:
-        selectors._SEARCH_SQL = original
-
-
 # --- Phases ------------------------------------------------------------------------------
 
 
@@ -302,6 +282,8 @@ def create_indexes() -> dict[str, float]:
     with connection.cursor() as cursor:
         cursor.execute("RESET maintenance_work_mem")
         cursor.execute("VACUUM ANALYZE knowledge_chunk")
+        # The postings (filled by the trigger) need a current visibility map for index-only scans.
+        cursor.execute("VACUUM ANALYZE knowledge_chunkterm")
     return seconds
 
 
@@ -357,14 +339,9 @@ def explain_search(question: str, vector: np.ndarray) -> tuple[list[str], bool]:
 
     from knowledge import selectors
 
-    params = {
-        "vec": vector_literal(vector),
-        "terms": selectors.query_terms(question),
-        "vn": settings.SEARCH_CANDIDATES,
-        "tn": settings.SEARCH_CANDIDATES,
-        "fts_cap": settings.SEARCH_FTS_MAX_CANDIDATES,
-        "rrf": selectors.RRF_K,
-    }
+    params = selectors.search_params(
+        query=question, vector=vector, mode="hybrid", candidates=settings.SEARCH_CANDIDATES, generation=None
+    )
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, BUFFERS OFF) " + selectors._SEARCH_SQL, params)
         lines = shorten([r[0] for r in cursor.fetchall()])
@@ -384,23 +361,19 @@ def explain_plain(vector: np.ndarray) -> list[str]:
         return shorten([r[0] for r in cursor.fetchall()])
 
 
-def time_search(questions: list[str], vectors: np.ndarray, bound_sql: str | None) -> dict[str, list[float]]:
-    """Latency (ms) per question of chunk_search, hybrid and vector-only, interleaved per question;
-    plus the bound-parameter what-if (hybrid) when its SQL is available."""
+def time_search(questions: list[str], vectors: np.ndarray) -> dict[str, list[float]]:
+    """Latency (ms) per question of chunk_search: hybrid, vector-only and text-only, interleaved per question."""
     from knowledge.selectors import chunk_search
 
-    variants: list[tuple[str, str, str | None]] = [("hybrid", "hybrid", None), ("vector", "vector", None)]
-    if bound_sql:
-        variants.append(("hybrid, bound vector (what-if)", "hybrid", bound_sql))
-    for q, v in zip(questions[:50], vectors[:50], strict=True):  # warm caches
+    modes = ("hybrid", "vector", "text")
+    for q, v in zip(questions[:50], vectors[:50], strict=True):  # warm caches (and the BM25 statistics)
         chunk_search(query=q, vector=v, k=5)
-    times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    times: dict[str, list[float]] = {mode: [] for mode in modes}
     for q, v in zip(questions, vectors, strict=True):
-        for name, mode, sql in variants:
-            with patched_search_sql(sql) if sql else contextlib.nullcontext():
-                start = time.perf_counter()
-                chunk_search(query=q, vector=v, k=5, mode=mode)
-                times[name].append(1000 * (time.perf_counter() - start))
+        for mode in modes:
+            start = time.perf_counter()
+            chunk_search(query=q, vector=v, k=5, mode=mode)
+            times[mode].append(1000 * (time.perf_counter() - start))
     return times
 
 
@@ -452,22 +425,24 @@ def run_phase(label: str, questions: list[str], vectors: np.ndarray, build_secon
     builds = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in build_seconds.items())
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     print(f"\n=== {label}: {searchable} searchable chunks (index builds: {builds}; loadavg {load}) ===", flush=True)
+    from knowledge import selectors
+
+    selectors._stats = None
+    start = time.perf_counter()
+    stats = selectors.text_stats()
+    stats_s = time.perf_counter() - start
+    print(
+        f"BM25 statistics (once per knowledge generation and process): {stats_s:.2f} s, "
+        f"{len(stats.document_frequency)} lexemes, mean chunk length {stats.avg_length:.0f} lexemes",
+        flush=True,
+    )
     plan, uses_hnsw = explain_search(questions[0], vectors[0])
     print("EXPLAIN ANALYZE of chunk_search's SQL (hybrid), full plan:")
     print("\n".join("    " + line for line in plan))
     print(f"vector CTE uses chunk_embedding_hnsw: {uses_hnsw}")
     print("EXPLAIN ANALYZE of a plain top-N (vector as a bound parameter):")
     print("\n".join("    " + line for line in explain_plain(vectors[0])))
-    bound_sql = bound_search_sql()
-    bound_plan: list[str] = []
-    bound_uses = False
-    if bound_sql:
-        with patched_search_sql(bound_sql):
-            bound_plan, bound_uses = explain_search(questions[0], vectors[0])
-        print(f"what-if SQL (vector CTE ordered by the bound parameter) uses chunk_embedding_hnsw: {bound_uses}")
-    else:
-        print("what-if skipped: selectors._SEARCH_SQL no longer has the expected vector CTE text")
-    times = time_search(questions, vectors, bound_sql)
+    times = time_search(questions, vectors)
     ids, matrix = searchable_matrix()
     recall = {ef: recall_at_10(vectors, ids, matrix, ef) for ef in (40, 100)}
     result = {
@@ -475,9 +450,8 @@ def run_phase(label: str, questions: list[str], vectors: np.ndarray, build_secon
         "searchable": searchable,
         "build": build_seconds,
         "uses_hnsw": uses_hnsw,
+        "stats_s": stats_s,
         "plan": plan_excerpt(plan),
-        "bound_plan": plan_excerpt(bound_plan),
-        "bound_uses": bound_uses,
         "times": times,
         "recall": recall,
     }
@@ -569,7 +543,7 @@ def main() -> None:
                         f"chunk_search {name}",
                         f"{_common.percentile(values, 50):.1f}",
                         f"{_common.percentile(values, 95):.1f}",
-                        "yes" if r["bound_uses" if "what-if" in name else "uses_hnsw"] else "**no**",
+                        "—" if name == "text" else ("yes" if r["uses_hnsw"] else "**no**"),
                     ]
                 )
             for ef, (_, values) in r["recall"].items():
@@ -608,9 +582,6 @@ def main() -> None:
         for r in results:
             print(f"\nplan excerpt, chunk_search SQL, {r['label']}:")
             print("\n".join("    " + line for line in r["plan"]))
-            if r["bound_plan"]:
-                print(f"plan excerpt, what-if SQL, {r['label']}:")
-                print("\n".join("    " + line for line in r["bound_plan"]))
     finally:
         _common.stop_server()
 

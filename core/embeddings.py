@@ -30,6 +30,10 @@ _lock = threading.Lock()
 _model: SentenceTransformer | None = None
 _query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 _cache_lock = threading.Lock()
+# A fast tokenizer is not safe to call from two threads at once (its padding and
+# truncation state is shared), and torch already uses every core for one call:
+# calls into the model are serialised per process, at no cost in throughput.
+_model_lock = threading.RLock()
 
 
 def model_path() -> str:
@@ -76,19 +80,23 @@ def warm() -> None:
 def embed_passages(texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
     if not texts:
         return np.zeros((0, settings.EMBEDDING_DIMENSIONS), dtype=np.float32)
-    vectors = get_model().encode(
-        texts,
-        batch_size=batch_size or settings.EMBEDDING_BATCH_SIZE,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
+    model = get_model()
+    with _model_lock:
+        vectors = model.encode(
+            texts,
+            batch_size=batch_size or settings.EMBEDDING_BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
     return vectors.astype(np.float32, copy=False)
 
 
 def tokenizer_count(text: str) -> int:
     """Word-piece tokens as the model sees them (for chunk sizing and budgets)."""
-    return len(get_model().tokenizer.tokenize(text))
+    tokenizer = get_model().tokenizer
+    with _model_lock:
+        return len(tokenizer.tokenize(text))
 
 
 def question_key(text: str) -> str:
@@ -128,7 +136,9 @@ def count_tokens(texts: list[str]) -> list[int]:
     """Word-piece tokens per text as the model sees them (no special tokens)."""
     if not texts:
         return []
-    encoded = get_model().tokenizer(texts, add_special_tokens=False)["input_ids"]
+    tokenizer = get_model().tokenizer
+    with _model_lock:
+        encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
     return [len(ids) for ids in encoded]
 
 
@@ -152,7 +162,7 @@ def embed_with_spans(
     passage = np.zeros((len(texts), settings.EMBEDDING_DIMENSIONS), dtype=np.float32)
     per_span: list[np.ndarray] = [np.zeros((0, settings.EMBEDDING_DIMENSIONS), dtype=np.float32)] * len(texts)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-    with torch.inference_mode():
+    with _model_lock, torch.inference_mode():
         for start in range(0, len(order), size):
             batch = order[start : start + size]
             enc = tokenizer(

@@ -10,7 +10,8 @@ Invariants kept by the database, not only by code:
 chunks of the current version of a verified document, and only the services
 in `knowledge.services` flip it, inside the same transaction that changes the
 version or document status. The HNSW and GIN indexes are partial on it, so
-old versions and drafts cost search nothing.
+old versions and drafts cost search nothing. `ChunkTerm` (the full-text
+postings) is filled and emptied from the same flag by a database trigger.
 """
 
 from __future__ import annotations
@@ -114,6 +115,30 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} #{self.ordinal}"
+
+
+class ChunkTerm(models.Model):
+    """One posting of the full-text index search ranks with (BM25).
+
+    PostgreSQL's ts_rank has no notion of how rare a word is, and reading
+    each matching chunk's tsvector from the wide chunk rows is what made
+    full-text search slow on a large corpus. This narrow table holds, for
+    searchable chunks only, one row per (lexeme, chunk) with the lexeme's
+    count and the chunk's length; its primary key also carries those two
+    columns (INCLUDE, set in the migration), so ranking is an index-only scan.
+    A trigger on `knowledge_chunk` keeps it in step with `searchable` and
+    `search_vector` in the same transaction: no code path can forget it.
+    """
+
+    pk = models.CompositePrimaryKey("lexeme", "chunk")
+    lexeme = models.TextField()
+    # DO_NOTHING: the trigger deletes a chunk's postings with the chunk.
+    chunk = models.ForeignKey(Chunk, on_delete=models.DO_NOTHING, db_index=False, related_name="+")
+    tf = models.PositiveSmallIntegerField()
+    doclen = models.PositiveSmallIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.lexeme} in chunk {self.chunk_id}"
 
 
 class IngestionJob(models.Model):

@@ -244,6 +244,16 @@ def _parse_html(data: bytes, fallback_title: str) -> ParsedDocument:
 _ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)])\s+")
 
 
+def _heading_like(line: str) -> bool:
+    line = line.strip()
+    return 0 < len(line) <= 80 and len(line.split()) <= 12 and not line.endswith((".", "?", "!", ":", ";", ","))
+
+
+def _starts_sentence(line: str) -> bool:
+    first = line.lstrip()[:1]
+    return first.isupper() or first.isdigit() or bool(_ITEM.match(line))
+
+
 def _parse_plain(text: str, fallback_title: str) -> ParsedDocument:
     paragraphs = [p for p in re.split(r"\n\s*\n", text.replace("\r\n", "\n")) if p.strip()]
     if not paragraphs:
@@ -257,9 +267,15 @@ def _parse_plain(text: str, fallback_title: str) -> ParsedDocument:
     for para in paragraphs:
         lines = [ln for ln in para.splitlines() if ln.strip()]
         # A lone short line without a full stop, followed by text, reads as a heading.
-        if len(lines) == 1 and len(lines[0]) <= 80 and not lines[0].rstrip().endswith((".", "?", "!", ":", ";")):
+        if len(lines) == 1 and _heading_like(lines[0]):
             headings = [(2, clean(lines[0]))]
             continue
+        # So does the first line of a paragraph when the next starts a new sentence
+        # (exports often put a section's heading straight above its text); a
+        # hard-wrapped sentence goes on in lower case instead.
+        if len(lines) > 1 and _heading_like(lines[0]) and _starts_sentence(lines[1]):
+            headings = [(2, clean(lines[0]))]
+            lines = lines[1:]
         if all(_ITEM.match(ln) for ln in lines):
             for ln in lines:
                 blocks.append(Block(_path(title, headings), clean(_ITEM.sub("", ln)), is_item=True))

@@ -1,6 +1,7 @@
 """Reads from the knowledge base, above all the hybrid search the chat uses.
 
-Search = pgvector cosine top-N (HNSW) + PostgreSQL full-text top-N, fused by
+Search = pgvector cosine top-N (HNSW) + BM25 full-text top-N (over the
+`ChunkTerm` postings of PostgreSQL's English tsvector lexemes), fused by
 reciprocal rank, over `searchable` chunks only (current versions of verified,
 unretired documents). One SQL statement; the query vector is computed by the
 caller (once per chat turn) and passed in.
@@ -9,6 +10,7 @@ caller (once per chat turn) and passed in.
 from __future__ import annotations
 
 import difflib
+import math
 import threading
 from dataclasses import dataclass
 
@@ -42,29 +44,26 @@ class SearchHit:
 
 
 _SEARCH_SQL = """
-WITH q AS (
-    SELECT %(vec)s::vector AS v,
-           CASE WHEN %(terms)s = '' THEN NULL ELSE to_tsquery('english', %(terms)s) END AS tsq
-),
-vec AS (
-    -- ORDER BY the bound parameter itself: ordering by a column of the q CTE
+WITH vec AS (
+    -- ORDER BY the bound parameter itself: ordering by a column of a CTE
     -- would hide the constant from the planner and rule out the HNSW index.
     SELECT id, row_number() OVER (ORDER BY dist) AS rank
       FROM (SELECT id, embedding <=> %(vec)s::vector AS dist FROM knowledge_chunk
              WHERE searchable ORDER BY embedding <=> %(vec)s::vector LIMIT %(vn)s) c
 ),
 fts AS (
-    SELECT id, rank, score FROM (
-        SELECT c.id, ts_rank(c.search_vector, q.tsq, 1) AS score,
-               row_number() OVER (ORDER BY ts_rank(c.search_vector, q.tsq, 1) DESC, c.id) AS rank
-          FROM (
-            -- Rank at most fts_cap matches: on a large corpus a common word can match
-            -- tens of thousands of chunks, and ranking them all is what costs.
-            SELECT m.id, m.search_vector FROM knowledge_chunk m, q
-             WHERE m.searchable AND q.tsq IS NOT NULL AND m.search_vector @@ q.tsq
-             LIMIT %(fts_cap)s
-          ) c, q
-    ) ranked WHERE rank <= %(tn)s
+    -- BM25 over the postings of the question's terms (an index-only scan of
+    -- knowledge_chunkterm, which holds searchable chunks only).
+    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM (
+        SELECT t.chunk_id AS id,
+               sum(q.idf * t.tf * (%(k1)s + 1)
+                   / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * t.doclen / %(avgdl)s))) AS score
+          FROM unnest(%(lexemes)s::text[], %(idfs)s::float8[]) AS q(lexeme, idf)
+          JOIN knowledge_chunkterm t ON t.lexeme = q.lexeme
+         GROUP BY t.chunk_id
+         ORDER BY score DESC, t.chunk_id
+         LIMIT %(tn)s
+    ) bm
 ),
 fused AS (
     SELECT COALESCE(vec.id, fts.id) AS id, vec.rank AS vrank, fts.rank AS trank, COALESCE(fts.score, 0) AS tscore,
@@ -72,62 +71,113 @@ fused AS (
       FROM vec FULL OUTER JOIN fts ON vec.id = fts.id
 )
 SELECT c.id, d.id, d.title, d.source_key, v.id, v.number, c.ordinal, c.heading_path, c.text,
-       1 - (c.embedding <=> q.v) AS cosine, f.tscore, f.vrank, f.trank, f.rrf
+       1 - (c.embedding <=> %(vec)s::vector) AS cosine, f.tscore, f.vrank, f.trank, f.rrf
   FROM fused f
   JOIN knowledge_chunk c ON c.id = f.id
   JOIN knowledge_documentversion v ON v.id = c.version_id
   JOIN knowledge_document d ON d.id = v.document_id
-  CROSS JOIN q
  WHERE c.searchable
  ORDER BY f.rrf DESC, cosine DESC, c.id
 """
 
-_TERMS_SQL = "SELECT array_to_string(tsvector_to_array(to_tsvector('english', %s)), ' | ')"
+_LEXEMES_SQL = "SELECT tsvector_to_array(to_tsvector('english', %s))"
 
-
+# BM25's usual constants (Robertson & Zaragoza): term-frequency saturation and length normalisation.
+BM25_K1 = 1.2
+BM25_B = 0.75
 COMMON_TERM_SHARE = 0.2  # a lexeme in more than this share of chunks carries little rank information
 
-_common_lock = threading.Lock()
-_common: tuple[int, frozenset[str]] | None = None
+
+@dataclass(frozen=True)
+class TextStats:
+    """Corpus statistics BM25 needs, for one knowledge generation."""
+
+    generation: int
+    chunks: int
+    avg_length: float
+    document_frequency: dict[str, int]
+
+    def idf(self, lexeme: str) -> float:
+        df = self.document_frequency.get(lexeme, 0)
+        return math.log(1 + (self.chunks - df + 0.5) / (df + 0.5))
 
 
-def common_lexemes(generation: int | None = None) -> frozenset[str]:
-    """Lexemes found in many searchable chunks, recomputed when the knowledge base changes.
+_stats_lock = threading.Lock()
+_stats: TextStats | None = None
 
-    ts_rank weighs every matched term alike (PostgreSQL has no BM25), so
-    "return" in a returns help centre would rank as high as "odometer";
-    leaving the very common terms out of the OR query is the rarity weighting
-    full-text search otherwise lacks."""
-    global _common
+
+def text_stats(generation: int | None = None) -> TextStats:
+    """Chunk count, mean length and per-lexeme document frequency of the searchable chunks,
+    recomputed when the knowledge base changes (its generation goes up)."""
+    global _stats
     from knowledge.models import KnowledgeState
 
     if generation is None:
         generation = KnowledgeState.current()
-    if _common is not None and _common[0] == generation:
-        return _common[1]
-    with _common_lock, connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM knowledge_chunk WHERE searchable")
-        (n,) = cursor.fetchone()
+    if _stats is not None and _stats.generation == generation:
+        return _stats
+    with _stats_lock, connection.cursor() as cursor:
         cursor.execute(
-            "SELECT word FROM ts_stat('SELECT search_vector FROM knowledge_chunk WHERE searchable') WHERE ndoc > %s",
-            [max(5, n * COMMON_TERM_SHARE)],
+            "SELECT count(*), coalesce(avg(length(search_vector)), 1) FROM knowledge_chunk"
+            " WHERE searchable AND search_vector IS NOT NULL"
         )
-        _common = (generation, frozenset(r[0] for r in cursor.fetchall()))
-    return _common[1]
+        n, avg_length = cursor.fetchone()
+        cursor.execute("SELECT lexeme, count(*) FROM knowledge_chunkterm GROUP BY lexeme")
+        _stats = TextStats(generation, n, max(1.0, float(avg_length)), dict(cursor.fetchall()))
+    return _stats
 
 
-def query_terms(question: str, generation: int | None = None) -> str:
-    """The question's stemmed, stopword-free terms OR-ed together (an AND of a
-    whole natural-language question would rarely match anything), without the
-    terms common to most of the knowledge base unless nothing else is left."""
+def common_lexemes(generation: int | None = None) -> frozenset[str]:
+    """Lexemes found in more than COMMON_TERM_SHARE of the searchable chunks."""
+    stats = text_stats(generation)
+    limit = max(5, stats.chunks * COMMON_TERM_SHARE)
+    return frozenset(word for word, df in stats.document_frequency.items() if df > limit)
+
+
+def query_terms(question: str, generation: int | None = None) -> list[tuple[str, float]]:
+    """The question's stemmed, stopword-free lexemes with their BM25 weights (IDF).
+
+    Lexemes in more than COMMON_TERM_SHARE of the chunks are left out unless
+    nothing else is left ("return" in a returns help centre says little), and
+    the rarest are kept first until `SEARCH_FTS_MAX_POSTINGS` postings would be
+    read: the bound that keeps a question full of mid-frequency words fast on
+    a large corpus, at the price of its least informative terms.
+    """
     with connection.cursor() as cursor:
-        cursor.execute(_TERMS_SQL, [question])
-        (terms,) = cursor.fetchone()
-    lexemes = [t for t in terms.split(" | ") if t] if terms else []
-    common = common_lexemes(generation) if lexemes else frozenset()
-    kept = [t for t in lexemes if t not in common] or lexemes
-    # Lexemes come back bare; quote them so characters like ':' or '!' are literal.
-    return " | ".join("'" + t.replace("'", "''") + "'" for t in kept)
+        cursor.execute(_LEXEMES_SQL, [question])
+        (lexemes,) = cursor.fetchone()
+    if not lexemes:
+        return []
+    stats = text_stats(generation)
+    known = sorted((stats.document_frequency[t], t) for t in lexemes if t in stats.document_frequency)
+    limit = max(5, stats.chunks * COMMON_TERM_SHARE)
+    kept = [(df, t) for df, t in known if df <= limit] or known[:1]
+    budget = settings.SEARCH_FTS_MAX_POSTINGS
+    chosen: list[tuple[str, float]] = []
+    for df, term in kept:
+        if chosen and df > budget:
+            continue
+        budget -= df
+        chosen.append((term, stats.idf(term)))
+    return chosen
+
+
+def search_params(*, query: str, vector: np.ndarray, mode: str, candidates: int, generation: int | None) -> dict:
+    """The parameters of the search SQL (shared with bench/search.py's EXPLAIN)."""
+    if mode not in ("hybrid", "vector", "text"):
+        raise ValueError(f"unknown search mode {mode!r}")
+    terms = query_terms(query, generation) if mode in ("hybrid", "text") else []
+    return {
+        "vec": vector_literal(vector),
+        "lexemes": [t for t, _ in terms],
+        "idfs": [w for _, w in terms],
+        "avgdl": text_stats(generation).avg_length if terms else 1.0,
+        "k1": BM25_K1,
+        "b": BM25_B,
+        "vn": candidates if mode != "text" else 0,
+        "tn": candidates if mode != "vector" else 0,
+        "rrf": RRF_K,
+    }
 
 
 def chunk_search(
@@ -149,17 +199,7 @@ def chunk_search(
     k = max(1, min(k, settings.SEARCH_MAX_K))
     n = candidates or settings.SEARCH_CANDIDATES
     threshold = settings.SEARCH_MIN_COSINE if min_cosine is None else min_cosine
-    terms = query_terms(query, generation) if mode in ("hybrid", "text") else ""
-    if mode not in ("hybrid", "vector", "text"):
-        raise ValueError(f"unknown search mode {mode!r}")
-    params = {
-        "vec": vector_literal(vector),
-        "terms": terms,
-        "vn": n if mode != "text" else 0,
-        "tn": n if mode != "vector" else 0,
-        "fts_cap": settings.SEARCH_FTS_MAX_CANDIDATES,
-        "rrf": RRF_K,
-    }
+    params = search_params(query=query, vector=vector, mode=mode, candidates=n, generation=generation)
     with connection.cursor() as cursor:
         cursor.execute(_SEARCH_SQL, params)
         rows = cursor.fetchall()

@@ -85,13 +85,21 @@ def redis_url() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rule_cache():
-    # Critical-topic rules are cached per process; each test's database starts over.
-    from support.pipeline import triggers
+def _fresh_process_caches():
+    # Critical-topic rules, full-text statistics and the answerability vocabulary
+    # are cached per process, keyed by the knowledge generation; each test's
+    # database starts over (generation 1 again), so the caches must too.
+    from knowledge import selectors
+    from support.pipeline import lexicon, triggers
 
-    triggers.invalidate_rules()
+    def forget():
+        triggers.invalidate_rules()
+        selectors._stats = None
+        lexicon._vocab = None
+
+    forget()
     yield
-    triggers.invalidate_rules()
+    forget()
 
 
 @pytest.fixture(scope="session")

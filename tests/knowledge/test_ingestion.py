@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 
 from core import embeddings
-from knowledge import services
-from knowledge.models import Chunk, Document, DocumentVersion, IngestionJob
+from knowledge import selectors, services
+from knowledge.models import Chunk, ChunkTerm, Document, DocumentVersion, IngestionJob
 from knowledge.selectors import chunk_search
 from knowledge.sources import SourceFile
 from tests.factories import RETURNS_MD, make_pdf, make_zip
@@ -244,9 +244,48 @@ def test_source_key_is_editable_and_unique():
     assert ingest("help/a.md", "# A\n\nAlpha text here.").outcome == "unchanged"
 
 
-def test_full_text_ranks_at_most_the_configured_number_of_matches(settings):
+def test_full_text_reads_the_rarest_terms_first_within_the_postings_budget(settings):
     ingest("returns.md", RETURNS_MD)
     ingest("shipping.md", "# Shipping\n\nReturns of e-bikes are collected by courier within 14 days.")
-    settings.SEARCH_FTS_MAX_CANDIDATES = 1
-    hits = search("e-bike returns courier", k=5, mode="text", min_cosine=0)
-    assert len(hits) == 1
+    ingest("courier.md", "# Couriers\n\nOur courier calls before delivery. Returns go by courier too.")
+    terms = dict(selectors.query_terms("courier odometer"))
+    assert set(terms) == {"courier", "odomet"} or set(terms) == {"courier"}
+    everything = dict(selectors.query_terms("e-bike returns courier"))
+    settings.SEARCH_FTS_MAX_POSTINGS = 1
+    bounded = dict(selectors.query_terms("e-bike returns courier"))
+    # The budget keeps the rarest term only; without it every known term is read.
+    assert len(bounded) == 1 and len(everything) > 1
+    rarest = min(everything, key=lambda t: -everything[t])
+    assert set(bounded) == {rarest}
+
+
+def test_postings_follow_searchable_in_the_same_transaction():
+    job = ingest("returns.md", RETURNS_MD)
+    chunk_ids = set(job.version.chunks.values_list("id", flat=True))
+    assert set(ChunkTerm.objects.values_list("chunk_id", flat=True)) == chunk_ids
+    one = Chunk.objects.get(pk=min(chunk_ids))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM unnest(%s::tsvector)", [one.search_vector])
+        (lexemes,) = cursor.fetchone()
+    assert ChunkTerm.objects.filter(chunk=one).count() == lexemes > 0
+    services.document_retire(document=job.document)
+    assert not ChunkTerm.objects.exists()
+    services.document_restore(document=job.document)
+    assert set(ChunkTerm.objects.values_list("chunk_id", flat=True)) == chunk_ids
+    # A verified new version replaces the old postings; deleting chunks removes theirs.
+    job2 = ingest("returns.md", RETURNS_MD.replace("14 days", "21 days"))
+    new_ids = set(job2.version.chunks.values_list("id", flat=True))
+    assert set(ChunkTerm.objects.values_list("chunk_id", flat=True)) == new_ids
+    Chunk.objects.filter(pk__in=new_ids).delete()
+    assert not ChunkTerm.objects.exists()
+
+
+def test_bm25_weighs_a_rare_term_above_a_common_one():
+    ingest("a.md", "# Bikes\n\nEvery bike comes with a bell.")
+    ingest("b.md", "# Bikes\n\nA bike is shipped in a box.")
+    ingest("c.md", "# Bikes\n\nThe bike frame has a warranty.")
+    ingest("d.md", "# Odometer\n\nThe odometer shows kilometres.")
+    # "bike" matches three documents, "odometer" one: the rare match ranks first.
+    hits = search("bike odometer", k=4, mode="text", min_cosine=0)
+    assert hits[0].source_key == "d.md"
+    assert hits[0].text_score > max(h.text_score for h in hits[1:])

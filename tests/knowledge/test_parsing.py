@@ -50,6 +50,26 @@ def test_plain_text_first_line_is_title():
     assert doc.blocks[-1].heading_path == ("Cycle to work", "Eligibility")
 
 
+def test_plain_text_heading_directly_above_its_paragraph():
+    doc = parse_document(
+        "fees.txt",
+        b"Vehicle fees\n\nRegistration fee \nThe fee depends on the weight.\n\n"
+        b"County use tax\nResidents of some counties pay a use tax.\n",
+    )
+    assert [b.heading_path[-1] for b in doc.blocks] == ["Registration fee", "County use tax"]
+    assert doc.blocks[0].text == "The fee depends on the weight."
+
+
+def test_hard_wrapped_plain_text_is_not_mistaken_for_headings():
+    doc = parse_document(
+        "wrapped.txt",
+        b"Returns\n\nYou can send an e-bike back within fourteen\ndays of delivery if the battery was\n"
+        b"never charged.\n\nA sentence that ends with a full stop.\nAnother one follows.\n",
+    )
+    assert {b.heading_path for b in doc.blocks} == {("Returns",)}
+    assert doc.blocks[0].text.startswith("You can send an e-bike back within fourteen days")
+
+
 def test_pdf_text_layer():
     doc = parse_document(
         "warranty.pdf", make_pdf(["Warranty", "", "Frames carry a lifetime warranty."], title="Warranty")
