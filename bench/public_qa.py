@@ -31,7 +31,7 @@ if the tables held only that set. Reruns skip documents already ingested;
 --reingest truncates the knowledge tables and ingests again.
 
 Run from the project root:
-  .venv/bin/python bench/public_qa.py [--set conditionalqa|doc2dial|all] [--reingest] [--limit N]
+  .venv/bin/python bench/public_qa.py [--set conditionalqa|doc2dial|all] [--reingest] [--limit N] [--retrieval-only]
 """
 
 from __future__ import annotations
@@ -380,7 +380,7 @@ def answer_report(name: str, rows: list[dict], truncated: int) -> str:
 # --- Main ------------------------------------------------------------------------------------------
 
 
-def evaluate_set(name: str, questions: list[dict]) -> None:
+def evaluate_set(name: str, questions: list[dict], *, retrieval_only: bool = False) -> None:
     print(f"\n## {name}\n", flush=True)
     chunks = only_searchable(name)
     print(f"searchable chunks (this set only): {chunks}; questions: {len(questions)}\n", flush=True)
@@ -395,6 +395,8 @@ def evaluate_set(name: str, questions: list[dict]) -> None:
         queries = [(q["question"], gold_keys(q), gold_keys(q, lenient=True)) for q in questions]
         print("### retrieval, question\n")
         print(retrieval_table(retrieval(queries), "doc2dial", lenient=True), flush=True)
+    if retrieval_only:
+        return
     print("\n### answer pipeline\n", flush=True)
     rows, truncated = run_pipeline(name, questions)
     print(answer_report(name, rows, truncated), flush=True)
@@ -410,6 +412,7 @@ def main() -> None:
     parser.add_argument("--set", choices=["conditionalqa", "doc2dial", "all"], default="all")
     parser.add_argument("--reingest", action="store_true", help="truncate the knowledge tables and ingest again")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions of each set (smoke test)")
+    parser.add_argument("--retrieval-only", action="store_true", help="skip the answer pipeline (about 1 minute)")
     args = parser.parse_args()
 
     os.environ["EMBEDDED_PGDATA"] = str(PGDATA)
@@ -437,7 +440,7 @@ def main() -> None:
         ensure_ingested({name: data[name][0] for name in names}, args.reingest)
         for name in names:
             questions = data[name][1][: args.limit] if args.limit else data[name][1]
-            evaluate_set(name, questions)
+            evaluate_set(name, questions, retrieval_only=args.retrieval_only)
     finally:
         _common.stop_server()
 
