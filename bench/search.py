@@ -88,21 +88,24 @@ def delete_synthetic(prefix: str) -> None:
         # The postings trigger would delete row by row (~100 index probes per chunk);
         # for tens of thousands of synthetic rows one set-wise delete is much faster.
         cursor.execute("SET session_replication_role = replica")  # triggers off, this session only
-        cursor.execute(
-            """
-            DELETE FROM knowledge_chunkterm t USING knowledge_chunk c, knowledge_documentversion v, knowledge_document d
-             WHERE t.chunk_id = c.id AND c.version_id = v.id AND v.document_id = d.id AND d.source_key LIKE %s
-            """,
-            [prefix + "%"],
-        )
-        cursor.execute(
-            """
-            DELETE FROM knowledge_chunk c USING knowledge_documentversion v, knowledge_document d
-             WHERE c.version_id = v.id AND v.document_id = d.id AND d.source_key LIKE %s
-            """,
-            [prefix + "%"],
-        )
-        cursor.execute("RESET session_replication_role")
+        try:
+            cursor.execute(
+                """
+                DELETE FROM knowledge_chunkterm t
+                 USING knowledge_chunk c, knowledge_documentversion v, knowledge_document d
+                 WHERE t.chunk_id = c.id AND c.version_id = v.id AND v.document_id = d.id AND d.source_key LIKE %s
+                """,
+                [prefix + "%"],
+            )
+            cursor.execute(
+                """
+                DELETE FROM knowledge_chunk c USING knowledge_documentversion v, knowledge_document d
+                 WHERE c.version_id = v.id AND v.document_id = d.id AND d.source_key LIKE %s
+                """,
+                [prefix + "%"],
+            )
+        finally:
+            cursor.execute("RESET session_replication_role")
         cursor.execute(
             "DELETE FROM knowledge_documentversion v USING knowledge_document d "
             "WHERE v.document_id = d.id AND d.source_key LIKE %s",

@@ -31,8 +31,9 @@ _model: SentenceTransformer | None = None
 _query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 _cache_lock = threading.Lock()
 # A fast tokenizer is not safe to call from two threads at once (its padding and
-# truncation state is shared), and torch already uses every core for one call:
-# calls into the model are serialised per process, at no cost in throughput.
+# truncation state is shared; a flaky two-worker ingestion test showed it), so
+# calls into the model are serialised per process. A question embeds in about
+# 10 ms, so one process still serves on the order of 100 embeddings a second.
 _model_lock = threading.RLock()
 
 

@@ -244,14 +244,37 @@ def _parse_html(data: bytes, fallback_title: str) -> ParsedDocument:
 _ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)])\s+")
 
 
+# A line ending in one of these is a sentence broken by a hard wrap, not a heading.
+_CONTINUES = frozenset(
+    "a an the to of in on at by for with within without from into onto than as and or but nor if "
+    "that which who whose when where is are was were be been can could will would may might must "
+    "should your our their my his her its this these those per via".split()
+)
+
+
 def _heading_like(line: str) -> bool:
     line = line.strip()
-    return 0 < len(line) <= 80 and len(line.split()) <= 12 and not line.endswith((".", "?", "!", ":", ";", ","))
+    words = line.split()
+    return (
+        0 < len(line) <= 80
+        and len(words) <= 12
+        and not line.endswith((".", "?", "!", ":", ";", ","))
+        and words[-1].lower() not in _CONTINUES
+    )
 
 
 def _starts_sentence(line: str) -> bool:
+    # Capitalised or a list item; a digit is not enough ("... within\n14 days").
     first = line.lstrip()[:1]
-    return first.isupper() or first.isdigit() or bool(_ITEM.match(line))
+    return first.isupper() or bool(_ITEM.match(line))
+
+
+def _hard_wrapped(lines: list[str]) -> bool:
+    """Three or more lines of about the same width: text wrapped at a column."""
+    if len(lines) < 3:
+        return False
+    widths = [len(line.rstrip()) for line in lines[:-1]]
+    return max(widths) <= 100 and min(widths) >= 0.6 * max(widths)
 
 
 def _parse_plain(text: str, fallback_title: str) -> ParsedDocument:
@@ -259,8 +282,9 @@ def _parse_plain(text: str, fallback_title: str) -> ParsedDocument:
     if not paragraphs:
         return ParsedDocument(title=fallback_title, source_format="text")
     first_lines = paragraphs[0].strip().splitlines()
-    title = clean(first_lines[0]) if len(first_lines[0]) <= 150 else fallback_title
-    rest = "\n".join(first_lines[1:]) if title != fallback_title else paragraphs[0]
+    titled = len(first_lines[0]) <= 150  # a first line that long is text, not a title
+    title = clean(first_lines[0]) if titled else fallback_title
+    rest = "\n".join(first_lines[1:]) if titled else paragraphs[0]
     paragraphs = ([rest] if rest.strip() else []) + paragraphs[1:]
     headings: list[tuple[int, str]] = []
     blocks: list[Block] = []
@@ -273,7 +297,7 @@ def _parse_plain(text: str, fallback_title: str) -> ParsedDocument:
         # So does the first line of a paragraph when the next starts a new sentence
         # (exports often put a section's heading straight above its text); a
         # hard-wrapped sentence goes on in lower case instead.
-        if len(lines) > 1 and _heading_like(lines[0]) and _starts_sentence(lines[1]):
+        if len(lines) > 1 and _heading_like(lines[0]) and _starts_sentence(lines[1]) and not _hard_wrapped(lines):
             headings = [(2, clean(lines[0]))]
             lines = lines[1:]
         if all(_ITEM.match(ln) for ln in lines):

@@ -118,6 +118,8 @@ def text_stats(generation: int | None = None) -> TextStats:
     if _stats is not None and _stats.generation == generation:
         return _stats
     with _stats_lock, connection.cursor() as cursor:
+        if _stats is not None and _stats.generation == generation:
+            return _stats  # another thread computed it while this one waited
         cursor.execute(
             "SELECT count(*), coalesce(avg(length(search_vector)), 1) FROM knowledge_chunk"
             " WHERE searchable AND search_vector IS NOT NULL"
@@ -128,21 +130,20 @@ def text_stats(generation: int | None = None) -> TextStats:
     return _stats
 
 
-def common_lexemes(generation: int | None = None) -> frozenset[str]:
-    """Lexemes found in more than COMMON_TERM_SHARE of the searchable chunks."""
-    stats = text_stats(generation)
-    limit = max(5, stats.chunks * COMMON_TERM_SHARE)
-    return frozenset(word for word, df in stats.document_frequency.items() if df > limit)
-
-
 def query_terms(question: str, generation: int | None = None) -> list[tuple[str, float]]:
     """The question's stemmed, stopword-free lexemes with their BM25 weights (IDF).
 
-    Lexemes in more than COMMON_TERM_SHARE of the chunks are left out unless
-    nothing else is left ("return" in a returns help centre says little), and
-    the rarest are kept first until `SEARCH_FTS_MAX_POSTINGS` postings would be
-    read: the bound that keeps a question full of mid-frequency words fast on
-    a large corpus, at the price of its least informative terms.
+    Lexemes in more than COMMON_TERM_SHARE of the chunks are left out ("return"
+    in a returns help centre says little); when every lexeme is that common,
+    only the rarest one is kept. The rarest are read first, and a further term
+    only while the postings read stay within `SEARCH_FTS_MAX_POSTINGS`: the
+    bound that keeps a question full of mid-frequency words fast on a large
+    corpus, at the price of its least informative terms. (The first term is
+    always read, so the bound is max(budget, its postings).)
+
+    Chunk length is the number of distinct lexemes (tsvector length), and
+    heading and body occurrences count alike: BM25 here ignores the A/B
+    weights the tsvector carries.
     """
     with connection.cursor() as cursor:
         cursor.execute(_LEXEMES_SQL, [question])

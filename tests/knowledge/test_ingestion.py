@@ -280,6 +280,15 @@ def test_postings_follow_searchable_in_the_same_transaction():
     assert not ChunkTerm.objects.exists()
 
 
+def test_truncating_chunks_empties_the_postings():
+    ingest("returns.md", RETURNS_MD)
+    assert ChunkTerm.objects.exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # TRUNCATE refuses pending deferred checks
+        cursor.execute("TRUNCATE knowledge_chunk CASCADE")
+    assert not ChunkTerm.objects.exists()
+
+
 def test_bm25_weighs_a_rare_term_above_a_common_one():
     ingest("a.md", "# Bikes\n\nEvery bike comes with a bell.")
     ingest("b.md", "# Bikes\n\nA bike is shipped in a box.")

@@ -70,6 +70,20 @@ def test_hard_wrapped_plain_text_is_not_mistaken_for_headings():
     assert doc.blocks[0].text.startswith("You can send an e-bike back within fourteen days")
 
 
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        b"You can return an e-bike within\n14 days of delivery if unused.",
+        b"Bikes bought online can be returned to\nBerlin or Munich stores only.",
+        b"Our workshop checks brakes gears\nWheels and lights are checked too\nBring the bike in any weekday\n",
+    ],
+)
+def test_wrapped_lines_are_not_headings_even_before_a_capital_or_digit(paragraph):
+    doc = parse_document("policy.txt", b"Policy\n\n" + paragraph)
+    assert {b.heading_path for b in doc.blocks} == {("Policy",)}
+    assert doc.blocks[0].text.startswith(paragraph.decode().split("\n")[0].strip())
+
+
 def test_pdf_text_layer():
     doc = parse_document(
         "warranty.pdf", make_pdf(["Warranty", "", "Frames carry a lifetime warranty."], title="Warranty")
