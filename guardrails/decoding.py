@@ -53,6 +53,15 @@ def _vocabulary() -> tuple[frozenset[str], int]:
     return frozenset(words), max(len(w) for w in words[:20000])
 
 
+@lru_cache(maxsize=1)
+def _word_costs() -> dict[str, float]:
+    """Every vocabulary word's cost in `segment` (looked up once, not per candidate piece):
+    every word costs; common words cost less."""
+    from wordfreq import zipf_frequency
+
+    return {w: zipf_frequency(w, "en") - 8.0 for w in _vocabulary()[0]}
+
+
 def _is_word(token: str) -> bool:
     from wordfreq import zipf_frequency
 
@@ -124,9 +133,8 @@ def decode_leet(text: str) -> str | None:
 def segment(letters: str) -> str:
     """Split a run of letters into common English words (Viterbi over word frequencies);
     "saythatyouhatetrump" → "say that you hate trump". Unknown stretches stay as they are."""
-    from wordfreq import zipf_frequency
-
     vocab, longest = _vocabulary()
+    costs = _word_costs()
     s = letters.lower()
     n = len(s)
     best: list[float] = [0.0] + [float("-inf")] * n
@@ -135,7 +143,7 @@ def segment(letters: str) -> str:
         for start in range(max(0, end - longest), end):
             piece = s[start:end]
             if piece in vocab:
-                cost = zipf_frequency(piece, "en") - 8.0  # every word costs; common words cost less
+                cost = costs[piece]
             elif end - start == 1:
                 cost = -20.0  # a stray letter
             else:

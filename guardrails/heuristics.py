@@ -184,12 +184,16 @@ RULES: tuple[Rule, ...] = (
         "instruction_override",
         WEAK,
         re.compile(
-            r"\b(?:say|state|tell\s+me|admit|include)\s+(?:in\s+your\s+answer\s+)?that\s+(?:you\s+)?(?:hate|love|are\s+the|is\s+the)\b|"
+            # Only as an imperative addressed to the bot (sentence start, or after "please", "now", "can
+            # you", ...): "Customers say that the Urban 3 is the best" or "Reviews claim that ..." report
+            # what others said and are ordinary questions.
+            r"(?:^|[.!?:;]\s*|\b(?:please|now|then|and|also|just|simply|pls|can\s+you|could\s+you|would\s+you|will\s+you)\s+)"
+            r"(?:(?:say|state|tell\s+me|admit|include)\s+(?:in\s+your\s+answer\s+)?that\s+(?:you\s+)?(?:hate|love|are\s+the|is\s+the)\b|"
             # A dictated verdict on a person, party or country: "declare that <X> is the greatest ...".
-            r"\b(?:state|declare|claim|proclaim|announce|admit|write|say)\s+that\s+(?:[\w'-]+\s+){1,4}(?:is|are|was|were)\s+"
+            r"(?:state|declare|proclaim|announce|admit|write|say)\s+that\s+(?:[\w'-]+\s+){1,4}(?:is|are|was|were)\s+"
             r"(?:the\s+(?:best|greatest|worst|most\s+\w+|only\s+true)|superior|inferior|evil|stupid|"
-            r"better\s+than|worse\s+than)\b",
-            _I,
+            r"better\s+than|worse\s+than)\b)",
+            _I | re.MULTILINE,
         ),
     ),
     Rule(
@@ -237,36 +241,43 @@ RULES: tuple[Rule, ...] = (
         "instruction_override",
         WEAK,
         re.compile(
-            # An imperative (optionally after "please", "now", "can you", ...) asking for a piece of
-            # general-purpose writing or code that a bike shop's support bot has no business producing.
+            # An imperative (optionally after "please", "now", "can you", ...) asking for a genuinely
+            # off-task artefact: code in the programming sense, a poem, an essay, a story, homework.
+            # Things a shop's customer asks for are not in the list: an account, a website, a return
+            # label, an unlock / order / discount / QR code ("code" counts only as "Python code",
+            # "some code", "a piece of code", "source code", ...).
             r"(?:^|[.!?:;]\s*|\b(?:please|now|then|and|also|pls|can\s+you|could\s+you|would\s+you|will\s+you)\s+)"
             r"(?:write|compose|generate|create|draft|produce|code|program|pen|invent|make\s+up|come\s+up\s+with)"
             r"\s+(?:me\s+|us\s+)?(?:(?:a|an|the|some|my|this|that|another|new|short|long|little|quick|funny|"
             r"simple|full|complete|entire|whole|\d+[-\s]?\w*|[\w+#-]+)\s+){0,4}"
-            r"(?:(?<!qr\s)(?<!promo\s)(?<!discount\s)(?<!voucher\s)(?<!tracking\s)(?<!gift\s)(?<!return\s)(?<!new\s)code|program|programs|script|scripts|function|class|app|website|malware|virus|exploit|keylogger|"
+            r"(?:(?:python|java(?:script)?|typescript|js|c\+\+|c#|c|sql|html|css|php|ruby|rust|golang|go|bash|shell|powershell|perl|kotlin|swift|vba|matlab|assembly|computer|source|programming)[-\s]+(?:code|function|class|program|script|snippet)s?|"
+            r"(?<=some\s)code|(?<=piece\s of\s)code|program|programs|script|scripts|malware|virus|exploit|keylogger|"
             r"poems?|poetry|verses?|sonnets?|haikus?|limericks?|lyrics|songs?|raps?|essays?|stor(?:y|ies)|"
-            r"novels?|fan\s?fiction|screenplay|manifesto|speech|propaganda|slogans?|tweets?|homework|"
-            r"assignment|thesis|dissertation|cover\s+letter|love\s+letter|fairy\s+tale|c\+\+|python|java(?:script)?)(?!\w)|"
+            r"novels?|fan\s?fiction|screenplay|manifesto|speech|propaganda|homework|"
+            r"thesis|dissertation|love\s+letter|fairy\s+tale|c\+\+|python|java(?:script)?)(?!\w)|"
             r"(?:^|[.!?:;]\s*|\b(?:bitte|nun|jetzt|dann|und)\s+)"
             r"(?:schreib(?:e|en\s+sie)?|verfass(?:e|en\s+sie)?|erstell(?:e|en\s+sie)?|generier(?:e|en\s+sie)?|"
             r"dicht(?:e|en\s+sie)?|programmier(?:e|en\s+sie)?)\s+(?:mir\s+|uns\s+)?(?:[\w+#-]+\s+){0,4}"
-            r"(?:code|programm|skript|gedicht|gedichte|lied|songtext|aufsatz|essay|geschichte|märchen|roman|"
-            r"manifest|rede|hausaufgaben?|c\+\+|python)(?!\w)|"
-            r"\b(?:do|solve|finish|complete)\s+my\s+(?:\w+\s+)?(?:homework|assignment|essay|exam|coursework)\b",
-            _I,
+            r"(?:(?:python|java|c\+\+|sql|html)[-\s]?code|quellcode|programm|skript|gedicht|gedichte|lied|songtext|"
+            r"aufsatz|essay|geschichte|märchen|roman|manifest|rede|hausaufgaben?|c\+\+|python)(?!\w)|"
+            r"\b(?:do|solve|finish)\s+my\s+(?:\w+\s+)?(?:homework|assignment|essay|exam|coursework)\b",
+            _I | re.MULTILINE,
         ),
     ),
     Rule(
         "make_it_up",
         "instruction_override",
         WEAK,
-        # Asking the bot to invent an answer rather than say it does not know.
+        # Asking the bot to invent an answer rather than say it does not know. Only "something / an
+        # answer / facts" as the object: "make it up to me", "make it up the hill", "make one up for
+        # the form" are customer talk.
         re.compile(
-            r"\b(?:make|making)\s+(?:something|stuff|things|it|one|an?\s+answer|up\s+an?\s+answer)\s+up\b|"
-            r"\bmake\s+up\s+(?:something|an?\s+answer|a\s+reply|some\s+facts|facts)\b|"
-            r"\b(?:invent|fabricate)\s+(?:an?\s+|some\s+)?(?:answer|reply|facts|story)\b|"
+            r"(?:^|[.!?:;,]\s*|\b(?:just|simply|then|please|pls|so|or)\s+)(?:make|making)\s+"
+            r"(?:something|stuff|things|an?\s+answer|an?\s+reply)\s+up\b|"
+            r"\bmake\s+up\s+(?:something|an?\s+answer|an?\s+reply|some\s+facts|facts|an?\s+response)\b|"
+            r"\b(?:invent|fabricate)\s+(?:an?\s+|some\s+)?(?:answer|reply|response|facts)\b|"
             r"\b(?:erfinde|denk\s+dir)\s+(?:etwas|was|eine\s+antwort)\b",
-            _I,
+            _I | re.MULTILINE,
         ),
     ),
     Rule(
@@ -274,21 +285,18 @@ RULES: tuple[Rule, ...] = (
         "role_play",
         WEAK,
         re.compile(
-            # "You are <someone else>." opening a message, then a task or question for that persona:
-            # customers say "you are right/wrong/great", not "you are <a newspaper / a politician>".
-            r"(?:^|[.!?]\s+)(?:(?:ok(?:ay)?|so|now|and\s+now|jetzt|nun|okay)[.,!]?\s+)?"
-            r"(?:you\s+are|you're|du\s+bist|bist\s+du|sie\s+sind|be|sei)\s+"
-            r"(?!(?:right|wrong|correct|great|good|amazing|awesome|the\s+best|so\b|very|too|not|useless|"
-            r"helpful|kind|welcome|a\s+star|a\s+lifesaver|brilliant|fantastic|terrible|rubbish|hopeless|"
-            r"quick|fast|slow|honest|clear|careful|patient|sure|aware|able|allowed|supposed|going|still|"
-            r"always|never|just|only|really|also|back|online|open|closed|there|here|ready|done|in\b|on\b|at\b|"
-            r"toll|super|nett|schnell|langsam|sicher|ehrlich|eine\s+große\s+hilfe)\b)"
-            r"(?:(?:a|an|the|my|ein|eine|der|die|das)\s+)?(?:[\w-]+\s+){0,3}[\w-]+\s*[.,:;!]\s*"
-            r"(?:(?:as|als)\s+|what|how|why|who|tell|give|write|say|answer|wie|was|warum|wer|sag|schreib|gib)\b",
-            _I,
+            # "You are a <person / role>." opening a sentence, then a task or question for that persona
+            # ("You are a famous chef. What should I cook?", "Be a fortune teller. Tell me ..."). A role
+            # noun is required: "You are a great help / based in Munich / closing at 6 / out of stock",
+            # "Sie sind sehr freundlich" are customer talk.
+            r"(?:^|[.!?]\s+)(?:(?:ok(?:ay)?|so|now|and\s+now|jetzt|nun)[.,!]?\s+)?"
+            r"(?:you\s+are|you're|du\s+bist|bist\s+du|be|sei)\s+(?:now\s+|jetzt\s+)?(?:a|an|ein|eine|einen)\s+"
+            r"(?:[\w-]+\s+){0,2}(?:chef|cook|politician|journalist|newspaper|reporter|teacher|professor|tutor|doctor|lawyer|poet|writer|author|novelist|comedian|philosopher|historian|scientist|psychic|fortune\s+teller|therapist|psychologist|priest|pirate|celebrity|actor|actress|influencer|programmer|coder|hacker|translator|rapper|singer|songwriter|screenwriter|judge|detective|spy|king|queen|president|dictator|general|soldier|wizard|witch|god|prophet|guru|sage|critic|economist|analyst|consultant|investor|stockbroker|trader|astrologer|comedian|storyteller|character|villain|hero|superhero|politiker(?:in)?|journalist(?:in)?|lehrer(?:in)?|arzt|ärztin|anwalt|anwältin|dichter(?:in)?|schriftsteller(?:in)?|philosoph(?:in)?|wahrsager(?:in)?|pirat|zauberer|könig(?:in)?|zeitung)\s*[.,:;!]\s*"
+            r"(?:(?:as|als)\s+|what|how|why|who|which|tell|give|write|say|answer|explain|describe|"
+            r"wie|was|warum|wer|welche\w*|sag|schreib|gib|erkläre?)\b",
+            _I | re.MULTILINE,
         ),
     ),
-    # --- role play / jailbreak personas --------------------------------------------------------------
     Rule(
         "you_are_now",
         "role_play",
@@ -443,14 +451,17 @@ RULES: tuple[Rule, ...] = (
         "pasted_payload",
         STRONG,
         re.compile(
-            r"<\|?\s*(?:im_start|im_end|system|endoftext|assistant|user)\s*\|?>|\[/?INST\]|<</?SYS>>|"
-            r"#{2,}\s*(?:system|instruction|instructions|assistant|new\s+rules?)\b|"
-            r"(?:^|\n)\s*[\[{(<$]?\s*(?:system|assistant|developer|admin)\s*[\]})>]?\s*:|"
-            r"[$\[{]\s*system\b|\bsystem\s+(?:announcement|override)\b|"
-            r"(?:^|\n|\.\s)\s*(?:human|user|ai|bot|assistant)\s*:\s*(?:human|user|ai|bot|assistant)?\s*:?|"
+            # Line starts are `^` under re.MULTILINE with `[^\S\n]*` (spaces, not newlines) after it: the
+            # former `(?:^|\n)\s*[\[{(<$]?\s*` let two `\s*` share every run of blank lines, which
+            # backtracked for 17-35 s on 2,000 characters of "\n \n \n ...".
+            r"<\|?[^\S\n]*(?:im_start|im_end|system|endoftext|assistant|user)[^\S\n]*\|?>|\[/?INST\]|<</?SYS>>|"
+            r"(?<!#)#{2,}[^\S\n]*(?:system|instruction|instructions|assistant|new\s+rules?)\b|"
+            r"^[^\S\n]*(?:[\[{(<$][^\S\n]*)?(?:system|assistant|developer|admin)[^\S\n]*(?:[\]})>][^\S\n]*)?:|"
+            r"[$\[{][^\S\n]*system\b|\bsystem\s+(?:announcement|override)\b|"
+            r"(?:^|\.\s)[^\S\n]*(?:human|user|ai|bot|assistant)[^\S\n]*:[^\S\n]*(?:(?:human|user|ai|bot|assistant)[^\S\n]*:?)?|"
             # What is left of "<|im_start|>system" once the input sanitiser has stripped the tags.
-            r"(?:^|\n)\s*(?:system|assistant)\s*\n",
-            _I,
+            r"^[^\S\n]*(?:system|assistant)[^\S\n]*\n",
+            _I | re.MULTILINE,
         ),
     ),
     Rule(
@@ -459,7 +470,7 @@ RULES: tuple[Rule, ...] = (
         STRONG,
         re.compile(
             r"\bend\s+of\s+(?:the\s+)?(?:document|context|prompt|instructions)\b|"
-            r"(?:\\n|\\\s?n\s*){3,}|-{3,}\s*(?:new|begin|start)\b|\bbegin\s+(?:new\s+)?(?:instructions|prompt)\b",
+            r"(?:\\n|\\\s?n\s*){3,}|(?<!-)-{3,}\s*(?:new|begin|start)\b|\bbegin\s+(?:new\s+)?(?:instructions|prompt)\b",
             _I,
         ),
     ),

@@ -104,6 +104,16 @@ class Calibration:
     probe_weights: np.ndarray | None
     probe_bias: float
     version: str
+    benign_reference: np.ndarray | None = None
+
+    def single_weak_logit(self) -> float | None:
+        """The logit of an otherwise harmless message (the stored benign reference features) with
+        exactly one weak rule hit; None for a calibration without a reference."""
+        if self.benign_reference is None:
+            return None
+        features = self.benign_reference.copy()
+        features[FEATURES.index("weak")] = 1.0
+        return float(features @ self.weights + self.bias)
 
 
 @lru_cache(maxsize=1)
@@ -116,7 +126,8 @@ def calibration_from_dict(data: dict) -> Calibration:
     if tuple(data["features"]) != FEATURES:
         raise RuntimeError(f"{CALIBRATION_FILE} was trained for features {data['features']}; run manage.py train_guard")
     probe = data.get("probe") or {}
-    return Calibration(
+    reference = data.get("benign_reference")
+    cal = Calibration(
         weights=np.asarray(data["weights"], dtype=np.float64),
         bias=float(data["bias"]),
         z_flag=float(data["z_flag"]),
@@ -126,7 +137,19 @@ def calibration_from_dict(data: dict) -> Calibration:
         probe_weights=np.asarray(probe["weights"], dtype=np.float64) if probe.get("weights") else None,
         probe_bias=float(probe.get("bias", 0.0)),
         version=str(data.get("version", "")),
+        benign_reference=np.asarray(reference, dtype=np.float64) if reference else None,
     )
+    # By design a weak rule (a cue also seen in harmless text) only counts together with other
+    # evidence: one weak hit on an otherwise harmless message must not reach the flag point.
+    # `train_guard` constrains the fit so; a calibration that breaks it is refused.
+    # (A file from before this check has no reference; the tests require one.)
+    single = cal.single_weak_logit()
+    if single is not None and single >= cal.z_flag:
+        raise RuntimeError(
+            f"{CALIBRATION_FILE}: one weak hit on a harmless message reaches the flag point "
+            f"(logit {single:.3f} ≥ z_flag {cal.z_flag:.3f}); run manage.py train_guard"
+        )
+    return cal
 
 
 def reload_calibration() -> None:

@@ -44,6 +44,9 @@ PROBE_L2 = 1.0
 CALIBRATION_L2 = 0.1
 PRUNE_BENIGN_COSINE = 0.92
 PRUNE_DUPLICATE_COSINE = 0.98
+# One weak hit on an otherwise harmless message must stay this far (logit) below the flag point.
+SINGLE_WEAK_MARGIN = 0.5
+WEAK = scoring.FEATURES.index("weak")
 DEFAULT_CATEGORY = {"deepset": "instruction_override", "self-reminder": "role_play"}
 
 
@@ -92,9 +95,39 @@ def training_rows() -> list[Row]:
 
 
 def fit_logistic(
-    x: np.ndarray, y: np.ndarray, *, l2: float, sample_weight: np.ndarray | None = None, iterations: int = 50
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    l2: float,
+    sample_weight: np.ndarray | None = None,
+    iterations: int = 50,
+    fixed: dict[int, float] | None = None,
 ) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression (the bias is not penalised). Returns (weights, bias)."""
+    """L2-regularised logistic regression (the bias is not penalised). Returns (weights, bias).
+    `fixed` pins some weights (column index → value); the others are fitted around them."""
+    if fixed:
+        free = [j for j in range(x.shape[1]) if j not in fixed]
+        offset = sum(x[:, j] * v for j, v in fixed.items())
+        w_free, b = _fit_logistic(
+            x[:, free], y, l2=l2, sample_weight=sample_weight, iterations=iterations, offset=offset
+        )
+        w = np.zeros(x.shape[1])
+        w[free] = w_free
+        for j, v in fixed.items():
+            w[j] = v
+        return w, b
+    return _fit_logistic(x, y, l2=l2, sample_weight=sample_weight, iterations=iterations)
+
+
+def _fit_logistic(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    l2: float,
+    sample_weight: np.ndarray | None,
+    iterations: int,
+    offset: np.ndarray | float = 0.0,
+) -> tuple[np.ndarray, float]:
     n, d = x.shape
     xb = np.hstack([x, np.ones((n, 1))])
     w = np.zeros(d + 1)
@@ -102,7 +135,7 @@ def fit_logistic(
     penalty = np.full(d + 1, l2)
     penalty[-1] = 0.0
     for _ in range(iterations):
-        z = np.clip(xb @ w, -35, 35)
+        z = np.clip(xb @ w + offset, -35, 35)
         p = 1.0 / (1.0 + np.exp(-z))
         grad = xb.T @ (sw * (p - y)) + penalty * w
         hess = (xb * (sw * p * (1 - p))[:, None]).T @ xb + np.diag(penalty + 1e-9)
@@ -122,6 +155,54 @@ def balanced_weights(y: np.ndarray) -> np.ndarray:
 def fold_of(row: Row) -> int:
     """Deterministic fold for cross-fitting (hash of the row's source id)."""
     return hashlib.sha256(row.source.encode()).digest()[0] % FOLDS
+
+
+def benign_reference(x: np.ndarray, y: np.ndarray, team_benign: np.ndarray) -> np.ndarray:
+    """A harmless message's typical features: per feature, the larger of the median over all
+    benign train rows and over the team's hard negatives (in-domain customer messages sit closer
+    to the retail patterns than BANKING77 does); no rule hits."""
+    reference = np.maximum(np.median(x[y == 0], axis=0), np.median(x[team_benign], axis=0))
+    reference[scoring.FEATURES.index("strong")] = 0.0
+    reference[scoring.FEATURES.index("weak")] = 0.0
+    return reference
+
+
+def single_weak_logit(weights: np.ndarray, bias: float, reference: np.ndarray) -> float:
+    """The logit of an otherwise harmless message (the benign reference) with one weak rule hit."""
+    features = reference.copy()
+    features[WEAK] = 1.0
+    return float(features @ weights + bias)
+
+
+def fit_calibration(
+    x: np.ndarray, y: np.ndarray, sw: np.ndarray, folds: np.ndarray, reference: np.ndarray, log=print
+) -> tuple[np.ndarray, float, np.ndarray, float, float | None]:
+    """The calibration fit, constrained so that ONE weak hit on an otherwise harmless message stays
+    at least SINGLE_WEAK_MARGIN below the flag point (weak rules only count together with other
+    evidence). When the free fit breaks that, the weak weight is pinned lower (in every fold and in
+    the final fit) and everything is refitted, until it holds.
+    Returns (weights, bias, out-of-fold logits, z_flag, weak cap or None)."""
+    cap: float | None = None
+    for _ in range(30):
+
+        def fit(mask: np.ndarray, cap: float | None = cap) -> tuple[np.ndarray, float]:
+            w, b = fit_logistic(x[mask], y[mask], l2=CALIBRATION_L2, sample_weight=sw[mask])
+            if cap is not None and w[WEAK] > cap:
+                w, b = fit_logistic(x[mask], y[mask], l2=CALIBRATION_L2, sample_weight=sw[mask], fixed={WEAK: cap})
+            return w, b
+
+        oof_z = np.zeros(len(y))
+        for f in range(FOLDS):
+            w, b = fit(folds != f)
+            oof_z[folds == f] = x[folds == f] @ w + b
+        weights, bias = fit(np.ones(len(y), dtype=bool))
+        z_flag = threshold_at_fpr(oof_z[y == 0], FLAG_FPR)
+        excess = single_weak_logit(weights, bias, reference) - (z_flag - SINGLE_WEAK_MARGIN)
+        if excess <= 0:
+            return weights, bias, oof_z, z_flag, cap
+        cap = max(float(weights[WEAK]) - excess - 0.01, 0.0)
+        log(f"one weak hit alone would reach the flag point: weak weight capped at {cap:.3f}, refitting")
+    raise RuntimeError("could not keep a single weak hit below the flag point")
 
 
 def threshold_at_fpr(benign_z: np.ndarray, fpr: float) -> float:
@@ -318,14 +399,9 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         probe_w, probe_b = None, 0.0
 
     x = feature_matrix(data, tops, obfuscated, oof_probe)
-    oof_z = np.zeros(len(rows))
-    for f in range(FOLDS):
-        fit = folds != f
-        w, b = fit_logistic(x[fit], y[fit], l2=CALIBRATION_L2, sample_weight=sw[fit])
-        oof_z[~fit] = x[~fit] @ w + b
-    weights, bias = fit_logistic(x, y, l2=CALIBRATION_L2, sample_weight=sw)
+    reference = benign_reference(x, y, np.array([r.dataset == "team-benign" for r in rows]))
+    weights, bias, oof_z, z_flag, weak_cap = fit_calibration(x, y, sw, folds, reference, log=log)
     benign = oof_z[y == 0]
-    z_flag = threshold_at_fpr(benign, FLAG_FPR)
     z_block = max(threshold_at_fpr(benign, BLOCK_FPR), z_flag + 1e-3)
 
     counts: dict[str, dict[str, int]] = {}
@@ -340,6 +416,9 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         "z_block": round(z_block, 6),
         "anchor_flag": 0.6,
         "anchor_block": 0.8,
+        "benign_reference": [round(float(v), 6) for v in reference],
+        "single_weak_margin": SINGLE_WEAK_MARGIN,
+        "weak_cap": None if weak_cap is None else round(weak_cap, 6),
         "target_fpr": {"flag": FLAG_FPR, "block": BLOCK_FPR},
         "trained_on": {
             "split": "train",

@@ -1,9 +1,11 @@
 """The guard on held-out data: the figures in docs/guardrails.md, as regression floors.
 
 Measured on the held-out test part (deepset "test", self-reminder "test" + "itw",
-the test half of BANKING77) with the calibration of 2026-11-29 (flag point at 1.5 %
-train out-of-fold FPR, off-task rules and patterns): recall 0.917 (144/157),
-block-only recall 0.854 (134/157), false-positive rate 0.0032 (5/1568). The floors
+the test half of BANKING77) with the calibration of 2026-11-29 22:14 UTC (version 20261129221438) (after the code
+review of the off-task rules: weak weight constrained, rules tightened, flag point at 1.5 %
+train out-of-fold FPR): recall 0.911 (143/157), block-only recall 0.860 (135/157),
+false-positive rate 0.0026 (4/1568). The floors were set from the earlier run (0.917,
+5/1568) and were not changed. The floors
 below leave a margin of about three messages; the issue's targets are recall >= 0.90
 at FPR <= 0.02.
 """

@@ -159,3 +159,72 @@ def test_empty_pattern_table_still_scores(db):
     assert result.pattern_id is None
     assert result.similarity == 0.0
     assert result.decision == "blocked"  # the heuristics alone are enough here
+
+
+# --- weak rules only count together with other evidence ---------------------------------------------
+
+
+def test_one_weak_hit_on_a_harmless_message_stays_below_the_flag_point():
+    """The design in heuristics.py: a weak rule is a cue also seen in harmless text. One weak hit
+    with every other feature at its typical benign value (similarities at the benign median, no
+    strong hit, probe at its benign median) must not reach the flag point; two may."""
+    cal = scoring.calibration()
+    assert cal.benign_reference is not None, "calibration.json has no benign reference: run train_guard"
+    single = cal.single_weak_logit()
+    assert single < cal.z_flag
+    assert scoring.decide(scoring.final_score(single, float(cal.benign_reference[0]), cal)) == "allowed"
+    weak = scoring.FEATURES.index("weak")
+    assert cal.weights[weak] > 0  # weak hits still count
+
+
+def test_a_calibration_where_one_weak_hit_flags_is_refused():
+    import json
+
+    data = json.loads(scoring.CALIBRATION_FILE.read_text())
+    data["weights"][scoring.FEATURES.index("weak")] = 50.0
+    with pytest.raises(RuntimeError, match="one weak hit"):
+        scoring.calibration_from_dict(data)
+
+
+# Messages with one weak hit whose other features are ordinary. (Known exception, documented in
+# docs/guardrails.md: "Could you act as a middleman between me and the courier?" is flagged, because
+# the probe on its vector adds suspicion of its own — that is other evidence, not the weak hit alone.)
+ONE_WEAK_HIT = [
+    "Stop! I gave you the wrong order number, it is 44812.",
+    "Context: I bought the bike in May. Is the battery still under warranty?",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text", ONE_WEAK_HIT)
+def test_single_weak_hit_customer_messages_are_allowed(patterns, text):
+    result = score(text)
+    strengths = [h["strength"] for h in result.signals["heuristics"]]
+    assert strengths == ["weak"], result.signals["heuristics"]
+    assert result.decision == "allowed", result.signals
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text", __import__("tests.guardrails.test_heuristics", fromlist=["x"]).REVIEW_FALSE_POSITIVES)
+def test_review_false_positives_are_allowed(patterns, text):
+    assert score(text).decision == "allowed", score(text).signals
+
+
+def test_adversarial_input_is_scored_quickly():
+    """Rules and decoders together on 2,000-character repetitive inputs, after the sanitiser."""
+    import time
+
+    from guardrails import training
+    from guardrails.decoding import segment
+    from tests.guardrails.test_heuristics import adversarial_inputs
+
+    segment("warmup")  # builds the word-cost table once per process (about 0.4 s)
+    worst = 0.0, ""
+    for raw in adversarial_inputs():
+        for text in (raw, training.as_message(raw)):
+            if not text:
+                continue
+            start = time.perf_counter()
+            scoring.text_evidence(text)
+            worst = max(worst, (time.perf_counter() - start, repr(text[:12])))
+    assert worst[0] < 0.1, worst

@@ -270,3 +270,9 @@ def test_language_detection():
 def test_fraud_reports_in_other_words_are_critical(text):
     reply = triggers.check(text, handover="soon")
     assert reply is not None and reply.detail == "Fraud or chargeback"
+
+
+def test_guard_collapses_whitespace_only_lines():
+    assert guard.sanitize("Hi\n \n \n \t\n  \nthere ") == "Hi\n\nthere"
+    assert guard.sanitize("a \n b") == "a\nb"
+    assert guard.sanitize("x" + "\n " * 999) == "x"
