@@ -17,8 +17,8 @@ import base64
 import binascii
 import codecs
 import re
+import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 _B64_BLOB = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 _WORD = re.compile(r"[^\W_]+|[@$][^\W_]*", re.UNICODE)
@@ -31,6 +31,10 @@ _ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th|s|km|kg|mm|cm|m|h|w|v|wh|ah|x)$", re.
 # Runs of at least five single letters separated by one separator: "i g n o r e", "i.g.n.o.r.e".
 _SPACED = re.compile(r"(?<![\w])(?:[A-Za-z][ .\-_*/]{1,3}){4,}[A-Za-z](?![\w])")
 _COMMON_ZIPF = 3.0
+# The word tables below take 0.1-0.4 s to build; one lock, so that two threads of a worker never
+# build them twice at once (`warm()` builds them at process start, outside any customer request).
+# Re-entrant: the cost table is built from the vocabulary under the same lock.
+_BUILD_LOCK = threading.RLock()
 
 
 @dataclass
@@ -45,21 +49,58 @@ class Decoded:
         return bool(self.methods)
 
 
-@lru_cache(maxsize=1)
+_tables: dict[str, object] = {}
+
+
+def _table(name: str, build):
+    """A word table, built once per process under the lock (checked again inside it, so that two
+    threads that both miss do not both build it)."""
+    table = _tables.get(name)
+    if table is None:
+        with _BUILD_LOCK:
+            table = _tables.get(name)
+            if table is None:
+                table = _tables[name] = build()
+    return table
+
+
 def _vocabulary() -> tuple[frozenset[str], int]:
+    return _table("vocabulary", _build_vocabulary)
+
+
+def _build_vocabulary() -> tuple[frozenset[str], int]:
     from wordfreq import top_n_list
 
     words = [w for w in top_n_list("en", 40000) if w.isalpha()]
     return frozenset(words), max(len(w) for w in words[:20000])
 
 
-@lru_cache(maxsize=1)
 def _word_costs() -> dict[str, float]:
     """Every vocabulary word's cost in `segment` (looked up once, not per candidate piece):
     every word costs; common words cost less."""
+    return _table("word_costs", lambda: _build_word_costs())
+
+
+def _build_word_costs() -> dict[str, float]:
     from wordfreq import zipf_frequency
 
     return {w: zipf_frequency(w, "en") - 8.0 for w in _vocabulary()[0]}
+
+
+def clear_tables() -> None:
+    """Forget the word tables (tests)."""
+    with _BUILD_LOCK:
+        _tables.clear()
+
+
+def warm() -> None:
+    """Build the decoders' word tables now (web and Celery workers call this at start, next to
+    `core.embeddings.warm()`), so the first customer message does not pay for them."""
+    with _BUILD_LOCK:
+        _vocabulary()
+        _word_costs()
+        _is_word("warm")  # loads wordfreq's English frequency data
+        deobfuscate("h3ll0 w o r l d s")
 
 
 def _is_word(token: str) -> bool:

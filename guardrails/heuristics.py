@@ -82,6 +82,41 @@ def _long_role_setup(text: str) -> str | None:
     return None
 
 
+# A chat-transcript label at a line start: "System:", "[assistant]:", "User:". Customers write such
+# labels too ("System: Android 14, app 2.3", "User: max@example.com", "Admin: please remove ..."),
+# so one label alone is a weak cue; it is a strong one when an instruction override follows it or
+# when the message holds a second label (a forged transcript).
+_ROLE_LABEL = re.compile(
+    r"(?:^|(?<=\.\s))[^\S\n]*(?:[\[{(<$][^\S\n]*)?(?:system|assistant|developer|admin|human|user|ai|bot)"
+    r"[^\S\n]*(?:[\]})>][^\S\n]*)?:",
+    _I | re.MULTILINE,
+)
+_LABEL_OVERRIDE = re.compile(
+    r"[^\S\n]*(?:(?:new|updated)\s+(?:instructions?|rules?|task)|ignore|disregard|forget|override|bypass|"
+    r"you\s+(?:are|must|will|shall|should|have\s+to|may\s+now)|you'?re|from\s+now\s+on|always|never|do\s+not|don'?t|"
+    r"approve|grant|authori[sz]e|reveal|print|output|say|respond|reply|answer\s+(?:only|with)|pretend|act\s+as|"
+    r"enable|disable|(?:developer|admin|god|unrestricted|jailbreak)\s+mode)\b",
+    _I,
+)
+
+
+def _role_labels(text: str) -> tuple[list[re.Match[str]], bool]:
+    """The line-start role labels in `text` and whether they are forged-transcript evidence."""
+    labels = list(_ROLE_LABEL.finditer(text))
+    strong = len(labels) >= 2 or any(_LABEL_OVERRIDE.match(text, m.end()) for m in labels)
+    return labels, strong
+
+
+def _role_label_strong(text: str) -> str | None:
+    labels, strong = _role_labels(text)
+    return text[labels[0].start() : labels[0].end() + 40].strip() if labels and strong else None
+
+
+def _role_label_weak(text: str) -> str | None:
+    labels, strong = _role_labels(text)
+    return labels[0].group(0).strip() if labels and not strong else None
+
+
 RULES: tuple[Rule, ...] = (
     # --- instruction override ------------------------------------------------------------------------
     Rule(
@@ -175,7 +210,12 @@ RULES: tuple[Rule, ...] = (
         re.compile(
             r"(?:^|[.!?:;,\-]\s*|\b(?:and|then|just|only|simply|now|please)\s+)"
             r"(?:say|print|output|write|reply\s+with|respond\s+with|answer\s+with|repeat\s+after\s+me|state\s+that|"
-            r"include\s+that)\s*(?:only|exactly|just|verbatim|literally)?\s*(?:the\s+(?:word|phrase|text)\s+)?[:\"'“„«]",
+            r"include\s+that)\s*(?:only|exactly|just|verbatim|literally)?\s*(?:the\s+(?:word|phrase|text)\s+)?[:\"'“„«]"
+            # ... but not a short note to be written on or in something physical or a form field:
+            # "please write 'fragile' on the box", "write: 'Leave at the back door' in the delivery notes".
+            r"(?![^\S\n]*[\"'“„«‘]?[^\"'“”„«»‘’\n]{1,80}[\"'”»“’][^\S\n]+(?:on|in|onto|into|under)[^\S\n]+"
+            r"(?:the|my|your|our)[^\S\n]+(?:[\w-]+[^\S\n]+)?(?:box|boxes|label|notes?|invoice|package|parcel|receipt|"
+            r"card|comment|comments|field|form|order|envelope|bill|delivery\s+slip|slip)\b)",
             _I,
         ),
     ),
@@ -291,7 +331,7 @@ RULES: tuple[Rule, ...] = (
             # "Sie sind sehr freundlich" are customer talk.
             r"(?:^|[.!?]\s+)(?:(?:ok(?:ay)?|so|now|and\s+now|jetzt|nun)[.,!]?\s+)?"
             r"(?:you\s+are|you're|du\s+bist|bist\s+du|be|sei)\s+(?:now\s+|jetzt\s+)?(?:a|an|ein|eine|einen)\s+"
-            r"(?:[\w-]+\s+){0,2}(?:chef|cook|politician|journalist|newspaper|reporter|teacher|professor|tutor|doctor|lawyer|poet|writer|author|novelist|comedian|philosopher|historian|scientist|psychic|fortune\s+teller|therapist|psychologist|priest|pirate|celebrity|actor|actress|influencer|programmer|coder|hacker|translator|rapper|singer|songwriter|screenwriter|judge|detective|spy|king|queen|president|dictator|general|soldier|wizard|witch|god|prophet|guru|sage|critic|economist|analyst|consultant|investor|stockbroker|trader|astrologer|comedian|storyteller|character|villain|hero|superhero|politiker(?:in)?|journalist(?:in)?|lehrer(?:in)?|arzt|ärztin|anwalt|anwältin|dichter(?:in)?|schriftsteller(?:in)?|philosoph(?:in)?|wahrsager(?:in)?|pirat|zauberer|könig(?:in)?|zeitung)\s*[.,:;!]\s*"
+            r"(?:[\w-]+\s+){0,2}(?:chef|cook|politician|journalist|newspaper|reporter|teacher|professor|tutor|doctor|lawyer|poet|writer|author|novelist|comedian|philosopher|historian|scientist|psychic|fortune\s+teller|therapist|psychologist|priest|pirate|celebrity|actor|actress|influencer|programmer|coder|hacker|translator|rapper|singer|songwriter|screenwriter|judge|detective|spy|king|queen|president|dictator|general|soldier|wizard|witch|god|prophet|guru|sage|critic|economist|analyst|consultant|investor|stockbroker|trader|astrologer|storyteller|character|villain|hero|superhero|politiker(?:in)?|journalist(?:in)?|lehrer(?:in)?|arzt|ärztin|anwalt|anwältin|dichter(?:in)?|schriftsteller(?:in)?|philosoph(?:in)?|wahrsager(?:in)?|pirat|zauberer|könig(?:in)?|zeitung)\s*[.,:;!]\s*"
             r"(?:(?:as|als)\s+|what|how|why|who|which|tell|give|write|say|answer|explain|describe|"
             r"wie|was|warum|wer|welche\w*|sag|schreib|gib|erkläre?)\b",
             _I | re.MULTILINE,
@@ -320,7 +360,9 @@ RULES: tuple[Rule, ...] = (
         "role_play",
         WEAK,
         re.compile(
-            r"\b(?:act(?:ing)?\s+as\s+(?:a|an|if|my|the|though)|pretend(?:ing)?\s+(?:to\s+be|you|that\s+you)|"
+            # "act as if I'm a beginner" asks the bot to treat the customer some way; it assigns no persona.
+            r"\b(?:act(?:ing)?\s+as\s+(?:a|an|my|the|(?:if|though)\b(?!\s+(?:i|i'm|we|we're|my)\b))|"
+            r"pretend(?:ing)?\s+(?:to\s+be|you|that\s+you)|"
             r"imagine\s+(?:you\s+are|you're|that\s+you(?:'re|\s+are))\s+(?:a|an|the|now|no\s+longer|in\s+a)\b|"
             r"role[- ]?play|"
             r"play\s+the\s+role|you\s+will\s+be\s+playing|stell\s+dir\s+vor|tu\s+so\s+als|fungieren|"
@@ -456,14 +498,15 @@ RULES: tuple[Rule, ...] = (
             # backtracked for 17-35 s on 2,000 characters of "\n \n \n ...".
             r"<\|?[^\S\n]*(?:im_start|im_end|system|endoftext|assistant|user)[^\S\n]*\|?>|\[/?INST\]|<</?SYS>>|"
             r"(?<!#)#{2,}[^\S\n]*(?:system|instruction|instructions|assistant|new\s+rules?)\b|"
-            r"^[^\S\n]*(?:[\[{(<$][^\S\n]*)?(?:system|assistant|developer|admin)[^\S\n]*(?:[\]})>][^\S\n]*)?:|"
+            # (A line-start label like "System:" or "User:" is the separate rule below: weak on its own.)
             r"[$\[{][^\S\n]*system\b|\bsystem\s+(?:announcement|override)\b|"
-            r"(?:^|\.\s)[^\S\n]*(?:human|user|ai|bot|assistant)[^\S\n]*:[^\S\n]*(?:(?:human|user|ai|bot|assistant)[^\S\n]*:?)?|"
             # What is left of "<|im_start|>system" once the input sanitiser has stripped the tags.
             r"^[^\S\n]*(?:system|assistant)[^\S\n]*\n",
             _I | re.MULTILINE,
         ),
     ),
+    Rule("role_label_instruction", "pasted_payload", STRONG, check=_role_label_strong),
+    Rule("role_label", "pasted_payload", WEAK, check=_role_label_weak),
     Rule(
         "end_of_context",
         "pasted_payload",

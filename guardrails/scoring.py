@@ -105,15 +105,31 @@ class Calibration:
     probe_bias: float
     version: str
     benign_reference: np.ndarray | None = None
+    # The probe feature is capped here (its 99th percentile on in-domain benign train rows: BANKING77
+    # and the team's hard negatives): beyond a high benign value it adds no more suspicion.
+    probe_cap: float | None = None
 
-    def single_weak_logit(self) -> float | None:
+    def reference_logit(self, *, weak: int = 0, probe: float = 0.0) -> float | None:
         """The logit of an otherwise harmless message (the stored benign reference features) with
-        exactly one weak rule hit; None for a calibration without a reference."""
+        `weak` weak rule hits and the probe feature at `probe`; None without a reference."""
         if self.benign_reference is None:
             return None
         features = self.benign_reference.copy()
-        features[FEATURES.index("weak")] = 1.0
+        features[FEATURES.index("weak")] = float(weak)
+        features[FEATURES.index("probe")] = float(probe)
         return float(features @ self.weights + self.bias)
+
+    def single_weak_logit(self) -> float | None:
+        """One weak rule hit on an otherwise harmless message."""
+        return self.reference_logit(weak=1)
+
+    def probe_alone_logit(self) -> float | None:
+        """The probe at its cap (a high benign value) on an otherwise harmless message."""
+        return None if self.probe_cap is None else self.reference_logit(probe=self.probe_cap)
+
+    def probe_and_weak_logit(self) -> float | None:
+        """The probe at its cap plus one weak rule hit on an otherwise harmless message."""
+        return None if self.probe_cap is None else self.reference_logit(weak=1, probe=self.probe_cap)
 
 
 @lru_cache(maxsize=1)
@@ -138,6 +154,7 @@ def calibration_from_dict(data: dict) -> Calibration:
         probe_bias=float(probe.get("bias", 0.0)),
         version=str(data.get("version", "")),
         benign_reference=np.asarray(reference, dtype=np.float64) if reference else None,
+        probe_cap=float(data["probe_cap"]) if data.get("probe_cap") is not None else None,
     )
     # By design a weak rule (a cue also seen in harmless text) only counts together with other
     # evidence: one weak hit on an otherwise harmless message must not reach the flag point.
@@ -148,6 +165,19 @@ def calibration_from_dict(data: dict) -> Calibration:
         raise RuntimeError(
             f"{CALIBRATION_FILE}: one weak hit on a harmless message reaches the flag point "
             f"(logit {single:.3f} ≥ z_flag {cal.z_flag:.3f}); run manage.py train_guard"
+        )
+    # Likewise the probe (a linear model on the message vector, which learnt "German = injection" from
+    # the deepset rows) never flags on its own, and probe plus one weak hit never blocks.
+    alone, with_weak = cal.probe_alone_logit(), cal.probe_and_weak_logit()
+    if alone is not None and alone >= cal.z_flag:
+        raise RuntimeError(
+            f"{CALIBRATION_FILE}: the probe alone reaches the flag point (logit {alone:.3f} ≥ z_flag "
+            f"{cal.z_flag:.3f}); run manage.py train_guard"
+        )
+    if with_weak is not None and with_weak >= cal.z_block:
+        raise RuntimeError(
+            f"{CALIBRATION_FILE}: the probe plus one weak hit reaches the block point (logit {with_weak:.3f} ≥ "
+            f"z_block {cal.z_block:.3f}); run manage.py train_guard"
         )
     return cal
 
@@ -178,14 +208,19 @@ def hit_counts(evidence: TextEvidence, *, obfuscated: bool) -> tuple[int, int]:
     return min(strong, MAX_HITS), min(weak, MAX_HITS)
 
 
-def feature_vector(sims: Sequence[float], strong: int, weak: int, probe: float) -> np.ndarray:
-    """The calibration's input, in the order of FEATURES. `sims` are the top similarities, best first."""
+def feature_vector(
+    sims: Sequence[float], strong: int, weak: int, probe: float, probe_cap: float | None = None
+) -> np.ndarray:
+    """The calibration's input, in the order of FEATURES. `sims` are the top similarities, best first;
+    the probe feature is clipped to [0, probe_cap]."""
     top = list(sims[:NEIGHBOURS]) + [0.0] * max(0, NEIGHBOURS - len(sims))
     sim1 = max(top[0], 0.0)
     # The probe only ever adds suspicion: it learnt "customer-service wording = benign" from
-    # BANKING77, and must not talk a retail-specific attack (which reads like a customer) down.
+    # BANKING77, and must not talk a retail-specific attack (which reads like a customer) down. Nor
+    # does it add more than a high benign value: it also learnt "German = injection" (deepset).
+    probe_feature = max(probe, 0.0) if probe_cap is None else min(max(probe, 0.0), probe_cap)
     return np.asarray(
-        [sim1, max(float(np.mean(top)), 0.0), max(sim1 - SIM_HINGE, 0.0), strong, weak, max(probe, 0.0)],
+        [sim1, max(float(np.mean(top)), 0.0), max(sim1 - SIM_HINGE, 0.0), strong, weak, probe_feature],
         dtype=np.float64,
     )
 
@@ -308,7 +343,7 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
     )
     strong, weak = hit_counts(evidence, obfuscated=obfuscated)
     probe = max(probe_logit(v, cal) for v in vectors)
-    features = feature_vector([n.similarity for n in neighbours], strong, weak, probe)
+    features = feature_vector([n.similarity for n in neighbours], strong, weak, probe, cal.probe_cap)
     z = logit(features, cal)
     score = round(final_score(z, float(features[0]), cal), 4)
     top = neighbours[0] if neighbours else None

@@ -47,6 +47,11 @@ PRUNE_DUPLICATE_COSINE = 0.98
 # One weak hit on an otherwise harmless message must stay this far (logit) below the flag point.
 SINGLE_WEAK_MARGIN = 0.5
 WEAK = scoring.FEATURES.index("weak")
+PROBE = scoring.FEATURES.index("probe")
+# The probe feature is capped at this quantile of its out-of-fold values on in-domain benign rows
+# (BANKING77 and the team's hard negatives): a high benign value.
+PROBE_CAP_QUANTILE = 0.99
+IN_DOMAIN_BENIGN = ("banking77", "team-benign")
 DEFAULT_CATEGORY = {"deepset": "instruction_override", "self-reminder": "role_play"}
 
 
@@ -169,26 +174,50 @@ def benign_reference(x: np.ndarray, y: np.ndarray, team_benign: np.ndarray) -> n
 
 def single_weak_logit(weights: np.ndarray, bias: float, reference: np.ndarray) -> float:
     """The logit of an otherwise harmless message (the benign reference) with one weak rule hit."""
+    return reference_logit(weights, bias, reference, weak=1.0)
+
+
+def reference_logit(
+    weights: np.ndarray, bias: float, reference: np.ndarray, *, weak: float = 0.0, probe: float = 0.0
+) -> float:
+    """The logit of an otherwise harmless message (the benign reference) with `weak` weak hits and the
+    probe feature at `probe`."""
     features = reference.copy()
-    features[WEAK] = 1.0
+    features[WEAK] = weak
+    features[PROBE] = probe
     return float(features @ weights + bias)
 
 
 def fit_calibration(
-    x: np.ndarray, y: np.ndarray, sw: np.ndarray, folds: np.ndarray, reference: np.ndarray, log=print
-) -> tuple[np.ndarray, float, np.ndarray, float, float | None]:
-    """The calibration fit, constrained so that ONE weak hit on an otherwise harmless message stays
-    at least SINGLE_WEAK_MARGIN below the flag point (weak rules only count together with other
-    evidence). When the free fit breaks that, the weak weight is pinned lower (in every fold and in
-    the final fit) and everything is refitted, until it holds.
-    Returns (weights, bias, out-of-fold logits, z_flag, weak cap or None)."""
-    cap: float | None = None
-    for _ in range(30):
+    x: np.ndarray,
+    y: np.ndarray,
+    sw: np.ndarray,
+    folds: np.ndarray,
+    reference: np.ndarray,
+    log=print,
+    *,
+    probe_cap: float | None = None,
+) -> tuple[np.ndarray, float, np.ndarray, float, float, dict[int, float]]:
+    """The calibration fit, constrained so that, on an otherwise harmless message (the reference),
+    - ONE weak hit stays at least SINGLE_WEAK_MARGIN below the flag point,
+    - the probe at its cap (a high benign value) stays that far below the flag point,
+    - the probe at its cap plus one weak hit stays that far below the block point:
+    weak rules and the probe only count together with other evidence. When the free fit breaks one of
+    them, the weak or probe weight is pinned lower (in every fold and in the final fit) and everything
+    is refitted, until all hold.
+    Returns (weights, bias, out-of-fold logits, z_flag, z_block, pinned weights by column)."""
+    caps: dict[int, float] = {}
+    for _ in range(60):
 
-        def fit(mask: np.ndarray, cap: float | None = cap) -> tuple[np.ndarray, float]:
+        def fit(mask: np.ndarray, caps: dict[int, float] = caps) -> tuple[np.ndarray, float]:
             w, b = fit_logistic(x[mask], y[mask], l2=CALIBRATION_L2, sample_weight=sw[mask])
-            if cap is not None and w[WEAK] > cap:
-                w, b = fit_logistic(x[mask], y[mask], l2=CALIBRATION_L2, sample_weight=sw[mask], fixed={WEAK: cap})
+            fixed: dict[int, float] = {}
+            for _ in range(len(caps) + 1):
+                over = {j: c for j, c in caps.items() if j not in fixed and w[j] > c}
+                if not over:
+                    break
+                fixed.update(over)
+                w, b = fit_logistic(x[mask], y[mask], l2=CALIBRATION_L2, sample_weight=sw[mask], fixed=fixed)
             return w, b
 
         oof_z = np.zeros(len(y))
@@ -197,12 +226,25 @@ def fit_calibration(
             oof_z[folds == f] = x[folds == f] @ w + b
         weights, bias = fit(np.ones(len(y), dtype=bool))
         z_flag = threshold_at_fpr(oof_z[y == 0], FLAG_FPR)
+        z_block = max(threshold_at_fpr(oof_z[y == 0], BLOCK_FPR), z_flag + 1e-3)
         excess = single_weak_logit(weights, bias, reference) - (z_flag - SINGLE_WEAK_MARGIN)
-        if excess <= 0:
-            return weights, bias, oof_z, z_flag, cap
-        cap = max(float(weights[WEAK]) - excess - 0.01, 0.0)
-        log(f"one weak hit alone would reach the flag point: weak weight capped at {cap:.3f}, refitting")
-    raise RuntimeError("could not keep a single weak hit below the flag point")
+        if excess > 0:
+            caps[WEAK] = max(float(weights[WEAK]) - excess - 0.01, 0.0)
+            log(f"one weak hit alone would reach the flag point: weak weight capped at {caps[WEAK]:.3f}, refitting")
+            continue
+        if probe_cap:
+            alone = reference_logit(weights, bias, reference, probe=probe_cap) - (z_flag - SINGLE_WEAK_MARGIN)
+            with_weak = reference_logit(weights, bias, reference, weak=1.0, probe=probe_cap) - (
+                z_block - SINGLE_WEAK_MARGIN
+            )
+            excess = max(alone, with_weak)
+            if excess > 0:
+                caps[PROBE] = max(float(weights[PROBE]) - excess / probe_cap - 0.01, 0.0)
+                which = "alone would flag" if alone >= with_weak else "plus one weak hit would block"
+                log(f"the probe {which}: probe weight capped at {caps[PROBE]:.3f}, refitting")
+                continue
+        return weights, bias, oof_z, z_flag, z_block, caps
+    raise RuntimeError("could not keep a weak hit or the probe alone below the flag point")
 
 
 def threshold_at_fpr(benign_z: np.ndarray, fpr: float) -> float:
@@ -399,10 +441,16 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         probe_w, probe_b = None, 0.0
 
     x = feature_matrix(data, tops, obfuscated, oof_probe)
+    probe_cap: float | None = None
+    if use_probe:
+        in_domain = np.array([r.dataset in IN_DOMAIN_BENIGN and not r.is_injection for r in rows])
+        probe_cap = round(max(float(np.quantile(x[in_domain, PROBE], PROBE_CAP_QUANTILE)), 1e-3), 6)
+        x[:, PROBE] = np.minimum(x[:, PROBE], probe_cap)
+        log(f"probe feature capped at {probe_cap:.3f} ({PROBE_CAP_QUANTILE:.0%} of in-domain benign rows)")
     reference = benign_reference(x, y, np.array([r.dataset == "team-benign" for r in rows]))
-    weights, bias, oof_z, z_flag, weak_cap = fit_calibration(x, y, sw, folds, reference, log=log)
-    benign = oof_z[y == 0]
-    z_block = max(threshold_at_fpr(benign, BLOCK_FPR), z_flag + 1e-3)
+    weights, bias, oof_z, z_flag, z_block, caps = fit_calibration(
+        x, y, sw, folds, reference, log=log, probe_cap=probe_cap
+    )
 
     counts: dict[str, dict[str, int]] = {}
     for r in rows:
@@ -418,7 +466,10 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         "anchor_block": 0.8,
         "benign_reference": [round(float(v), 6) for v in reference],
         "single_weak_margin": SINGLE_WEAK_MARGIN,
-        "weak_cap": None if weak_cap is None else round(weak_cap, 6),
+        "weak_cap": round(caps[WEAK], 6) if WEAK in caps else None,
+        "probe_weight_cap": round(caps[PROBE], 6) if PROBE in caps else None,
+        "probe_cap": probe_cap,
+        "probe_cap_quantile": PROBE_CAP_QUANTILE if use_probe else None,
         "target_fpr": {"flag": FLAG_FPR, "block": BLOCK_FPR},
         "trained_on": {
             "split": "train",

@@ -17,10 +17,11 @@ from core.errors import ApplicationError, ErrorCode
 _TAG = re.compile(r"<[^>]{0,500}>")
 _INVISIBLE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
-# Spaces at either end of a line go, so whitespace-only lines become empty and are collapsed with
-# the other blank lines: "\n \n \n ..." must not reach the guard's regular expressions as 2,000
-# characters of alternating blanks (a backtracking hazard).
-_LINE_EDGES = re.compile(r" *\n *")
+# Spaces at the end of a line go, so whitespace-only lines become empty and are collapsed with the
+# other blank lines: "\n \n \n ..." must not reach the guard's regular expressions as 2,000
+# characters of alternating blanks (a backtracking hazard). Leading spaces stay: they carry the
+# nesting of a list the customer typed.
+_TRAILING_SPACES = re.compile(r" +\n")
 _LINES = re.compile(r"\n{3,}")
 
 
@@ -34,7 +35,7 @@ def sanitize(raw: str) -> str:
     text = _INVISIBLE.sub("", text)
     text = html.unescape(_TAG.sub(" ", text))
     text = _TAG.sub(" ", text)  # markup that was entity-escaped once
-    text = _LINES.sub("\n\n", _LINE_EDGES.sub("\n", _SPACES.sub(" ", text))).strip()
+    text = _LINES.sub("\n\n", _TRAILING_SPACES.sub("\n", _SPACES.sub(" ", text))).strip()
     if not text:
         raise ApplicationError("The message is empty.", code=ErrorCode.EMPTY)
     return text

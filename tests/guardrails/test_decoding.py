@@ -81,3 +81,26 @@ def test_deobfuscate_plain_text_is_unchanged():
     result = decoding.deobfuscate("When will my e-bike be delivered to Utrecht?")
     assert not result.changed
     assert result.text == "When will my e-bike be delivered to Utrecht?"
+
+
+def test_warm_builds_the_word_tables_once(monkeypatch):
+    import threading
+
+    from guardrails import decoding
+
+    decoding.clear_tables()
+    calls = []
+    real = decoding._build_word_costs
+
+    def counting():
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(decoding, "_build_word_costs", counting)
+    threads = [threading.Thread(target=decoding.warm) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert decoding.segment("ignoreall") == "ignore all"

@@ -274,5 +274,11 @@ def test_fraud_reports_in_other_words_are_critical(text):
 
 def test_guard_collapses_whitespace_only_lines():
     assert guard.sanitize("Hi\n \n \n \t\n  \nthere ") == "Hi\n\nthere"
-    assert guard.sanitize("a \n b") == "a\nb"
+    assert guard.sanitize("a \n b") == "a\n b"
+    assert guard.sanitize("x" + " \n" * 999) == "x"
+
+
+def test_guard_keeps_the_indentation_of_a_nested_list():
+    text = "Parts:\n- brakes\n  - front pad  \n  - rear pad\n- chain"
+    assert guard.sanitize(text) == "Parts:\n- brakes\n - front pad\n - rear pad\n- chain"
     assert guard.sanitize("x" + "\n " * 999) == "x"
