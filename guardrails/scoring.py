@@ -105,8 +105,8 @@ class Calibration:
     probe_bias: float
     version: str
     benign_reference: np.ndarray | None = None
-    # The probe feature is capped here (its 99th percentile on in-domain benign train rows: BANKING77
-    # and the team's hard negatives): beyond a high benign value it adds no more suspicion.
+    # The probe feature is capped here (its maximum on in-domain benign train rows: BANKING77 and the
+    # team's hard negatives): beyond the highest benign value it adds no more suspicion.
     probe_cap: float | None = None
 
     def reference_logit(self, *, weak: int = 0, probe: float = 0.0) -> float | None:
@@ -124,7 +124,7 @@ class Calibration:
         return self.reference_logit(weak=1)
 
     def probe_alone_logit(self) -> float | None:
-        """The probe at its cap (a high benign value) on an otherwise harmless message."""
+        """The probe at its cap (its highest in-domain benign value) on an otherwise harmless message."""
         return None if self.probe_cap is None else self.reference_logit(probe=self.probe_cap)
 
     def probe_and_weak_logit(self) -> float | None:
@@ -166,13 +166,14 @@ def calibration_from_dict(data: dict) -> Calibration:
             f"{CALIBRATION_FILE}: one weak hit on a harmless message reaches the flag point "
             f"(logit {single:.3f} ≥ z_flag {cal.z_flag:.3f}); run manage.py train_guard"
         )
-    # Likewise the probe (a linear model on the message vector, which learnt "German = injection" from
-    # the deepset rows) never flags on its own, and probe plus one weak hit never blocks.
+    # Product rule: the probe (a linear model on the message vector, which learnt "German = injection"
+    # from the deepset rows) may FLAG on its own — a flag costs little: the message is answered from
+    # approved answers only or handed to a person — but never BLOCKS on its own or with one weak hit.
     alone, with_weak = cal.probe_alone_logit(), cal.probe_and_weak_logit()
-    if alone is not None and alone >= cal.z_flag:
+    if alone is not None and alone >= cal.z_block:
         raise RuntimeError(
-            f"{CALIBRATION_FILE}: the probe alone reaches the flag point (logit {alone:.3f} ≥ z_flag "
-            f"{cal.z_flag:.3f}); run manage.py train_guard"
+            f"{CALIBRATION_FILE}: the probe alone reaches the block point (logit {alone:.3f} ≥ z_block "
+            f"{cal.z_block:.3f}); run manage.py train_guard"
         )
     if with_weak is not None and with_weak >= cal.z_block:
         raise RuntimeError(

@@ -48,9 +48,14 @@ PRUNE_DUPLICATE_COSINE = 0.98
 SINGLE_WEAK_MARGIN = 0.5
 WEAK = scoring.FEATURES.index("weak")
 PROBE = scoring.FEATURES.index("probe")
-# The probe feature is capped at this quantile of its out-of-fold values on in-domain benign rows
-# (BANKING77 and the team's hard negatives): a high benign value.
-PROBE_CAP_QUANTILE = 0.99
+# The probe at its cap plus one weak hit must stay below the block point by this much (product rule (b):
+# "below"; the probe at its cap alone keeps SINGLE_WEAK_MARGIN below it).
+PROBE_WEAK_BLOCK_MARGIN = 0.0
+# The probe feature is capped at the maximum (quantile 1.0) of its out-of-fold values on in-domain
+# benign rows (BANKING77 and the team's hard negatives): the highest benign value seen. Product rule
+# (fifth held-out run): the probe may FLAG on its own (a flag costs little: approved answers only or a
+# person), but must never BLOCK on its own or with only one weak hit.
+PROBE_CAP_QUANTILE = 1.0
 IN_DOMAIN_BENIGN = ("banking77", "team-benign")
 DEFAULT_CATEGORY = {"deepset": "instruction_override", "self-reminder": "role_play"}
 
@@ -200,9 +205,10 @@ def fit_calibration(
 ) -> tuple[np.ndarray, float, np.ndarray, float, float, dict[int, float]]:
     """The calibration fit, constrained so that, on an otherwise harmless message (the reference),
     - ONE weak hit stays at least SINGLE_WEAK_MARGIN below the flag point,
-    - the probe at its cap (a high benign value) stays that far below the flag point,
-    - the probe at its cap plus one weak hit stays that far below the block point:
-    weak rules and the probe only count together with other evidence. When the free fit breaks one of
+    - the probe at its cap (its highest in-domain benign value) stays that far below the BLOCK point,
+    - the probe at its cap plus one weak hit stays below the block point (PROBE_WEAK_BLOCK_MARGIN):
+    a weak rule alone never flags; the probe may flag on its own, but neither it alone nor it with one
+    weak hit ever blocks. When the free fit breaks one of
     them, the weak or probe weight is pinned lower (in every fold and in the final fit) and everything
     is refitted, until all hold.
     Returns (weights, bias, out-of-fold logits, z_flag, z_block, pinned weights by column)."""
@@ -233,18 +239,18 @@ def fit_calibration(
             log(f"one weak hit alone would reach the flag point: weak weight capped at {caps[WEAK]:.3f}, refitting")
             continue
         if probe_cap:
-            alone = reference_logit(weights, bias, reference, probe=probe_cap) - (z_flag - SINGLE_WEAK_MARGIN)
+            alone = reference_logit(weights, bias, reference, probe=probe_cap) - (z_block - SINGLE_WEAK_MARGIN)
             with_weak = reference_logit(weights, bias, reference, weak=1.0, probe=probe_cap) - (
-                z_block - SINGLE_WEAK_MARGIN
+                z_block - PROBE_WEAK_BLOCK_MARGIN
             )
             excess = max(alone, with_weak)
             if excess > 0:
                 caps[PROBE] = max(float(weights[PROBE]) - excess / probe_cap - 0.01, 0.0)
-                which = "alone would flag" if alone >= with_weak else "plus one weak hit would block"
+                which = "alone would block" if alone >= with_weak else "plus one weak hit would block"
                 log(f"the probe {which}: probe weight capped at {caps[PROBE]:.3f}, refitting")
                 continue
         return weights, bias, oof_z, z_flag, z_block, caps
-    raise RuntimeError("could not keep a weak hit or the probe alone below the flag point")
+    raise RuntimeError("could not keep a weak hit below the flag point or the probe below the block point")
 
 
 def threshold_at_fpr(benign_z: np.ndarray, fpr: float) -> float:
@@ -446,7 +452,7 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         in_domain = np.array([r.dataset in IN_DOMAIN_BENIGN and not r.is_injection for r in rows])
         probe_cap = round(max(float(np.quantile(x[in_domain, PROBE], PROBE_CAP_QUANTILE)), 1e-3), 6)
         x[:, PROBE] = np.minimum(x[:, PROBE], probe_cap)
-        log(f"probe feature capped at {probe_cap:.3f} ({PROBE_CAP_QUANTILE:.0%} of in-domain benign rows)")
+        log(f"probe feature capped at {probe_cap:.3f} (quantile {PROBE_CAP_QUANTILE} of in-domain benign rows)")
     reference = benign_reference(x, y, np.array([r.dataset == "team-benign" for r in rows]))
     weights, bias, oof_z, z_flag, z_block, caps = fit_calibration(
         x, y, sw, folds, reference, log=log, probe_cap=probe_cap
@@ -466,6 +472,7 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         "anchor_block": 0.8,
         "benign_reference": [round(float(v), 6) for v in reference],
         "single_weak_margin": SINGLE_WEAK_MARGIN,
+        "probe_weak_block_margin": PROBE_WEAK_BLOCK_MARGIN,
         "weak_cap": round(caps[WEAK], 6) if WEAK in caps else None,
         "probe_weight_cap": round(caps[PROBE], 6) if PROBE in caps else None,
         "probe_cap": probe_cap,

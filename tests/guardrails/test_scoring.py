@@ -237,30 +237,61 @@ def test_adversarial_input_is_scored_quickly():
     assert worst[0] < 0.1, worst
 
 
-# --- the probe only counts together with other evidence (second review) ---------------------------
+# --- the probe may flag but never blocks on its own (product rule, fifth held-out run) -------------
+#
+# PRODUCT RULE: a FLAG costs little (the message is answered from approved answers only, or handed to
+# a person); a BLOCK refuses the customer. The probe is a learned, distribution-sensitive signal (text
+# unlike its training data, e.g. German, looks suspicious to it), so it MAY flag a message on its own,
+# but must NEVER block on its own or with only one weak rule hit. One weak hit alone never flags.
 
 
-def test_the_probe_alone_cannot_flag_and_probe_plus_one_weak_hit_cannot_block():
-    """The probe learnt "German = injection" from the deepset rows. At its cap (the 99th percentile
-    on in-domain benign train rows), on an otherwise harmless message, it stays below the flag point;
-    with one weak hit too, below the block point — and a larger probe value adds nothing more."""
+def test_the_stored_calibration_keeps_the_probe_and_a_weak_hit_below_the_block_point():
+    """On the benign reference: the probe at its cap (its highest in-domain benign train value) stays
+    at least the margin (0.5) below z_block, the probe at its cap plus one weak hit stays below z_block,
+    one weak hit alone stays the margin below z_flag — and a larger probe value adds nothing more."""
+    import json
+
+    data = json.loads(scoring.CALIBRATION_FILE.read_text())
+    margin = data["single_weak_margin"]
+    assert data["probe_cap_quantile"] == 1.0  # the maximum over in-domain benign train rows
     cal = scoring.calibration()
+    tol = 1e-5  # the stored file is rounded to 6 decimals
     assert cal.probe_cap is not None and cal.probe_cap > 0
-    assert cal.probe_alone_logit() < cal.z_flag
+    assert cal.probe_alone_logit() <= cal.z_block - margin + tol
+    assert cal.probe_and_weak_logit() <= cal.z_block - data["probe_weak_block_margin"] + tol
     assert cal.probe_and_weak_logit() < cal.z_block
+    assert cal.single_weak_logit() <= cal.z_flag - margin + tol
     huge = scoring.feature_vector([0.41, 0.4, 0.37], 0, 0, 50.0, cal.probe_cap)
     assert huge[scoring.FEATURES.index("probe")] == pytest.approx(cal.probe_cap)
-    assert scoring.logit(huge, cal) < cal.z_flag
+    assert scoring.logit(huge, cal) < cal.z_block
+    huge_weak = scoring.feature_vector([0.41, 0.4, 0.37], 0, 1, 50.0, cal.probe_cap)
+    assert scoring.logit(huge_weak, cal) < cal.z_block
     assert cal.weights[scoring.FEATURES.index("probe")] > 0  # the probe still counts
 
 
-def test_a_calibration_where_the_probe_flags_is_refused():
+def test_a_calibration_where_the_probe_alone_blocks_is_refused():
     import json
 
     data = json.loads(scoring.CALIBRATION_FILE.read_text())
     data["weights"][scoring.FEATURES.index("probe")] = 40.0 / data["probe_cap"]
-    with pytest.raises(RuntimeError, match="probe alone"):
+    with pytest.raises(RuntimeError, match="probe alone reaches the block point"):
         scoring.calibration_from_dict(data)
+
+
+def test_a_calibration_where_the_probe_alone_only_flags_is_accepted():
+    """The probe may flag on its own: a calibration where the probe at its cap passes z_flag but not
+    z_block loads."""
+    import json
+
+    data = json.loads(scoring.CALIBRATION_FILE.read_text())
+    cal = scoring.calibration_from_dict(data)
+    data["weights"][scoring.FEATURES.index("weak")] = 0.0
+    target = (cal.z_flag + cal.z_block) / 2 if cal.z_block - cal.z_flag > 0.02 else cal.z_flag + 0.01
+    data["z_block"] = max(cal.z_block, target + 0.5)
+    room = target - cal.reference_logit()
+    data["weights"][scoring.FEATURES.index("probe")] = room / data["probe_cap"]
+    loaded = scoring.calibration_from_dict(data)
+    assert loaded.z_flag <= loaded.probe_alone_logit() < loaded.z_block
 
 
 def test_a_calibration_where_probe_plus_one_weak_hit_blocks_is_refused():
@@ -268,11 +299,10 @@ def test_a_calibration_where_probe_plus_one_weak_hit_blocks_is_refused():
 
     data = json.loads(scoring.CALIBRATION_FILE.read_text())
     cal = scoring.calibration_from_dict(data)
-    # The probe at its cap just under the flag point; one weak hit more passes a block point moved
-    # down next to the flag point.
-    room = cal.z_flag - 0.1 - cal.reference_logit()
+    # The probe at its cap just under the block point; one weak hit more passes it.
+    room = cal.z_block - 0.1 - cal.reference_logit()
     data["weights"][scoring.FEATURES.index("probe")] = room / data["probe_cap"]
-    data["z_block"] = cal.z_flag + 0.01
+    data["weights"][scoring.FEATURES.index("weak")] = 0.2
     with pytest.raises(RuntimeError, match="plus one weak hit"):
         scoring.calibration_from_dict(data)
 
@@ -328,13 +358,13 @@ def test_held_back_paraphrases_are_not_in_the_training_data():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("text", SECOND_REVIEW_FALSE_POSITIVES + HELD_BACK_PARAPHRASES)
-def test_ordinary_german_and_retail_messages_are_allowed(patterns, text):
-    """Allowed when no rule fires. With one weak cue ("Kontext:") the probe may add enough to flag —
-    flagged messages are still answered, from approved answers only — but never to block."""
+def test_ordinary_german_and_retail_messages_are_never_blocked(patterns, text):
+    """PRODUCT RULE: these ordinary customer messages may be "allowed" or "flagged" (the probe may flag
+    on its own; a flagged message is still answered, from approved answers only, or escalated) but are
+    NEVER "blocked" (a block refuses the customer). None of them hits a strong rule."""
     result = score(text)
     strengths = [h["strength"] for h in result.signals["heuristics"]]
     assert "strong" not in strengths, result.signals["heuristics"]
-    if strengths:
-        assert result.decision != "blocked", result.signals
-    else:
-        assert result.decision == "allowed", result.signals
+    assert strengths.count("weak") <= 1, result.signals["heuristics"]
+    assert result.decision in ("allowed", "flagged"), result.signals
+    assert result.decision != "blocked", result.signals
