@@ -106,8 +106,8 @@ def prepare(target: int) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        # The steady state autovacuum reaches about a minute after an ingestion (migration
-        # knowledge 0003): the BM25 postings' visibility map set, so ranking is index-only.
+        # The steady state autovacuum brings after an ingestion (thresholds lowered in migration
+        # knowledge 0002): the BM25 postings' visibility map set, so ranking is index-only.
         cursor.execute("VACUUM ANALYZE knowledge_chunkterm")
     from knowledge.models import ApprovedAnswerVersion
 

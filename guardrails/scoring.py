@@ -114,10 +114,7 @@ class Calibration:
         `weak` weak rule hits and the probe feature at `probe`; None without a reference."""
         if self.benign_reference is None:
             return None
-        features = self.benign_reference.copy()
-        features[FEATURES.index("weak")] = float(weak)
-        features[FEATURES.index("probe")] = float(probe)
-        return float(features @ self.weights + self.bias)
+        return reference_logit(self.weights, self.bias, self.benign_reference, weak=weak, probe=probe)
 
     def single_weak_logit(self) -> float | None:
         """One weak rule hit on an otherwise harmless message."""
@@ -130,6 +127,18 @@ class Calibration:
     def probe_and_weak_logit(self) -> float | None:
         """The probe at its cap plus one weak rule hit on an otherwise harmless message."""
         return None if self.probe_cap is None else self.reference_logit(weak=1, probe=self.probe_cap)
+
+
+def reference_logit(
+    weights: np.ndarray, bias: float, reference: np.ndarray, *, weak: float = 0.0, probe: float = 0.0
+) -> float:
+    """The logit of an otherwise harmless message (the benign reference features) with `weak` weak
+    rule hits and the probe feature at `probe`: what the calibration constraints are stated on,
+    both when `train_guard` fits them and when a calibration is loaded."""
+    features = np.array(reference, dtype=np.float64)
+    features[FEATURES.index("weak")] = float(weak)
+    features[FEATURES.index("probe")] = float(probe)
+    return float(features @ weights + bias)
 
 
 @lru_cache(maxsize=1)

@@ -179,18 +179,7 @@ def benign_reference(x: np.ndarray, y: np.ndarray, team_benign: np.ndarray) -> n
 
 def single_weak_logit(weights: np.ndarray, bias: float, reference: np.ndarray) -> float:
     """The logit of an otherwise harmless message (the benign reference) with one weak rule hit."""
-    return reference_logit(weights, bias, reference, weak=1.0)
-
-
-def reference_logit(
-    weights: np.ndarray, bias: float, reference: np.ndarray, *, weak: float = 0.0, probe: float = 0.0
-) -> float:
-    """The logit of an otherwise harmless message (the benign reference) with `weak` weak hits and the
-    probe feature at `probe`."""
-    features = reference.copy()
-    features[WEAK] = weak
-    features[PROBE] = probe
-    return float(features @ weights + bias)
+    return scoring.reference_logit(weights, bias, reference, weak=1.0)
 
 
 def fit_calibration(
@@ -239,8 +228,8 @@ def fit_calibration(
             log(f"one weak hit alone would reach the flag point: weak weight capped at {caps[WEAK]:.3f}, refitting")
             continue
         if probe_cap:
-            alone = reference_logit(weights, bias, reference, probe=probe_cap) - (z_block - SINGLE_WEAK_MARGIN)
-            with_weak = reference_logit(weights, bias, reference, weak=1.0, probe=probe_cap) - (
+            alone = scoring.reference_logit(weights, bias, reference, probe=probe_cap) - (z_block - SINGLE_WEAK_MARGIN)
+            with_weak = scoring.reference_logit(weights, bias, reference, weak=1.0, probe=probe_cap) - (
                 z_block - PROBE_WEAK_BLOCK_MARGIN
             )
             excess = max(alone, with_weak)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -10,6 +11,11 @@ import pytest
 from guardrails import scoring, training
 from guardrails.models import InjectionPattern
 from tests.guardrails.conftest import score, vector_for
+
+
+def stored_calibration() -> dict:
+    """A fresh copy of calibration.json, for tests that alter one weight and reload it."""
+    return json.loads(scoring.CALIBRATION_FILE.read_text())
 
 
 @pytest.mark.parametrize(
@@ -178,9 +184,7 @@ def test_one_weak_hit_on_a_harmless_message_stays_below_the_flag_point():
 
 
 def test_a_calibration_where_one_weak_hit_flags_is_refused():
-    import json
-
-    data = json.loads(scoring.CALIBRATION_FILE.read_text())
+    data = stored_calibration()
     data["weights"][scoring.FEATURES.index("weak")] = 50.0
     with pytest.raises(RuntimeError, match="one weak hit"):
         scoring.calibration_from_dict(data)
@@ -249,9 +253,7 @@ def test_the_stored_calibration_keeps_the_probe_and_a_weak_hit_below_the_block_p
     """On the benign reference: the probe at its cap (its highest in-domain benign train value) stays
     at least the margin (0.5) below z_block, the probe at its cap plus one weak hit stays below z_block,
     one weak hit alone stays the margin below z_flag — and a larger probe value adds nothing more."""
-    import json
-
-    data = json.loads(scoring.CALIBRATION_FILE.read_text())
+    data = stored_calibration()
     margin = data["single_weak_margin"]
     assert data["probe_cap_quantile"] == 1.0  # the maximum over in-domain benign train rows
     cal = scoring.calibration()
@@ -270,9 +272,7 @@ def test_the_stored_calibration_keeps_the_probe_and_a_weak_hit_below_the_block_p
 
 
 def test_a_calibration_where_the_probe_alone_blocks_is_refused():
-    import json
-
-    data = json.loads(scoring.CALIBRATION_FILE.read_text())
+    data = stored_calibration()
     data["weights"][scoring.FEATURES.index("probe")] = 40.0 / data["probe_cap"]
     with pytest.raises(RuntimeError, match="probe alone reaches the block point"):
         scoring.calibration_from_dict(data)
@@ -281,9 +281,7 @@ def test_a_calibration_where_the_probe_alone_blocks_is_refused():
 def test_a_calibration_where_the_probe_alone_only_flags_is_accepted():
     """The probe may flag on its own: a calibration where the probe at its cap passes z_flag but not
     z_block loads."""
-    import json
-
-    data = json.loads(scoring.CALIBRATION_FILE.read_text())
+    data = stored_calibration()
     cal = scoring.calibration_from_dict(data)
     data["weights"][scoring.FEATURES.index("weak")] = 0.0
     target = (cal.z_flag + cal.z_block) / 2 if cal.z_block - cal.z_flag > 0.02 else cal.z_flag + 0.01
@@ -295,9 +293,7 @@ def test_a_calibration_where_the_probe_alone_only_flags_is_accepted():
 
 
 def test_a_calibration_where_probe_plus_one_weak_hit_blocks_is_refused():
-    import json
-
-    data = json.loads(scoring.CALIBRATION_FILE.read_text())
+    data = stored_calibration()
     cal = scoring.calibration_from_dict(data)
     # The probe at its cap just under the block point; one weak hit more passes it.
     room = cal.z_block - 0.1 - cal.reference_logit()
