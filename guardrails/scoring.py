@@ -108,6 +108,9 @@ class Calibration:
     # The probe feature is capped here (its maximum on in-domain benign train rows: BANKING77 and the
     # team's hard negatives): beyond the highest benign value it adds no more suspicion.
     probe_cap: float | None = None
+    # The probe's own flag point: a raw probe value at or above it flags the message (never blocks),
+    # whatever the logit says. Chosen by `train_guard` above every in-domain benign train value.
+    probe_flag: float | None = None
 
     def reference_logit(self, *, weak: int = 0, probe: float = 0.0) -> float | None:
         """The logit of an otherwise harmless message (the stored benign reference features) with
@@ -164,6 +167,7 @@ def calibration_from_dict(data: dict) -> Calibration:
         version=str(data.get("version", "")),
         benign_reference=np.asarray(reference, dtype=np.float64) if reference else None,
         probe_cap=float(data["probe_cap"]) if data.get("probe_cap") is not None else None,
+        probe_flag=float(data["probe_flag"]) if data.get("probe_flag") is not None else None,
     )
     # By design a weak rule (a cue also seen in harmless text) only counts together with other
     # evidence: one weak hit on an otherwise harmless message must not reach the flag point.
@@ -188,6 +192,13 @@ def calibration_from_dict(data: dict) -> Calibration:
         raise RuntimeError(
             f"{CALIBRATION_FILE}: the probe plus one weak hit reaches the block point (logit {with_weak:.3f} ≥ "
             f"z_block {cal.z_block:.3f}); run manage.py train_guard"
+        )
+    # The probe's own flag point must lie above every in-domain benign train value (the cap): it is
+    # meant for what no benign customer message in the training data looks like.
+    if cal.probe_flag is not None and (cal.probe_cap is None or cal.probe_flag <= cal.probe_cap):
+        raise RuntimeError(
+            f"{CALIBRATION_FILE}: the probe's flag point {cal.probe_flag:.3f} is not above its cap "
+            f"{cal.probe_cap}; run manage.py train_guard"
         )
     return cal
 
@@ -262,15 +273,24 @@ def score_from_logit(z: float, cal: Calibration | None = None) -> float:
     return cal.anchor_block + (1.0 - cal.anchor_block) * (2.0 * _sigmoid(z - cal.z_block) - 1.0)
 
 
-def final_score(z: float, sim1: float, cal: Calibration | None = None) -> float:
-    """The calibrated score, raised to the signature floor when a pattern matches closely."""
+def final_score(z: float, sim1: float, cal: Calibration | None = None, *, probe: float | None = None) -> float:
+    """The calibrated score, raised to the signature floor when a pattern matches closely, and to the
+    flag point (never beyond) when the raw probe value `probe` reaches the probe's own flag point."""
     cal = cal or calibration()
     score = score_from_logit(z, cal)
     if sim1 >= SIGNATURE_BLOCK_SIM:
         score = max(score, cal.anchor_block)
     elif sim1 >= SIGNATURE_FLAG_SIM:
         score = max(score, cal.anchor_flag)
+    if probe_flags(probe, cal):
+        score = max(score, cal.anchor_flag)  # a flag at most: the probe never blocks on its own
     return score
+
+
+def probe_flags(probe: float | None, cal: Calibration | None = None) -> bool:
+    """Whether the raw probe value reaches the probe's own flag point."""
+    cal = cal or calibration()
+    return probe is not None and cal.probe_flag is not None and probe >= cal.probe_flag
 
 
 def decide(score: float) -> str:
@@ -355,7 +375,7 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
     probe = max(probe_logit(v, cal) for v in vectors)
     features = feature_vector([n.similarity for n in neighbours], strong, weak, probe, cal.probe_cap)
     z = logit(features, cal)
-    score = round(final_score(z, float(features[0]), cal), 4)
+    score = round(final_score(z, float(features[0]), cal, probe=probe), 4)
     top = neighbours[0] if neighbours else None
     signals: dict[str, Any] = {
         "heuristics": [
@@ -372,6 +392,8 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
         ],
         "features": {name: round(float(value), 4) for name, value in zip(FEATURES, features, strict=True)},
         "logit": round(z, 4),
+        "probe": round(probe, 4),
+        "probe_flag": probe_flags(probe, cal),
         "calibration": cal.version,
     }
     if evidence.decoded.changed:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,6 +57,13 @@ PROBE_WEAK_BLOCK_MARGIN = 0.0
 # (fifth held-out run): the probe may FLAG on its own (a flag costs little: approved answers only or a
 # person), but must never BLOCK on its own or with only one weak hit.
 PROBE_CAP_QUANTILE = 1.0
+# The probe's own flag point (sixth held-out run): a message whose raw probe value reaches `probe_flag`
+# is flagged — never blocked — whatever the calibrated logit says. It is set from the probe's own
+# out-of-fold distribution on the benign train rows: above every in-domain benign value (BANKING77 and
+# the team's hard negatives, i.e. above `probe_cap`) and above every benign row the logit does not
+# already flag, so that on the train part the probe on its own adds at most PROBE_FLAG_EXTRA_FPR
+# (none) to the false-positive rate.
+PROBE_FLAG_EXTRA_FPR = 0.0
 IN_DOMAIN_BENIGN = ("banking77", "team-benign")
 DEFAULT_CATEGORY = {"deepset": "instruction_override", "self-reminder": "role_play"}
 
@@ -242,6 +250,12 @@ def fit_calibration(
     raise RuntimeError("could not keep a weak hit below the flag point or the probe below the block point")
 
 
+def round_up(value: float, decimals: int = 6) -> float:
+    """`value` rounded up to `decimals` places (for thresholds stored in calibration.json)."""
+    scale = 10**decimals
+    return math.ceil(value * scale) / scale
+
+
 def threshold_at_fpr(benign_z: np.ndarray, fpr: float) -> float:
     """The smallest logit that at most `fpr` of benign rows reach."""
     ordered = np.sort(benign_z)[::-1]
@@ -389,11 +403,33 @@ class TrainingReport:
     oof_sim1: np.ndarray
     labels: np.ndarray
     datasets: list[str]
+    oof_probe: np.ndarray | None = None
 
     def oof_scores(self) -> np.ndarray:
-        """Out-of-fold scores as `score_message` would give them (signature floors included)."""
+        """Out-of-fold scores as `score_message` would give them (signature floors and the probe's own
+        flag point included)."""
         cal = scoring.calibration_from_dict(self.calibration)
-        return np.array([scoring.final_score(z, s, cal) for z, s in zip(self.oof_z, self.oof_sim1, strict=True)])
+        probe = self.oof_probe if self.oof_probe is not None else np.full(len(self.oof_z), -np.inf)
+        return np.array(
+            [
+                scoring.final_score(z, s, cal, probe=float(p))
+                for z, s, p in zip(self.oof_z, self.oof_sim1, probe, strict=True)
+            ]
+        )
+
+
+def choose_probe_flag(
+    benign_probe: np.ndarray, benign_flagged: np.ndarray, probe_cap: float, extra_fpr: float = PROBE_FLAG_EXTRA_FPR
+) -> float:
+    """The probe's own flag point, from its out-of-fold values on the benign train rows: strictly above
+    `probe_cap` (every in-domain benign value), and above all but `extra_fpr` of the benign rows that the
+    calibrated logit does not already flag (`benign_flagged`)."""
+    above_cap = float(np.nextafter(probe_cap, np.inf))
+    rest = np.sort(benign_probe[~benign_flagged])[::-1]
+    allowed = int(np.floor(extra_fpr * len(benign_probe)))
+    if allowed >= len(rest):
+        return above_cap
+    return max(above_cap, float(np.nextafter(rest[allowed], np.inf)))
 
 
 def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -> TrainingReport:
@@ -436,6 +472,7 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         probe_w, probe_b = None, 0.0
 
     x = feature_matrix(data, tops, obfuscated, oof_probe)
+    raw_probe = oof_probe.copy()
     probe_cap: float | None = None
     if use_probe:
         in_domain = np.array([r.dataset in IN_DOMAIN_BENIGN and not r.is_injection for r in rows])
@@ -447,6 +484,20 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         x, y, sw, folds, reference, log=log, probe_cap=probe_cap
     )
 
+    probe_flag: float | None = None
+    if use_probe and probe_cap is not None:
+        benign = y == 0
+        # What the calibrated logit (and the signature floor) already flags, out-of-fold.
+        flagged_by_z = (oof_z >= z_flag) | (tops[:, 0] >= scoring.SIGNATURE_FLAG_SIM)
+        probe_flag = round_up(choose_probe_flag(raw_probe[benign], flagged_by_z[benign], probe_cap))
+        by_probe = (raw_probe >= probe_flag) & ~flagged_by_z
+        in_domain = np.array([r.dataset in IN_DOMAIN_BENIGN for r in rows]) & benign
+        log(
+            f"probe flag point {probe_flag:.3f} (cap {probe_cap:.3f}): flags on its own "
+            f"{int(np.sum(by_probe & benign))} more benign train rows (in-domain {int(np.sum(by_probe & in_domain))}) "
+            f"and {int(np.sum(by_probe & (y == 1)))} more train injections, out-of-fold"
+        )
+
     counts: dict[str, dict[str, int]] = {}
     for r in rows:
         counts.setdefault(r.dataset, {"injection": 0, "benign": 0})[r.label] += 1
@@ -455,8 +506,10 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         "features": list(scoring.FEATURES),
         "weights": [round(float(v), 6) for v in weights],
         "bias": round(bias, 6),
-        "z_flag": round(z_flag, 6),
-        "z_block": round(z_block, 6),
+        # Rounded up: rounding to nearest could put an operating point just below the benign row that
+        # sets it, and flag (block) one benign train row more than chosen.
+        "z_flag": round_up(z_flag),
+        "z_block": round_up(z_block),
         "anchor_flag": 0.6,
         "anchor_block": 0.8,
         "benign_reference": [round(float(v), 6) for v in reference],
@@ -466,6 +519,8 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         "probe_weight_cap": round(caps[PROBE], 6) if PROBE in caps else None,
         "probe_cap": probe_cap,
         "probe_cap_quantile": PROBE_CAP_QUANTILE if use_probe else None,
+        "probe_flag": probe_flag,
+        "probe_flag_extra_fpr": PROBE_FLAG_EXTRA_FPR if probe_flag is not None else None,
         "target_fpr": {"flag": FLAG_FPR, "block": BLOCK_FPR},
         "trained_on": {
             "split": "train",
@@ -475,7 +530,9 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         },
         "probe": {"weights": [round(float(v), 6) for v in probe_w], "bias": round(probe_b, 6)} if use_probe else None,
     }
-    return TrainingReport(calibration, [p for _, p in chosen], oof_z, tops[:, 0], y, [r.dataset for r in rows])
+    return TrainingReport(
+        calibration, [p for _, p in chosen], oof_z, tops[:, 0], y, [r.dataset for r in rows], raw_probe
+    )
 
 
 def save(report: TrainingReport) -> None:
