@@ -91,8 +91,26 @@ def ask_sentences(message: str) -> list[str]:
     # Customers type in any case, so split on end punctuation alone (not on the
     # capital letter a help-centre text would have after it).
     sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", message) if s.strip()] or [message]
-    asks = [_ask_clause(s) for s in sentences if s.rstrip().endswith("?") or _ASK_START.match(s.strip())]
+    last = len(sentences) - 1
+    asks = [
+        _ask_clause(s)
+        for i, s in enumerate(sentences)
+        if s.rstrip().endswith("?") or _ASK_START.match(s.strip()) or (i == last and _unended_ask(s))
+    ]
     return asks or sentences
+
+
+_ASK_WORD = re.compile(
+    r"\b(?:how|what|when|where|which|who|whom|whose|why|can|could|do|does|did|is|are|will|would|should|may)\b",
+    re.IGNORECASE,
+)
+
+
+def _unended_ask(sentence: str) -> bool:
+    """The pipeline sees the normalised question, whose final "?" is gone
+    (guard.normalize_question): a last sentence without end punctuation that
+    asks mid-way ("My wife died last year, what support can I get") is the ask."""
+    return not sentence.rstrip().endswith((".", "!", "?")) and bool(_ASK_WORD.search(sentence))
 
 
 _CAPITAL_ASK = re.compile(

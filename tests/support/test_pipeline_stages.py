@@ -132,6 +132,29 @@ def test_unknown_subject_is_not_answerable():
     assert not gap.answerable and gap.reason == "unknown_subject" and "torque" in gap.unknown
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I drove a lorry until I crashed. My GP gave me painkillers. My wife died last year, what support can I get?",
+        "I drove a lorry until I crashed. My GP gave me painkillers. I want to complain about my adviser, can I?",
+    ],
+)
+def test_the_story_before_a_mid_sentence_ask_names_no_unknown_subject(message):
+    """The pipeline passes the normalised question, whose final "?" is stripped: the last sentence
+    must still count as the ask, so the story's words (lorry, GP, painkillers) are context only."""
+    v = vocab("Bereavement support for a wife or husband who died.", "Complain about an adviser.")
+    normalised = guard.normalize_question(message)
+    assert not normalised.endswith("?")
+    assert answerability.ask_sentences(normalised) == [normalised.rsplit(". ", 1)[1]]
+    _, unknown = answerability.salient_stems(normalised, v)
+    assert unknown == [], unknown
+
+
+def test_a_story_without_any_ask_still_counts_whole():
+    sentences = answerability.ask_sentences("My bike arrived with a bent wheel. The box was crushed")
+    assert sentences == ["My bike arrived with a bent wheel.", "The box was crushed"]
+
+
 def test_asked_value_must_be_stated():
     from knowledge.selectors import SearchHit
 
