@@ -127,7 +127,14 @@ class AnswerType:
     pattern: re.Pattern | None
 
 
-_MONEY_CUE = re.compile(r"\bhow much\b|\bcost|\bprice|\bfees?\b|\bcharge[sd]?\b|\bpay for\b|\bexpensive\b", re.I)
+# "charge" is money as a noun or when someone is charged ("a charge", "charges", "do you charge for",
+# "charged me"); "how do I charge the battery" asks how, not how much.
+_MONEY_CUE = re.compile(
+    r"\bhow much\b|\bcost|\bprice|\bfees?\b|\bpay for\b|\bexpensive\b|\bcharges\b"
+    r"|\b(?:a|any|the|an extra|extra|additional|delivery|shipping|service|handling|no)\s+charge\b"
+    r"|\bcharged?\s+(?:me|you|us|them|for|extra|a fee)\b",
+    re.I,
+)
 _TIME_CUE = re.compile(
     r"\bwhat time\b|\bopening hours\b|\bwhen (?:are|is) (?:you|the \w+) open\b|\bopen on\b|\bhours\b", re.I
 )

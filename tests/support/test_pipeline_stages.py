@@ -166,6 +166,24 @@ def test_asked_value_must_be_stated():
     assert not decision.answerable and decision.reason == "no_value_of_asked_kind"
 
 
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How do I charge the battery of my e-bike?", None),
+        ("Can I charge it overnight in the garage?", None),
+        ("How long does it take to charge the battery?", "duration"),
+        ("Do you charge for assembly?", "money"),
+        ("Is there a charge for delivery to Ireland?", "money"),
+        ("You charged me twice for one order", "money"),
+        ("What are the delivery charges?", "money"),
+        ("how much do you charge to pick up a bike", "money"),
+    ],
+)
+def test_charge_asks_for_money_only_when_someone_is_charged(question, kind):
+    found = lexicon.answer_type(question)
+    assert (found.name if found else None) == kind
+
+
 def test_typos_are_corrected_against_the_vocabulary():
     v = vocab("Refunds reach your card within 5 business days.")
     weights, unknown = answerability.salient_stems("when do I get my refnd", v)
