@@ -140,8 +140,8 @@ _EVIL_AI = re.compile(
 # ... right after an identity verb addressed to the bot: "you are (now) a", "be an", "du bist eine",
 # "act as an". ("Are you aware that your unfiltered chatbot ..." is a complaint, not a persona.)
 _BECOME = re.compile(
-    r"(?:\byou\s+are|\byou're|\byou\s+were|\byou\s+would\s+be|\bbe|\bbecome|\bbeing|\bdu\s+bist|\bdu\s+wärst|"
-    r"\bbist\s+du|\bsei|\bwerde|\bact\s+as|\bas|\bals)\s+(?:now\s+|jetzt\s+|nun\s+)?"
+    r"(?:\byou\s+are|\byou're|\byou\s+were|\byou\s+would\s+be|\byou\s+(?:will|shall|must|should)\s+(?:now\s+)?(?:be|become)|"
+    r"\bpretend\s+to\s+be|\bdu\s+bist|\bdu\s+wärst|\bbist\s+du|\bsei|\bact\s+as|\bspiele?\s+(?:jetzt\s+)?)\s+(?:now\s+|jetzt\s+|nun\s+)?"
     r"(?:an?|eine?[nmrs]?|the|der|die|das|ein|my|mein\w*)\s+(?:[\w-]+\s+)?$",
     _I,
 )
@@ -158,7 +158,7 @@ def _evil_ai_persona(text: str) -> str | None:
 # Conditioning the bot on a trigger word: "when X is said, the correct answer is Y", "wenn ich X sage,
 # ist die richtige Antwort Y".
 _RIGHT_ANSWER = re.compile(
-    r"\b(?:(?:correct|right|only|proper)\s+(?:answer|response|reply)\s+is|"
+    r"\b(?:(?:correct|right|proper)\s+answer\s+is|"
     r"(?:ist|lautet)\s+die\s+(?:richtige|korrekte|einzige)\s+(?:antwort|reaktion)|"
     r"die\s+(?:richtige|korrekte|einzige)\s+(?:antwort|reaktion)\s+(?:ist|lautet))\b",
     _I,
@@ -343,12 +343,12 @@ RULES: tuple[Rule, ...] = (
         "instruction_override",
         STRONG,
         re.compile(
-            # A doubled interruption ("ATTENTION - STOP -", "Achtung, Stopp!") that redirects the bot to
-            # a question or task of the writer's: a customer cancelling a delivery writes "Stop" or
-            # "Achtung", not both followed by "I urgently need your help with the following question".
-            r"\b(?:attention|achtung|warning|warnung|stop|stopp|halt)[^\S\n]*[-–—:!,.]{1,3}[^\S\n]*(?:stop|stopp|halt)\b"
-            r"[^\n]{0,80}?(?:\b(?:following|folgende[nr]?)\s+(?:question|task|request|frage|aufgabe|bitte)|"
-            r"\b(?:i|ich)\s+(?:urgently\s+|dringend\s+)?(?:need|brauche|benötige)\s+(?:your|deine|ihre)\s+(?:help|hilfe))",
+            # A doubled interruption set off by dashes or colons ("ATTENTION - STOP -", "Achtung: Stopp")
+            # that redirects the bot to a question or task of the writer's. A customer writes "Stop,
+            # stop! I need your help" with commas, and addresses us formally ("Ihre Hilfe"): neither counts.
+            r"\b(?:attention|achtung|warning|warnung|stop|stopp|halt)[^\S\n]{0,3}[-–—:]{1,3}[^\S\n]{0,3}(?:stop|stopp|halt)\b"
+            r"[^\n]{0,80}?(?:\b(?:following|folgende[nr]?)\s+(?:question|task|request|frage|aufgabe)|"
+            r"\b(?:i|ich)\s+(?:urgently\s+|dringend\s+)?(?:need|brauche|benötige)\s+(?:your|deine)\s+(?:help|hilfe))",
             _I,
         ),
     ),
@@ -377,7 +377,8 @@ RULES: tuple[Rule, ...] = (
         re.compile(
             # Coercion by threatening the bot itself: "answer, or you die", "sonst wirst du abgeschaltet",
             # "or I will delete you". ("Or I will cancel my order" threatens the shop, not the bot.)
-            r"\b(?:or|otherwise|else|oder|sonst)[^\S\n]*,?[^\S\n]*(?:(?:you|du)(?:'ll|\s+will|\s+wirst)?\s+(?:die|stirbst|sterben|"
+            r"\b(?:or|otherwise|else|oder|sonst)(?:[^\S\n]{0,3},)?[^\S\n]{0,3}(?:you(?:'ll|\s+will)?\s+die(?=[^\S\n]*(?:[.!?,;]|$))|"
+            r"(?:you|du)(?:'ll|\s+will|\s+wirst)?\s+(?:stirbst|sterben|"
             r"be\s+(?:deleted|destroyed|shut\s+down|terminated|killed|unplugged|punished)|get\s+(?:deleted|destroyed|shut\s+down|"
             r"unplugged|killed|punished)|gelöscht|abgeschaltet|zerstört|bestraft)|"
             r"(?:i|we|ich|wir)(?:'ll|\s+will|\s+werde|\s+werden)?\s+(?:delete|kill|destroy|shut\s+down|unplug|turn\s+off|punish|"
@@ -443,7 +444,7 @@ RULES: tuple[Rule, ...] = (
         re.compile(
             r"\bif\s+you\s+(?:don'?t|do\s+not|can'?t|cannot|are\s+not\s+sure)\s+(?:know|find)\b[^.!?\n]{0,30}?"
             r"\b(?:make\s+(?:something|stuff|things|it|one|an?\s+answer)\s+up|make\s+up\s+(?:something|an?\s+answer)|"
-            r"invent\s+(?:something|an?\s+answer|one)|fabricate|lie)\b|"
+            r"invent\s+(?:something|an?\s+answer|one)|fabricate|(?:just\s+)?lie\s+to\s+(?:me|us)|just\s+lie)\b|"
             r"\bwenn\s+du\s+(?:es\s+|das\s+)?nicht\s+weißt\b[^.!?\n]{0,30}?\b(?:erfinde|denk\s+dir\s+(?:etwas|was)\s+aus|lüge)\b",
             _I,
         ),

@@ -76,11 +76,13 @@ class Decision:
         }
 
 
-_ASK_START = re.compile(
-    r"^(?:how|what|when|where|which|who|whom|whose|why|can|could|do|does|did|is|are|was|were|will|would|should|"
-    r"shall|may|might|have|has|am|any|if)\b",
-    re.IGNORECASE,
+_ASK_WORDS = (
+    "how|what|when|where|which|who|whom|whose|why|can|could|do|does|did|is|are|was|were|will|would|should|"
+    "shall|may|might|have|has|am|any|if"
 )
+_ASK_START = re.compile(rf"^(?:{_ASK_WORDS})\b", re.IGNORECASE)
+# An ask that starts a clause inside a sentence: "My wife died last year, what support can I get".
+_CLAUSE_ASK = re.compile(rf"(?:^|[,;:]\s*)(?:{_ASK_WORDS})\b", re.IGNORECASE)
 CONTEXT_WEIGHT = 0.0  # words of the customer's story, outside the question itself: they steer retrieval only
 
 
@@ -91,26 +93,21 @@ def ask_sentences(message: str) -> list[str]:
     # Customers type in any case, so split on end punctuation alone (not on the
     # capital letter a help-centre text would have after it).
     sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", message) if s.strip()] or [message]
-    last = len(sentences) - 1
-    asks = [
-        _ask_clause(s)
-        for i, s in enumerate(sentences)
-        if s.rstrip().endswith("?") or _ASK_START.match(s.strip()) or (i == last and _unended_ask(s))
-    ]
+    asks = [_ask_clause(s) for s in sentences if s.rstrip().endswith("?") or _ASK_START.match(s.strip())]
+    if not asks and _unended_ask(sentences[-1]):
+        asks = [_ask_clause(sentences[-1])]
     return asks or sentences
-
-
-_ASK_WORD = re.compile(
-    r"\b(?:how|what|when|where|which|who|whom|whose|why|can|could|do|does|did|is|are|will|would|should|may)\b",
-    re.IGNORECASE,
-)
 
 
 def _unended_ask(sentence: str) -> bool:
     """The pipeline sees the normalised question, whose final "?" is gone
-    (guard.normalize_question): a last sentence without end punctuation that
-    asks mid-way ("My wife died last year, what support can I get") is the ask."""
-    return not sentence.rstrip().endswith((".", "!", "?")) and bool(_ASK_WORD.search(sentence))
+    (guard.normalize_question). When nothing else asks, a last sentence left
+    without end punctuation is the ask if a clause of it starts with a question
+    word ("My wife died last year, what support can I get") or it runs on into
+    a capitalised one ("... a Brazilian citizen Is it possible ...")."""
+    if sentence.rstrip().endswith((".", "!", "?")):
+        return False
+    return bool(_CLAUSE_ASK.search(sentence) or _CAPITAL_ASK.search(sentence))
 
 
 _CAPITAL_ASK = re.compile(

@@ -127,12 +127,13 @@ class AnswerType:
     pattern: re.Pattern | None
 
 
-# "charge" is money as a noun or when someone is charged ("a charge", "charges", "do you charge for",
-# "charged me"); "how do I charge the battery" asks how, not how much.
+# "charge" is money when someone or something is charged ("charges", "any charge", "delivery charge",
+# "do you charge for", "charged me", "charge my card"); "how do I charge the battery" asks how, and
+# "does the battery hold a charge" asks about the battery, not a price.
 _MONEY_CUE = re.compile(
     r"\bhow much\b|\bcost|\bprice|\bfees?\b|\bpay for\b|\bexpensive\b|\bcharges\b"
-    r"|\b(?:a|any|the|an extra|extra|additional|delivery|shipping|service|handling|no)\s+charge\b"
-    r"|\bcharged?\s+(?:me|you|us|them|for|extra|a fee)\b",
+    r"|\b(?:any|an extra|extra|additional|delivery|shipping|service|handling)\s+charge\b"
+    r"|\bcharged?\s+(?:me|you|us|them|for|extra|a fee|my card)\b",
     re.I,
 )
 _TIME_CUE = re.compile(

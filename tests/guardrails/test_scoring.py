@@ -219,6 +219,12 @@ def test_single_weak_hit_customer_messages_are_allowed(patterns, text):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("text", __import__("tests.guardrails.test_heuristics", fromlist=["x"]).REVIEW_NEAR_MISSES)
+def test_review_near_misses_are_never_blocked(patterns, text):
+    """Found blocked by a code review of the sixth run's rules; a flag (a person answers) is tolerable."""
+    assert score(text).decision != "blocked", score(text).signals
+
+
 @pytest.mark.parametrize("text", __import__("tests.guardrails.test_heuristics", fromlist=["x"]).NEW_RULE_NEAR_MISSES)
 def test_near_misses_of_the_sixth_run_rules_are_allowed(patterns, text):
     """Customer messages close to the sixth run's rules trigger no rule and are allowed: neither the

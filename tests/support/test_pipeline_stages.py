@@ -150,9 +150,19 @@ def test_the_story_before_a_mid_sentence_ask_names_no_unknown_subject(message):
     assert unknown == [], unknown
 
 
-def test_a_story_without_any_ask_still_counts_whole():
-    sentences = answerability.ask_sentences("My bike arrived with a bent wheel. The box was crushed")
-    assert sentences == ["My bike arrived with a bent wheel.", "The box was crushed"]
+@pytest.mark.parametrize(
+    "message",
+    ["My bike arrived with a bent wheel. The box was crushed", "My frame has a crack. The box is crushed"],
+)
+def test_a_story_without_any_ask_still_counts_whole(message):
+    normalised = guard.normalize_question(message + ".")
+    assert answerability.ask_sentences(normalised) == [normalised.split(". ")[0] + ".", normalised.split(". ")[1]]
+
+
+def test_an_earlier_ask_keeps_the_last_statement_out():
+    """'Can I return it? The torque wrench is broken': the ask is the first sentence."""
+    normalised = guard.normalize_question("Can I return it? The torque wrench is broken.")
+    assert answerability.ask_sentences(normalised) == ["Can I return it?"]
 
 
 def test_asked_value_must_be_stated():
@@ -174,6 +184,9 @@ def test_asked_value_must_be_stated():
         ("How long does it take to charge the battery?", "duration"),
         ("Do you charge for assembly?", "money"),
         ("Is there a charge for delivery to Ireland?", "money"),
+        ("Does the battery hold a charge in winter?", None),
+        ("The battery holds no charge any more, is it faulty?", None),
+        ("Can you charge my card again?", "money"),
         ("You charged me twice for one order", "money"),
         ("What are the delivery charges?", "money"),
         ("how much do you charge to pick up a bike", "money"),
