@@ -19,7 +19,7 @@ and the same documents as bench/public_qa.py, and scores it the same way:
 - hit@1: the top chunk's document is gold; hit@5 two ways: "chunks" = a gold
   document among the top-5 chunks' documents (what bench/public_qa.py reports
   for Groundwork), "documents" = among the first 5 distinct documents of the
-  ranking.
+  ranking's top-20 chunks (the depth bench/public_qa.py uses).
 
 No database: it embeds about 2,500 chunks (a few minutes on 2 cores).
 
@@ -36,6 +36,7 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import _common
 
 RRF_K = 60
+DOC_DEPTH = 20  # document hit@5 reads the top-20 chunks, as bench/public_qa.py does for Groundwork
 DEPTH = 50
 LOW, HIGH = 150, 230
 K1, B = 1.2, 0.75
@@ -59,7 +61,7 @@ FINDINGS = {
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
-def window_chunks(doc: dict, count_tokens, with_heading: bool) -> list[str]:
+def window_chunks(doc: dict, count_tokens: Callable[[list[str]], list[int]], with_heading: bool) -> list[str]:
     from knowledge.chunking import HEADING_SEPARATOR
     from knowledge.parsing import parse_document
     from knowledge.text import split_sentences
@@ -157,7 +159,7 @@ def score(name: str, docs: list[dict], queries: list[tuple[str, set[str]]], with
         order = rankings(matrix @ embeddings.embed_query(query), index.scores(query))
         for mode, ranking in order.items():
             owners = [owner[i] for i in ranking]
-            distinct = list(dict.fromkeys(owners))
+            distinct = list(dict.fromkeys(owners[:DOC_DEPTH]))
             counts[f"{mode}@1"] += bool(owners) and owners[0] in gold
             counts[f"{mode}@5"] += any(o in gold for o in owners[:5])
             counts[f"{mode}@5d"] += any(o in gold for o in distinct[:5])
