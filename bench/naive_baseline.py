@@ -50,14 +50,6 @@ DOC_DEPTH = 20  # document hit@5 reads the top-20 chunks, as bench/public_qa.py 
 DEPTH = 50
 LOW, HIGH = 150, 230
 K1, B = 1.2, 0.75
-# FINDINGS.md's table: (set, chunk text) -> mode -> (hit@1, hit@5) in %.
-FINDINGS = {
-    ("conditionalqa", "body only"): {"vector": (93, 100), "text": (87, 99), "hybrid": (96, 100)},
-    ("conditionalqa", "heading path + body"): {"vector": (95, 100), "text": (90, 99), "hybrid": (98, 100)},
-    ("conditionalqa-question-only", "body only"): {"vector": (71, 89), "text": (75, 88), "hybrid": (76, 91)},
-    ("doc2dial", "body only"): {"vector": (50, 78), "text": (44, 70), "hybrid": (52, 80)},
-    ("doc2dial", "heading path + body"): {"vector": (63, 84), "text": (62, 83), "hybrid": (68, 87)},
-}
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -199,7 +191,7 @@ def main() -> None:
             for label, queries in variants:
                 result = score(label, docs, queries, with_heading)
                 for mode in ("hybrid", "vector", "text"):
-                    given = FINDINGS.get((label, chunk_text), {}).get(mode)
+                    given = _common.FINDINGS_BASELINES.get((label, chunk_text), {}).get(mode)
                     rows.append(
                         [
                             label,
