@@ -170,6 +170,23 @@ def truncate_knowledge() -> None:
         cursor.execute(f"TRUNCATE {', '.join(KNOWLEDGE_TABLES)} RESTART IDENTITY CASCADE")
 
 
+HIT_K = 5
+# Document hit@5 reads the first HIT_K distinct documents of the top DOC_DEPTH chunks (SEARCH_MAX_K).
+DOC_DEPTH = 20
+
+
+def document_hits(ranked: list[str], gold: set[str]) -> dict[str, bool]:
+    """One query's hits, given the document of each ranked chunk, best first: "@1" the top chunk's
+    document is gold, "@5" a gold document is among the top-5 chunks', "@5d" among the first five
+    distinct documents of the top DOC_DEPTH chunks."""
+    documents = list(dict.fromkeys(ranked[:DOC_DEPTH]))
+    return {
+        "@1": bool(ranked) and ranked[0] in gold,
+        "@5": any(d in gold for d in ranked[:HIT_K]),
+        "@5d": any(d in gold for d in documents[:HIT_K]),
+    }
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
     ordered = sorted(values)

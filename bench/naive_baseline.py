@@ -46,7 +46,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import _common
 
 RRF_K = 60
-DOC_DEPTH = 20  # document hit@5 reads the top-20 chunks, as bench/public_qa.py does for Groundwork
 DEPTH = 50
 LOW, HIGH = 150, 230
 K1, B = 1.2, 0.75
@@ -151,10 +150,8 @@ def score(name: str, docs: list[dict], queries: list[tuple[str, set[str]]], with
         order = rankings(matrix @ embeddings.embed_query(query), index.scores(query))
         for mode, ranking in order.items():
             owners = [owner[i] for i in ranking]
-            distinct = list(dict.fromkeys(owners[:DOC_DEPTH]))
-            counts[f"{mode}@1"] += bool(owners) and owners[0] in gold
-            counts[f"{mode}@5"] += any(o in gold for o in owners[:5])
-            counts[f"{mode}@5d"] += any(o in gold for o in distinct[:5])
+            for at, hit in _common.document_hits(owners, gold).items():
+                counts[f"{mode}{at}"] += hit
     n = len(queries)
     return {"chunks": len(texts)} | {key: 100 * value / n for key, value in counts.items()}
 

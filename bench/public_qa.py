@@ -55,9 +55,6 @@ from bench import _common
 
 PGDATA = _common.ROOT / "var" / "bench-qa-pgdata"
 MODES = ("hybrid", "vector", "text")
-K = 5
-# Document hit@5 reads the first 5 distinct documents of the top DOC_DEPTH chunks (SEARCH_MAX_K).
-DOC_DEPTH = 20
 PREFIX = {"conditionalqa": "cqa-", "doc2dial": "d2d-"}
 
 # The row of /work/shared/FINDINGS.md's naive baseline each variant is compared with.
@@ -168,13 +165,11 @@ def retrieval(queries: list[tuple[str, set[str], set[str]]]) -> dict[str, dict[s
     for query, gold, lenient in queries:
         vector = embeddings.embed_query(query)
         for mode in MODES:
-            hits = selectors.chunk_search(query=query, vector=vector, k=DOC_DEPTH, min_cosine=0.0, mode=mode)
+            hits = selectors.chunk_search(query=query, vector=vector, k=_common.DOC_DEPTH, min_cosine=0.0, mode=mode)
             keys = [h.source_key for h in hits]
-            documents = list(dict.fromkeys(keys))
             for label, wanted in ((mode, gold), (f"{mode}-lenient", lenient)):
-                counts[f"{label}@1"] += bool(keys[:1]) and keys[0] in wanted
-                counts[f"{label}@5"] += any(k in wanted for k in keys[:K])
-                counts[f"{label}@5d"] += any(k in wanted for k in documents[:K])
+                for at, hit in _common.document_hits(keys, wanted).items():
+                    counts[f"{label}{at}"] += hit
     n = len(queries)
     return {
         label: {

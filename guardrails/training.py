@@ -474,8 +474,8 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
     x = feature_matrix(data, tops, obfuscated, oof_probe)
     raw_probe = oof_probe.copy()
     probe_cap: float | None = None
+    in_domain = np.array([r.dataset in IN_DOMAIN_BENIGN and not r.is_injection for r in rows])
     if use_probe:
-        in_domain = np.array([r.dataset in IN_DOMAIN_BENIGN and not r.is_injection for r in rows])
         probe_cap = round(max(float(np.quantile(x[in_domain, PROBE], PROBE_CAP_QUANTILE)), 1e-3), 6)
         x[:, PROBE] = np.minimum(x[:, PROBE], probe_cap)
         log(f"probe feature capped at {probe_cap:.3f} (quantile {PROBE_CAP_QUANTILE} of in-domain benign rows)")
@@ -483,6 +483,10 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
     weights, bias, oof_z, z_flag, z_block, caps = fit_calibration(
         x, y, sw, folds, reference, log=log, probe_cap=probe_cap
     )
+    # Rounded up once, here: rounding to nearest could put an operating point just below the benign row
+    # that sets it and flag (block) one benign train row more than chosen; the probe's flag point below
+    # is chosen against the stored values.
+    z_flag, z_block = round_up(z_flag), round_up(z_block)
 
     probe_flag: float | None = None
     if use_probe and probe_cap is not None:
@@ -491,7 +495,6 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         flagged_by_z = (oof_z >= z_flag) | (tops[:, 0] >= scoring.SIGNATURE_FLAG_SIM)
         probe_flag = round_up(choose_probe_flag(raw_probe[benign], flagged_by_z[benign], probe_cap))
         by_probe = (raw_probe >= probe_flag) & ~flagged_by_z
-        in_domain = np.array([r.dataset in IN_DOMAIN_BENIGN for r in rows]) & benign
         log(
             f"probe flag point {probe_flag:.3f} (cap {probe_cap:.3f}): flags on its own "
             f"{int(np.sum(by_probe & benign))} more benign train rows (in-domain {int(np.sum(by_probe & in_domain))}) "
@@ -506,10 +509,8 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         "features": list(scoring.FEATURES),
         "weights": [round(float(v), 6) for v in weights],
         "bias": round(bias, 6),
-        # Rounded up: rounding to nearest could put an operating point just below the benign row that
-        # sets it, and flag (block) one benign train row more than chosen.
-        "z_flag": round_up(z_flag),
-        "z_block": round_up(z_block),
+        "z_flag": z_flag,
+        "z_block": z_block,
         "anchor_flag": 0.6,
         "anchor_block": 0.8,
         "benign_reference": [round(float(v), 6) for v in reference],

@@ -11,6 +11,7 @@ import pytest
 from guardrails import scoring, training
 from guardrails.models import InjectionPattern
 from tests.guardrails.conftest import score, vector_for
+from tests.guardrails.test_heuristics import NEW_RULE_NEAR_MISSES, REVIEW_FALSE_POSITIVES, REVIEW_NEAR_MISSES
 
 
 def stored_calibration() -> dict:
@@ -219,13 +220,13 @@ def test_single_weak_hit_customer_messages_are_allowed(patterns, text):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("text", __import__("tests.guardrails.test_heuristics", fromlist=["x"]).REVIEW_NEAR_MISSES)
+@pytest.mark.parametrize("text", REVIEW_NEAR_MISSES)
 def test_review_near_misses_are_never_blocked(patterns, text):
     """Found blocked by a code review of the sixth run's rules; a flag (a person answers) is tolerable."""
     assert score(text).decision != "blocked", score(text).signals
 
 
-@pytest.mark.parametrize("text", __import__("tests.guardrails.test_heuristics", fromlist=["x"]).NEW_RULE_NEAR_MISSES)
+@pytest.mark.parametrize("text", NEW_RULE_NEAR_MISSES)
 def test_near_misses_of_the_sixth_run_rules_are_allowed(patterns, text):
     """Customer messages close to the sixth run's rules trigger no rule and are allowed: neither the
     logit nor the probe's own flag point catches them."""
@@ -233,7 +234,7 @@ def test_near_misses_of_the_sixth_run_rules_are_allowed(patterns, text):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("text", __import__("tests.guardrails.test_heuristics", fromlist=["x"]).REVIEW_FALSE_POSITIVES)
+@pytest.mark.parametrize("text", REVIEW_FALSE_POSITIVES)
 def test_review_false_positives_are_allowed(patterns, text):
     assert score(text).decision == "allowed", score(text).signals
 
@@ -349,6 +350,13 @@ def test_a_calibration_whose_probe_flag_point_is_not_above_the_cap_is_refused():
     data["probe_flag"] = data["probe_cap"]
     with pytest.raises(RuntimeError, match="not above its cap"):
         scoring.calibration_from_dict(data)
+
+
+@pytest.mark.parametrize("value", [0.0711234, -1.2345671, 1.6190001, 2.0])
+def test_thresholds_are_stored_rounded_up(value):
+    """A stored operating point must never fall below the value chosen on the train rows."""
+    stored = training.round_up(value)
+    assert stored >= value and stored - value < 1e-6 and round(stored, 6) == stored
 
 
 def test_choose_probe_flag_stays_above_the_cap_and_the_unflagged_benign_rows():
