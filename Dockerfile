@@ -32,8 +32,11 @@ COPY --chown=groundwork . /app
 USER groundwork
 # collectstatic needs settings: a throwaway key, a database URL that is never
 # contacted, and a scratch var dir (the real one is a volume at run time).
+# The question path's ONNX graph is exported from the bundled weights at build
+# time, so no container pays for it (or needs a writable model directory).
+ENV EMBEDDING_ONNX_PATH=/app/models/all-MiniLM-L6-v2.onnx
 RUN SECRET_KEY=build-only DATABASE_URL=postgresql://build@localhost/build GROUNDWORK_VAR_DIR=/tmp/build-var \
-    python manage.py collectstatic --noinput && rm -rf /tmp/build-var
+    sh -c "python manage.py collectstatic --noinput && python manage.py export_onnx" && rm -rf /tmp/build-var
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD curl -fsS http://127.0.0.1:${PORT}/healthz || exit 1
 # One process per container; the model (~500 MB) loads once per gunicorn worker.

@@ -25,7 +25,7 @@ def _warm_worker(**_: object) -> None:
 
     verify_services()
     if settings.EMBEDDING_WARM_AT_START:
-        embeddings.warm()
+        embeddings.warm(ingestion=True)
         decoding.warm()  # the guard's word tables (0.1-0.4 s), not inside the first customer request
 
 

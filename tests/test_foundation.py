@@ -42,8 +42,9 @@ def test_request_id_is_taken_from_the_proxy(client):
 
 
 def test_readyz_reports_each_dependency(db, client, monkeypatch):
-    # given a process whose model is not loaded yet
+    # given a process whose model is not loaded yet (either backend)
     monkeypatch.setattr(embeddings, "_model", None)
+    monkeypatch.setattr(embeddings, "_encoder", None)
     # when / then: not ready, and it says why
     response = client.get("/readyz")
     assert response.status_code == 503
@@ -91,6 +92,7 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ({"DEBUG": "1", "DATABASE_URL": "postgresql://u@127.0.0.1:1/x"}, "cannot connect to the database"),
         ({"DEBUG": "1", "REDIS_URL": "redis://127.0.0.1:1/0"}, "cannot reach Redis at REDIS_URL"),
         ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+        ({"DEBUG": "1", "EMBEDDING_BACKEND": "tf"}, "EMBEDDING_BACKEND='tf' must be one of: onnx, torch"),
     ],
 )
 def test_bad_configuration_fails_at_start_with_one_line(env, expected):

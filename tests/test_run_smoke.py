@@ -90,7 +90,7 @@ def test_run_starts_serves_and_stops_cleanly(tmp_path):
     text = _stop(process, log)
     assert process.returncode == 0, text[-2000:]
     assert "Stopped." in text
-    assert not (var_dir / "pgdata" / "postmaster.pid").exists(), "the embedded database is still running"
+    assert not (var_dir / "pgdata" / "postmaster.pid").exists(), "database still running:\n" + text[-3000:]
 
     # A second run reuses the venv, the database and the demo data.
     log2 = tmp_path / "serve2.log"

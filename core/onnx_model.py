@@ -1,0 +1,194 @@
+"""The embedding model as an ONNX graph, run by onnxruntime.
+
+Why: a question embeds in about 4 ms here against 14 ms through
+sentence-transformers (docs/benchmarks.md), and a process that only embeds
+questions needs neither torch nor transformers. The graph is exported from the
+installed package's own weights the first time a machine needs it (about 5 s,
+torch and onnx required then), checked against the torch model, and cached
+under VAR_DIR; nothing is downloaded.
+
+The encoder reproduces sentence-transformers' pipeline for this model: the
+tokenizer from the package's tokenizer.json (the same word pieces and offsets
+as transformers' fast tokenizer), truncation at the model's max_seq_length,
+mean pooling over real tokens, L2 normalisation.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+OPSET = 17
+# The export is accepted only if it reproduces the torch model this closely.
+EXPORT_MAX_ABS_DIFF = 1e-4
+_CHECK_TEXTS = ["hi", "How long do I have to return an e-bike?", "Wie lange dauert die Lieferung? " * 3]
+
+
+def _read_json(path: Path) -> dict:
+    with path.open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def model_facts(model_dir: Path) -> tuple[int, str]:
+    """The model's max_seq_length and a digest that changes when its weights or
+    configuration change (so a stale export is never reused)."""
+    modules = _read_json(model_dir / "modules.json")
+    kinds = [module["type"].rsplit(".", 1)[-1] for module in modules]
+    if kinds[:2] != ["Transformer", "Pooling"] or any(k not in ("Transformer", "Pooling", "Normalize") for k in kinds):
+        raise RuntimeError(f"ONNX backend: unsupported sentence-transformers modules {kinds} in {model_dir}")
+    pooling = _read_json(model_dir / modules[1]["path"] / "config.json")
+    if not pooling.get("pooling_mode_mean_tokens") or any(
+        value for key, value in pooling.items() if key.startswith("pooling_mode_") and key != "pooling_mode_mean_tokens"
+    ):
+        raise RuntimeError(f"ONNX backend: only mean pooling is implemented; {model_dir} asks for {pooling}")
+    max_len = int(_read_json(model_dir / "sentence_bert_config.json")["max_seq_length"])
+    digest = hashlib.sha256()
+    for name in ("config.json", "tokenizer.json", "sentence_bert_config.json"):
+        digest.update((model_dir / name).read_bytes())
+    weights = model_dir / "model.safetensors"
+    stat = weights.stat()
+    digest.update(f"{stat.st_size}:{stat.st_mtime_ns}:{OPSET}".encode())
+    return max_len, digest.hexdigest()[:16]
+
+
+def default_path(model_dir: Path, cache_dir: Path) -> Path:
+    _, digest = model_facts(model_dir)
+    return cache_dir / f"{model_dir.name}-{digest}.onnx"
+
+
+def ensure_exported(model_dir: Path, target: Path) -> Path:
+    """Export once; concurrent processes wait on a file lock instead of racing."""
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.exists():
+            _export(model_dir, target)
+    return target
+
+
+def _export(model_dir: Path, target: Path) -> None:
+    import torch
+    from transformers import AutoModel
+
+    # Eager attention: the SDPA path branches on tensor values, which a traced
+    # export would freeze.
+    bert = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    module = LastHiddenState()
+    encoder = OnnxEncoder.tokenizer_only(model_dir)
+    sample = encoder.tokenize(["a short one", "and a somewhat longer second example"])
+    args = tuple(torch.from_numpy(sample[name]) for name in INPUTS)
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "last_hidden_state")}
+    check = encoder.tokenize(_CHECK_TEXTS)
+    # The reference is computed before exporting: tracing leaves the module
+    # unfit to run eagerly again (its outputs afterwards were off by 1.2).
+    with torch.inference_mode():
+        expected = module(*(torch.from_numpy(check[name]) for name in INPUTS)).numpy()
+    handle, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+    os.close(handle)
+    try:
+        # The tracer's warnings are about shapes it cannot see; the comparison
+        # below is what decides whether the graph is right.
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                args,
+                tmp,
+                input_names=list(INPUTS),
+                output_names=["last_hidden_state"],
+                dynamic_axes=dynamic,
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        got = OnnxEncoder(model_dir, Path(tmp)).hidden_states(check)
+        real = check["attention_mask"].astype(bool)  # padded positions hold no meaning
+        diff = float(np.abs(got[real] - expected[real]).max())
+        if diff > EXPORT_MAX_ABS_DIFF:
+            raise RuntimeError(f"ONNX export of {model_dir} differs from the torch model by {diff:.2e}")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; other processes' users read it too
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class OnnxEncoder:
+    """Tokenizer plus onnxruntime session; safe to call from several threads
+    (the tokenizer's settings are fixed at load, the session is re-entrant)."""
+
+    def __init__(self, model_dir: Path, onnx_file: Path | None, *, threads: int = 1) -> None:
+        from tokenizers import Tokenizer
+
+        self.max_seq_length, _ = model_facts(model_dir)
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.enable_truncation(self.max_seq_length)
+        pad = "[PAD]"  # BERT's padding token, id 0
+        self._tokenizer.enable_padding(pad_id=self._tokenizer.token_to_id(pad) or 0, pad_token=pad)
+        # A second instance for counting: no truncation, no padding.
+        self.counter = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.counter.no_truncation()
+        self.counter.no_padding()
+        self._session = None
+        if onnx_file is not None:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            self._session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+
+    @classmethod
+    def tokenizer_only(cls, model_dir: Path) -> OnnxEncoder:
+        return cls(model_dir, None)
+
+    def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
+        encodings = self._tokenizer.encode_batch(texts)
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+
+    def hidden_states(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        if self._session is None:
+            raise RuntimeError("this encoder was loaded without a model")
+        return self._session.run(None, {name: batch[name] for name in INPUTS})[0]
+
+    def encode(self, texts: list[str], *, batch_size: int) -> np.ndarray:
+        """Normalised mean-pooled vectors, in the order given. Texts of similar
+        length are batched together so padding costs little."""
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            batch = self.tokenize([texts[i] for i in rows])
+            hidden = self.hidden_states(batch)
+            mask = batch["attention_mask"][..., None].astype(np.float32)
+            pooled = (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[rows] = pooled
+        return out
