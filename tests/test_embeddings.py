@@ -159,3 +159,15 @@ def test_backend_is_part_of_the_recorded_settings_fingerprint(settings):
     onnx = config_fingerprint()
     settings.EMBEDDING_BACKEND = "torch"
     assert config_fingerprint() != onnx
+
+
+def test_vector_literal_is_remembered_but_bounded():
+    rng = np.random.default_rng(1)
+    first = rng.random(384).astype(np.float32)
+    text = embeddings.vector_literal(first)
+    assert text == "[" + ",".join(f"{x:.7g}" for x in first) + "]"
+    assert embeddings.vector_literal(first.astype(np.float64)) == text  # same float32 values, same text
+    for _ in range(embeddings._LITERAL_CACHE_SIZE + 10):
+        embeddings.vector_literal(rng.random(384))
+    assert len(embeddings._literal_cache) == embeddings._LITERAL_CACHE_SIZE
+    assert embeddings.vector_literal(first) == text  # evicted, formatted again, same answer
