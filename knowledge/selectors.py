@@ -311,7 +311,8 @@ def approved_matches(*, vector: np.ndarray, now, limit: int = 3) -> list[Approve
 
 def chunk_sentence_data(chunk_ids: list[int]) -> dict[int, tuple[list, bytes]]:
     """Sentence spans and their ingestion-time vectors for the given chunks (one query)."""
-    rows = Chunk.objects.filter(id__in=chunk_ids).values_list("id", "sentence_spans", "sentence_vectors")
+    # No ORDER BY: the result is a dict, and Chunk's default ordering joins versions and documents.
+    rows = Chunk.objects.filter(id__in=chunk_ids).order_by().values_list("id", "sentence_spans", "sentence_vectors")
     return {pk: (spans, bytes(vectors)) for pk, spans, vectors in rows}
 
 

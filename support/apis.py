@@ -61,27 +61,30 @@ class ConversationStateSerializer(serializers.Serializer):
     token = serializers.CharField(required=False, help_text="Only when a new conversation replaced a closed one.")
 
 
+def citation_item(source: selectors.CitedSource) -> dict:
+    url = reverse("version_view", args=[source.document_id, source.version])
+    return {**source._asdict(), "url": f"{url}?chunk={source.chunk_id}#chunk-{source.chunk_id}"}
+
+
 def citation_payload(message: Message) -> list[dict]:
+    """A message's citations, from its prefetched rows (the transcript)."""
     return [
-        {
-            "n": c.n,
-            "document_id": c.version.document_id,
-            "document_title": c.version.title,
-            "version": c.version.number,
-            "chunk_id": c.chunk_id,
-            "heading": c.chunk.heading_path,
-            "quote": c.quote,
-            "url": reverse("version_view", args=[c.version.document_id, c.version.number])
-            + f"?chunk={c.chunk_id}#chunk-{c.chunk_id}",
-        }
+        citation_item(
+            selectors.CitedSource(
+                c.n, c.version.document_id, c.version.title, c.version.number, c.chunk_id, c.chunk.heading_path, c.quote
+            )
+        )
         for c in message.citations.all()
     ]
 
 
-def reply_payload(message: Message | None) -> dict | None:
+def reply_payload(message: Message | None, citations: list[dict] | None = None) -> dict | None:
+    """A bot reply; `citations` when the caller has them already, else read from the message."""
     if message is None:
         return None
-    return {"id": message.pk, "kind": message.kind, "text": message.text, "citations": citation_payload(message)}
+    if citations is None:
+        citations = citation_payload(message)
+    return {"id": message.pk, "kind": message.kind, "text": message.text, "citations": citations}
 
 
 def conversation_payload(conversation: Conversation, token: str | None = None) -> dict:
@@ -168,7 +171,9 @@ class MessageCreateApi(APIView):
         )
         reply = None
         if result.reply is not None:
-            reply = reply_payload(selectors.message_with_citations(result.reply.pk))
+            # The reply just recorded: its text is in hand, its citations need one narrow query (none if uncited).
+            citations = selectors.reply_citations(message_id=result.reply.pk) if result.cited else []
+            reply = reply_payload(result.reply, [citation_item(c) for c in citations])
         return Response({"reply": reply, "conversation": conversation_payload(result.conversation, result.new_token)})
 
 

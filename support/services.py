@@ -36,6 +36,7 @@ class TurnResult:
     customer_message: Message
     reply: Message | None  # None while a person owns the conversation
     new_token: str | None = None  # set when the old conversation had closed and a new one began
+    cited: bool = False  # whether the reply has citations (callers need not query for none)
 
 
 def conversation_create(*, channel: str = "api", ip: str = "", previous: Conversation | None = None) -> NewConversation:
@@ -94,7 +95,7 @@ def message_post(*, conversation: Conversation, text: str, ip: str = "") -> Turn
     customer_text = turn.text or text[: settings.CHAT_MAX_MESSAGE_CHARS]
     bot = _record(conversation=conversation, customer_text=customer_text, turn=turn, reply=reply, now=now)
     conversation.refresh_from_db()
-    return TurnResult(conversation, bot.reply_to, bot, new_token)
+    return TurnResult(conversation, bot.reply_to, bot, new_token, cited=bool(reply.passages))
 
 
 @transaction.atomic
@@ -138,12 +139,14 @@ def _record(*, conversation: Conversation, customer_text: str, turn, reply: Repl
         updates["turns"] = F("turns") + 1
     if reply.close_conversation:
         updates.update(status=Conversation.Status.CLOSED, closed_at=now, close_reason=reply.close_conversation)
-    Conversation.objects.filter(pk=conversation.pk).update(**updates)
-    policy.add_daily_tokens(tokens)
     if reply.escalate:
-        _escalation_open(
+        # A person owns it now; set in the same UPDATE as the turn's counters.
+        updates["status"] = Conversation.Status.HUMAN
+        _escalation_create(
             conversation=conversation, message=bot, reason=reply.reason, priority=reply.priority, detail=reply.detail
         )
+    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    policy.add_daily_tokens(tokens)
     if turn.guard is not None:
         from guardrails.services import security_event_record
 
@@ -152,15 +155,33 @@ def _record(*, conversation: Conversation, customer_text: str, turn, reply: Repl
     return bot
 
 
+def _escalation_create(
+    *, conversation: Conversation, message: Message | None, reason: str, priority: int, detail: str = ""
+) -> None:
+    """Open an escalation unless one is open already.
+
+    One INSERT: the database's one-open-escalation-per-conversation constraint
+    makes it a no-op when a person already owns the conversation."""
+    from escalation.models import Escalation
+
+    Escalation.objects.bulk_create(
+        [
+            Escalation(
+                conversation=conversation,
+                trigger_message=message,
+                reason=reason,
+                priority=priority,
+                detail=detail[:300],
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
 def _escalation_open(
     *, conversation: Conversation, message: Message | None, reason: str, priority: int, detail: str = ""
 ) -> None:
-    from escalation.models import Escalation
-
-    if not Escalation.objects.filter(conversation=conversation).exclude(status=Escalation.Status.RESOLVED).exists():
-        Escalation.objects.create(
-            conversation=conversation, trigger_message=message, reason=reason, priority=priority, detail=detail[:300]
-        )
+    _escalation_create(conversation=conversation, message=message, reason=reason, priority=priority, detail=detail)
     Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.Status.HUMAN)
 
 

@@ -19,18 +19,29 @@ from core.errors import ApplicationError, ErrorCode
 from support.pipeline.types import Kind, Reason, Reply
 
 
+def _count(key: str, timeout: int) -> int:
+    """Add one to a counter in the shared cache and return it; a new counter starts at 1.
+
+    `incr` first: the counter usually exists (every message after a window's
+    first), and then that is the only cache call (two statements on the
+    database cache, where `add` + `incr` would be four)."""
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window's first event
+        pass
+    if cache.add(key, 1, timeout):
+        return 1
+    try:
+        return cache.incr(key)  # another process added it between our two calls
+    except ValueError:  # ...and it expired already
+        cache.set(key, 1, timeout)
+        return 1
+
+
 def _hit(key: str, limit: int, window: int) -> int | None:
     """Count one event; return seconds to wait when over the limit."""
     bucket = int(time.time() // window)
-    full = f"rl:{key}:{bucket}"
-    if cache.add(full, 1, window + 5):
-        count = 1
-    else:
-        try:
-            count = cache.incr(full)
-        except ValueError:  # expired between add and incr
-            cache.set(full, 1, window + 5)
-            count = 1
+    count = _count(f"rl:{key}:{bucket}", window + 5)
     if count > limit:
         return max(1, int(window - time.time() % window))
     return None

@@ -1,0 +1,84 @@
+"""The database cache (the default when REDIS_URL is unset), with `add` and
+`incr` made cheap: they are what the chat rate limits run on every turn.
+
+Django's DatabaseCache runs `add` as COUNT + SELECT + INSERT in a savepoint
+(five statements) and `incr` as a `get` plus a full `set` (six statements).
+Two rate limits per chat turn made that about half of a turn's queries.
+Here, on PostgreSQL (Groundwork's only database):
+
+- `add` keeps Django's cull check, then one INSERT ... ON CONFLICT that
+  replaces a row only when it has expired (Django's rule for `add`);
+- `incr` reads the value and writes the sum back with a compare-and-set
+  UPDATE, retried when another process changed it first: no increment is
+  lost (Django's get-then-set can lose one), and the key keeps its expiry,
+  as with Redis (Django's `set` reset it to the default five minutes).
+
+Everything else is Django's DatabaseCache.
+"""
+
+from __future__ import annotations
+
+import base64
+import pickle
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.db import DatabaseCache as DjangoDatabaseCache
+from django.db import connections, router
+from django.utils import timezone
+
+
+class DatabaseCache(DjangoDatabaseCache):
+    def _encode(self, value: Any) -> str:
+        return base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("latin1")
+
+    def add(self, key: str, value: Any, timeout: float | None = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        """Set `key` only if it is absent or expired; True when this call set it."""
+        key = self.make_and_validate_key(key, version=version)
+        backend_timeout = self.get_backend_timeout(timeout)
+        db = router.db_for_write(self.cache_model_class)
+        connection = connections[db]
+        table = connection.ops.quote_name(self._table)
+        now = timezone.now().replace(microsecond=0)
+        if backend_timeout is None:
+            expires = datetime.max
+        else:
+            expires = datetime.fromtimestamp(backend_timeout, tz=UTC if settings.USE_TZ else None)
+        expires = connection.ops.adapt_datetimefield_value(expires.replace(microsecond=0))
+        with connection.cursor() as cursor:
+            # Cull before inserting, as Django does, so the row written below is never culled.
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")
+            num = cursor.fetchone()[0]
+            if num > self._max_entries:
+                self._cull(db, cursor, now, num)
+            cursor.execute(
+                f"INSERT INTO {table} (cache_key, value, expires) VALUES (%s, %s, %s)"
+                f" ON CONFLICT (cache_key) DO UPDATE SET value = EXCLUDED.value, expires = EXCLUDED.expires"
+                f" WHERE {table}.expires < %s RETURNING 1",
+                [key, self._encode(value), expires, connection.ops.adapt_datetimefield_value(now)],
+            )
+            return cursor.fetchone() is not None
+
+    def incr(self, key: str, delta: int = 1, version: int | None = None) -> Any:
+        """Add `delta` atomically; ValueError when the key is absent or expired (like every backend)."""
+        full_key = self.make_and_validate_key(key, version=version)
+        connection = connections[router.db_for_write(self.cache_model_class)]
+        table = connection.ops.quote_name(self._table)
+        with connection.cursor() as cursor:
+            while True:
+                now = connection.ops.adapt_datetimefield_value(timezone.now())
+                cursor.execute(f"SELECT value FROM {table} WHERE cache_key = %s AND expires >= %s", [full_key, now])
+                row = cursor.fetchone()
+                if row is None:
+                    raise ValueError(f"Key '{key}' not found.")
+                # Our own table, written by this class and Django's: pickled like every cached value.
+                new_value = pickle.loads(base64.b64decode(row[0].encode())) + delta  # noqa: S301
+                cursor.execute(
+                    f"UPDATE {table} SET value = %s WHERE cache_key = %s AND value = %s",
+                    [self._encode(new_value), full_key, row[0]],
+                )
+                if cursor.rowcount == 1:
+                    return new_value
+                # Another process changed (or culled) the row between the two statements: read it again.

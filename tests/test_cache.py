@@ -1,0 +1,99 @@
+"""The database cache's add and incr (core/cache.py): what the chat rate limits rely on."""
+
+from __future__ import annotations
+
+import base64
+import pickle
+
+import pytest
+from django.core.cache import cache, caches
+from django.db import connection
+
+from core.cache import DatabaseCache
+
+pytestmark = pytest.mark.django_db
+
+
+def _expire(key: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE groundwork_cache SET expires = now() - interval '1 second' WHERE cache_key = %s",
+            [cache.make_key(key)],
+        )
+
+
+def _expires(key: str):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT expires FROM groundwork_cache WHERE cache_key = %s", [cache.make_key(key)])
+        return cursor.fetchone()[0]
+
+
+def test_the_default_cache_is_ours():
+    assert isinstance(caches["default"], DatabaseCache)
+
+
+def test_add_sets_only_an_absent_or_expired_key():
+    assert cache.add("k", 1, 60) is True
+    assert cache.add("k", 2, 60) is False
+    assert cache.get("k") == 1
+    _expire("k")
+    assert cache.add("k", 3, 60) is True
+    assert cache.get("k") == 3
+
+
+def test_add_without_timeout_never_expires():
+    assert cache.add("forever", "x", None) is True
+    assert _expires("forever").year == 9999
+    assert cache.get("forever") == "x"
+
+
+def test_incr_counts_and_keeps_the_expiry():
+    cache.add("n", 1, 60)
+    expires = _expires("n")
+    assert cache.incr("n") == 2
+    assert cache.incr("n", 5) == 7
+    assert cache.decr("n") == 6
+    assert cache.get("n") == 6
+    # Unlike Django's get-then-set, the counter's window is not stretched to the default timeout.
+    assert _expires("n") == expires
+
+
+def test_incr_of_a_missing_or_expired_key_raises():
+    with pytest.raises(ValueError, match="Key 'missing' not found"):
+        cache.incr("missing")
+    cache.add("old", 1, 60)
+    _expire("old")
+    with pytest.raises(ValueError):
+        cache.incr("old")
+
+
+def test_incr_loses_no_increment_when_another_process_writes_in_between():
+    cache.add("shared", 1, 60)
+    raced = []
+
+    def another_process_increments_first(execute, sql, params, many, context):
+        # Between our read (1) and our compare-and-set write, another process makes it 2.
+        if sql.startswith("UPDATE") and not raced:
+            raced.append(True)
+            execute(
+                "UPDATE groundwork_cache SET value = %s WHERE cache_key = %s",
+                [base64.b64encode(pickle.dumps(2)).decode(), cache.make_key("shared")],
+                False,
+                context,
+            )
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(another_process_increments_first):
+        assert cache.incr("shared") == 3
+    assert raced and cache.get("shared") == 3
+
+
+def test_add_culls_a_full_table_before_it_inserts():
+    small = DatabaseCache("groundwork_cache", {"OPTIONS": {"MAX_ENTRIES": 3, "CULL_FREQUENCY": 2}})
+    for n in range(6):
+        assert small.add(f"key{n}", n, 60) is True
+        # The row just added survives its own cull.
+        assert small.get(f"key{n}") == n
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM groundwork_cache")
+        assert cursor.fetchone()[0] <= 4
