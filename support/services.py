@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError, ErrorCode
@@ -94,7 +93,6 @@ def message_post(*, conversation: Conversation, text: str, ip: str = "") -> Turn
     turn, reply = run.answer(text=text, conversation=conversation, now=now)
     customer_text = turn.text or text[: settings.CHAT_MAX_MESSAGE_CHARS]
     bot = _record(conversation=conversation, customer_text=customer_text, turn=turn, reply=reply, now=now)
-    conversation.refresh_from_db()
     return TurnResult(conversation, bot.reply_to, bot, new_token, cited=bool(reply.passages))
 
 
@@ -133,19 +131,20 @@ def _record(*, conversation: Conversation, customer_text: str, turn, reply: Repl
         ]
     )
     tokens = reply.tokens_in + reply.tokens_out
-    counts_turn = reply.kind not in (Kind.LIMIT,)
-    updates = {"last_activity_at": now, "tokens_used": F("tokens_used") + tokens}
-    if counts_turn:
-        updates["turns"] = F("turns") + 1
-    if reply.close_conversation:
-        updates.update(status=Conversation.Status.CLOSED, closed_at=now, close_reason=reply.close_conversation)
+    status = Conversation.Status.CLOSED if reply.close_conversation else None
     if reply.escalate:
-        # A person owns it now; set in the same UPDATE as the turn's counters.
-        updates["status"] = Conversation.Status.HUMAN
+        status = Conversation.Status.HUMAN  # a person owns it now
         _escalation_create(
             conversation=conversation, message=bot, reason=reply.reason, priority=reply.priority, detail=reply.detail
         )
-    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    _conversation_count_turn(
+        conversation,
+        now=now,
+        tokens=tokens,
+        turns=0 if reply.kind == Kind.LIMIT else 1,
+        status=status,
+        close_reason=reply.close_conversation,
+    )
     policy.add_daily_tokens(tokens)
     if turn.guard is not None:
         from guardrails.services import security_event_record
@@ -153,6 +152,49 @@ def _record(*, conversation: Conversation, customer_text: str, turn, reply: Repl
         # Every guard decision is a security event, allowed ones too, so reviewers see what passed.
         security_event_record(result=turn.guard, text=customer_text, conversation=conversation, message=customer)
     return bot
+
+
+_COUNT_TURN_SQL = """
+UPDATE {table}
+   SET last_activity_at = %(now)s,
+       tokens_used = tokens_used + %(tokens)s,
+       turns = turns + %(turns)s,
+       status = coalesce(%(status)s, status),
+       closed_at = CASE WHEN %(close_reason)s <> '' THEN %(now)s ELSE closed_at END,
+       close_reason = CASE WHEN %(close_reason)s <> '' THEN %(close_reason)s ELSE close_reason END
+ WHERE id = %(id)s
+RETURNING {columns}
+"""
+
+
+def _conversation_count_turn(
+    conversation: Conversation, *, now, tokens: int, turns: int, status: str | None, close_reason: str
+) -> None:
+    """Add a turn to the conversation's counters (status and close reason when it changes hands or
+    closes) and load the row as it now is into `conversation`.
+
+    One UPDATE ... RETURNING: the ORM's update() returns no rows, and reading the row again
+    afterwards (refresh_from_db) cost a query on every turn."""
+    fields = Conversation._meta.concrete_fields
+    sql = _COUNT_TURN_SQL.format(
+        table=connection.ops.quote_name(Conversation._meta.db_table),
+        columns=", ".join(connection.ops.quote_name(f.column) for f in fields),
+    )
+    params = {
+        "now": now,
+        "tokens": tokens,
+        "turns": turns,
+        "status": status,
+        "close_reason": close_reason,
+        "id": conversation.pk,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:  # deleted while the turn ran: as refresh_from_db would
+        raise Conversation.DoesNotExist(f"Conversation {conversation.pk} no longer exists.")
+    for field, value in zip(fields, row, strict=True):
+        setattr(conversation, field.attname, value)
 
 
 def _escalation_create(

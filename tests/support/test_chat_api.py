@@ -182,6 +182,26 @@ def test_max_turns_ends_with_a_limit_reply(api, demo_kb, settings):
     assert Conversation.objects.get(pk=cid).status == "closed"
 
 
+def test_a_limit_reply_closes_the_conversation_and_the_response_shows_it(api, demo_kb, settings):
+    settings.CHAT_MAX_TURNS = 1
+    cid, token = start(api)
+    say(api, cid, token, "help")
+    response = say(api, cid, token, "How many days do I have to return an e-bike?").json()
+    assert response["reply"]["kind"] == "limit"
+    assert response["conversation"] == {"id": cid, "status": "closed", "turns_left": 0}
+    conversation = Conversation.objects.get(pk=cid)
+    assert conversation.close_reason == "max_turns" and conversation.closed_at is not None
+    assert conversation.turns == 1  # a limit reply is not a turn
+
+
+def test_an_escalated_turn_hands_the_conversation_over_in_the_response(api, demo_kb):
+    cid, token = start(api)
+    response = say(api, cid, token, "I want to talk to a human").json()
+    assert response["reply"]["kind"] == "escalated"
+    assert response["conversation"] == {"id": cid, "status": "human", "turns_left": 4}
+    assert Escalation.objects.get(conversation_id=cid).reason == "customer_asked"
+
+
 def test_inactivity_closes_the_conversation_and_a_new_message_starts_a_new_one(api, demo_kb, settings):
     settings.CHAT_INACTIVITY_TIMEOUT_SECONDS = 300
     cid, token = start(api)

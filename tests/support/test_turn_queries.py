@@ -6,9 +6,9 @@ the conversation (1); the per-IP and per-conversation rate-limit counters in the
 cache (2 each when the counter exists; a window's first message adds the counter: +1);
 today's token usage (1); the guard's nearest injection patterns (1); approved answers (1);
 the knowledge generation, the question's lexemes, the hybrid search and the passages'
-sentence data (4); the record: customer message, reply, citations, conversation counters,
-today's tokens, security event, in one transaction (6 + 2); the conversation again (1);
-the reply's citations for the response (1).
+sentence data (4); the record: customer message, reply, citations, conversation counters
+(returning the row, so it is not read again), today's tokens, security event, in one
+transaction (6 + 2); the reply's citations for the response (1).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from knowledge import services as knowledge_services
 
 pytestmark = pytest.mark.django_db
 
-GROUNDED_FIRST_TURN_QUERIES = 23
-GROUNDED_LATER_TURN_QUERIES = 22
-APPROVED_FIRST_TURN_QUERIES = 16
+GROUNDED_FIRST_TURN_QUERIES = 22
+GROUNDED_LATER_TURN_QUERIES = 21
+APPROVED_FIRST_TURN_QUERIES = 15
 
 
 def start(api: APIClient) -> tuple[str, str]:
