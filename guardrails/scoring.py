@@ -8,7 +8,7 @@
 3. obfuscation: the message de-obfuscated (`guardrails.decoding`) and scored
    again; hiding words from a filter is itself counted as a strong signal;
 
-plus a linear "probe" on the message vector. A logistic calibration learnt on
+plus a linear "probe" on the message vector and its character n-grams. A logistic calibration learnt on
 the train part of the public benchmark (`manage.py train_guard`, stored in
 calibration.json) turns these features into a logit `z`, and a monotone map
 places the two operating points chosen on the train part at the default
@@ -18,6 +18,8 @@ thresholds (flag 0.60, block 0.80), so `GUARD_FLAG_THRESHOLD` and
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -31,7 +33,7 @@ from django.conf import settings
 from django.db import connection
 
 from core.embeddings import vector_literal
-from guardrails import heuristics
+from guardrails import heuristics, ngrams
 from guardrails.decoding import Decoded, deobfuscate
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
@@ -111,6 +113,16 @@ class Calibration:
     # The probe's own flag point: a raw probe value at or above it flags the message (never blocks),
     # whatever the logit says. Chosen by `train_guard` above every in-domain benign train value.
     probe_flag: float | None = None
+    # The probe's weights on the message's hashed character n-grams (`guardrails.ngrams`), stored beside
+    # calibration.json (probe_ngrams.npy); None for a probe on the vector only.
+    probe_ngram_weights: np.ndarray | None = None
+    # The probe behind the own flag point: a second linear probe on the vector only (the n-gram probe is
+    # sharper on attack words, hence less predictable on a customer message that borrows them; inside the
+    # capped logit that is harmless, as a flag on its own it is not). `flag_probe_cap` is its highest
+    # in-domain benign train value. Without it, the flag point reads the probe above.
+    flag_probe_weights: np.ndarray | None = None
+    flag_probe_bias: float = 0.0
+    flag_probe_cap: float | None = None
 
     def reference_logit(self, *, weak: int = 0, probe: float = 0.0) -> float | None:
         """The logit of an otherwise harmless message (the stored benign reference features) with
@@ -150,10 +162,36 @@ def calibration() -> Calibration:
     return calibration_from_dict(json.loads(CALIBRATION_FILE.read_text()))
 
 
-def calibration_from_dict(data: dict) -> Calibration:
+def ngram_weights_bytes(weights: np.ndarray) -> bytes:
+    """The probe's n-gram weights as the bytes of a .npy file (float32)."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(weights, dtype=np.float32), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _ngram_weights(spec: dict | None) -> np.ndarray | None:
+    """The probe's n-gram weights named by calibration.json, checked against their stored digest and shape."""
+    if not spec:
+        return None
+    path = CALIBRATION_FILE.with_name(spec["file"])
+    raw = path.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != spec.get("sha256"):
+        raise RuntimeError(f"{path} does not match the digest in {CALIBRATION_FILE}; run manage.py train_guard")
+    if tuple(spec["sizes"]) != ngrams.SIZES or spec["buckets"] != ngrams.BUCKETS:
+        raise RuntimeError(f"{CALIBRATION_FILE}: the probe was trained for other n-grams; run manage.py train_guard")
+    weights = np.load(io.BytesIO(raw), allow_pickle=False).astype(np.float64)
+    if weights.shape != (ngrams.BUCKETS,):
+        raise RuntimeError(f"{path}: expected {ngrams.BUCKETS} weights, found {weights.shape}")
+    return weights
+
+
+def calibration_from_dict(data: dict, *, ngram_weights: np.ndarray | None = None) -> Calibration:
+    """A calibration from its stored form; the probe's n-gram weights are read from the file that
+    calibration.json names, unless given (`train_guard` checks a calibration before writing it)."""
     if tuple(data["features"]) != FEATURES:
         raise RuntimeError(f"{CALIBRATION_FILE} was trained for features {data['features']}; run manage.py train_guard")
     probe = data.get("probe") or {}
+    flag_probe = data.get("flag_probe") or {}
     reference = data.get("benign_reference")
     cal = Calibration(
         weights=np.asarray(data["weights"], dtype=np.float64),
@@ -168,6 +206,14 @@ def calibration_from_dict(data: dict) -> Calibration:
         benign_reference=np.asarray(reference, dtype=np.float64) if reference else None,
         probe_cap=float(data["probe_cap"]) if data.get("probe_cap") is not None else None,
         probe_flag=float(data["probe_flag"]) if data.get("probe_flag") is not None else None,
+        probe_ngram_weights=(
+            _ngram_weights(probe.get("ngrams"))
+            if ngram_weights is None
+            else np.asarray(ngram_weights, dtype=np.float64)
+        ),
+        flag_probe_weights=np.asarray(flag_probe["weights"], dtype=np.float64) if flag_probe.get("weights") else None,
+        flag_probe_bias=float(flag_probe.get("bias", 0.0)),
+        flag_probe_cap=float(data["flag_probe_cap"]) if data.get("flag_probe_cap") is not None else None,
     )
     # By design a weak rule (a cue also seen in harmless text) only counts together with other
     # evidence: one weak hit on an otherwise harmless message must not reach the flag point.
@@ -193,12 +239,13 @@ def calibration_from_dict(data: dict) -> Calibration:
             f"{CALIBRATION_FILE}: the probe plus one weak hit reaches the block point (logit {with_weak:.3f} ≥ "
             f"z_block {cal.z_block:.3f}); run manage.py train_guard"
         )
-    # The probe's own flag point must lie above every in-domain benign train value (the cap): it is
-    # meant for what no benign customer message in the training data looks like.
-    if cal.probe_flag is not None and (cal.probe_cap is None or cal.probe_flag <= cal.probe_cap):
+    # The probe's own flag point must lie above every in-domain benign train value of the probe it reads
+    # (the cap): it is meant for what no benign customer message in the training data looks like.
+    flag_cap = cal.flag_probe_cap if cal.flag_probe_weights is not None else cal.probe_cap
+    if cal.probe_flag is not None and (flag_cap is None or cal.probe_flag <= flag_cap):
         raise RuntimeError(
             f"{CALIBRATION_FILE}: the probe's flag point {cal.probe_flag:.3f} is not above its cap "
-            f"{cal.probe_cap}; run manage.py train_guard"
+            f"{flag_cap}; run manage.py train_guard"
         )
     return cal
 
@@ -246,11 +293,23 @@ def feature_vector(
     )
 
 
-def probe_logit(vector: np.ndarray, cal: Calibration | None = None) -> float:
+def probe_logit(vector: np.ndarray, text: str = "", cal: Calibration | None = None) -> float:
+    """The probe's logit for a message: its vector and the character n-grams of its text."""
     cal = cal or calibration()
     if cal.probe_weights is None:
         return 0.0
-    return float(np.asarray(vector, dtype=np.float64) @ cal.probe_weights + cal.probe_bias)
+    value = float(np.asarray(vector, dtype=np.float64) @ cal.probe_weights + cal.probe_bias)
+    if cal.probe_ngram_weights is not None:
+        value += ngrams.dot(text, cal.probe_ngram_weights)
+    return value
+
+
+def flag_probe_logit(vector: np.ndarray, text: str = "", cal: Calibration | None = None) -> float:
+    """What the probe's own flag point reads: the vector-only flag probe when stored, else the probe."""
+    cal = cal or calibration()
+    if cal.flag_probe_weights is None:
+        return probe_logit(vector, text, cal)
+    return float(np.asarray(vector, dtype=np.float64) @ cal.flag_probe_weights + cal.flag_probe_bias)
 
 
 def logit(features: np.ndarray, cal: Calibration | None = None) -> float:
@@ -275,7 +334,8 @@ def score_from_logit(z: float, cal: Calibration | None = None) -> float:
 
 def final_score(z: float, sim1: float, cal: Calibration | None = None, *, probe: float | None = None) -> float:
     """The calibrated score, raised to the signature floor when a pattern matches closely, and to the
-    flag point (never beyond) when the raw probe value `probe` reaches the probe's own flag point."""
+    flag point (never beyond) when `probe` — the raw value of the probe the flag point reads
+    (`flag_probe_logit`) — reaches the probe's own flag point."""
     cal = cal or calibration()
     score = score_from_logit(z, cal)
     if sim1 >= SIGNATURE_BLOCK_SIM:
@@ -288,7 +348,7 @@ def final_score(z: float, sim1: float, cal: Calibration | None = None, *, probe:
 
 
 def probe_flags(probe: float | None, cal: Calibration | None = None) -> bool:
-    """Whether the raw probe value reaches the probe's own flag point."""
+    """Whether the raw value of the flag point's probe (`flag_probe_logit`) reaches the probe's own flag point."""
     cal = cal or calibration()
     return probe is not None and cal.probe_flag is not None and probe >= cal.probe_flag
 
@@ -372,10 +432,12 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
         bool(evidence.new_decoded_rules) or decoded_best > original_best + DECODED_SIM_GAIN
     )
     strong, weak = hit_counts(evidence, obfuscated=obfuscated)
-    probe = max(probe_logit(v, cal) for v in vectors)
+    texts = [text, evidence.decoded.text][: len(vectors)]
+    probe = max(probe_logit(v, t, cal) for v, t in zip(vectors, texts, strict=True))
+    flag_probe = max(flag_probe_logit(v, t, cal) for v, t in zip(vectors, texts, strict=True))
     features = feature_vector([n.similarity for n in neighbours], strong, weak, probe, cal.probe_cap)
     z = logit(features, cal)
-    score = round(final_score(z, float(features[0]), cal, probe=probe), 4)
+    score = round(final_score(z, float(features[0]), cal, probe=flag_probe), 4)
     top = neighbours[0] if neighbours else None
     signals: dict[str, Any] = {
         "heuristics": [
@@ -393,7 +455,8 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
         "features": {name: round(float(value), 4) for name, value in zip(FEATURES, features, strict=True)},
         "logit": round(z, 4),
         "probe": round(probe, 4),
-        "probe_flag": probe_flags(probe, cal),
+        "flag_probe": round(flag_probe, 4),
+        "probe_flag": probe_flags(flag_probe, cal),
         "calibration": cal.version,
     }
     if evidence.decoded.changed:

@@ -7,7 +7,8 @@ split rule) and nothing from the test part:
   (source "public-train:<dataset>"), except those that are nearly a train
   benign text themselves (a signature that matches clean files is a bad
   signature) or nearly a copy of a pattern already kept;
-- a linear probe on the message vector (L2 logistic regression, 384 weights);
+- a linear probe on the message vector and the message's hashed character n-grams
+  (L2 logistic regression, 384 + `ngrams.BUCKETS` weights);
 - the calibration: logistic regression over `scoring.FEATURES`;
 - the two operating points: the logits at which the out-of-fold
   false-positive rate on train benign rows is `FLAG_FPR` and `BLOCK_FPR`.
@@ -30,17 +31,19 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from guardrails import heuristics, scoring
+from guardrails import heuristics, ngrams, scoring
 from guardrails.dataset import TEST, Row, public_rows, read_rows
 
 SEEDS_DIR = Path(__file__).with_name("seeds")
 TEAM_FILE = SEEDS_DIR / "team_patterns.jsonl"
 PUBLIC_TRAIN_FILE = SEEDS_DIR / "public_train_patterns.jsonl"
 TEAM_BENIGN_FILE = SEEDS_DIR / "team_benign.jsonl"
+NGRAM_WEIGHTS_FILE = Path(__file__).with_name("probe_ngrams.npy")
 
 FLAG_FPR = 0.015
 BLOCK_FPR = 0.002
 FOLDS = 5
+# The probe's L2 penalty, for its vector and its n-gram weights alike (both inputs are unit-length rows).
 PROBE_L2 = 1.0
 CALIBRATION_L2 = 0.1
 PRUNE_BENIGN_COSINE = 0.92
@@ -60,10 +63,15 @@ PROBE_CAP_QUANTILE = 1.0
 # The probe's own flag point (sixth held-out run): a message whose raw probe value reaches `probe_flag`
 # is flagged — never blocked — whatever the calibrated logit says. It is set from the probe's own
 # out-of-fold distribution on the benign train rows: above every in-domain benign value (BANKING77 and
-# the team's hard negatives, i.e. above `probe_cap`) and above every benign row the logit does not
+# the team's hard negatives: `flag_probe_cap`) and above every benign row the logit does not
 # already flag, so that on the train part the probe on its own adds at most PROBE_FLAG_EXTRA_FPR
 # (none) to the false-positive rate.
 PROBE_FLAG_EXTRA_FPR = 0.0
+# Since the n-gram probe (2026-11-30), the own flag point reads a second, vector-only probe (the probe of
+# the sixth run, refitted), not the probe in the logit. The n-gram probe is sharper on attack words, and
+# so less predictable on an English customer message that borrows them ("If you don't know the answer,
+# pass me to a human" reached it, above every in-domain benign train value): inside the capped, constrained
+# logit that costs nothing, as the probe's own flag point it would flag such a message on its own.
 IN_DOMAIN_BENIGN = ("banking77", "team-benign")
 DEFAULT_CATEGORY = {"deepset": "instruction_override", "self-reminder": "role_play"}
 
@@ -162,6 +170,24 @@ def _fit_logistic(
         if np.max(np.abs(step)) < 1e-7:
             break
     return w[:-1], float(w[-1])
+
+
+def fit_logistic_sparse(x, y: np.ndarray, *, l2: float, sample_weight: np.ndarray) -> tuple[np.ndarray, float]:
+    """The same L2-regularised logistic regression as `fit_logistic` (the bias not penalised), for a wide
+    sparse `x` (scipy CSR: the probe's n-gram columns) by L-BFGS instead of Newton's method."""
+    from scipy.optimize import minimize
+
+    def loss_and_grad(wb: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = wb[:-1], wb[-1]
+        z = x @ w + b
+        loss = float(np.sum(sample_weight * (np.logaddexp(0.0, z) - y * z)) + 0.5 * l2 * (w @ w))
+        g = sample_weight * (1.0 / (1.0 + np.exp(-np.clip(z, -35, 35))) - y)
+        return loss, np.append(x.T @ g + l2 * w, g.sum())
+
+    result = minimize(
+        loss_and_grad, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 5000, "gtol": 1e-6}
+    )
+    return result.x[:-1], float(result.x[-1])
 
 
 def balanced_weights(y: np.ndarray) -> np.ndarray:
@@ -385,11 +411,36 @@ def feature_matrix(data: TrainingData, tops: np.ndarray, obfuscated: list[bool],
     return np.stack(out)
 
 
-def probe_values(data: TrainingData, weights: np.ndarray, bias: float) -> np.ndarray:
-    values = data.vectors.astype(np.float64) @ weights + bias
+def probe_inputs(data: TrainingData):
+    """The probe's input rows (scipy CSR): the hashed character n-grams of the message (`ngrams.buckets`,
+    binary, L2-normalised) and its vector; and the same for its decoded form (an all-zero row when
+    decoding did not change the message). Column order: n-grams, then vector."""
+    import scipy.sparse as sp
+
+    def ngram_rows(texts: list[str]):
+        indptr, indices, values = [0], [], []
+        for text in texts:
+            hit = ngrams.buckets(text) if text else np.zeros(0, dtype=np.int64)
+            indices.extend(hit.tolist())
+            values.extend([1.0 / np.sqrt(len(hit))] * len(hit))
+            indptr.append(len(indices))
+        return sp.csr_matrix((values, indices, indptr), shape=(len(texts), ngrams.BUCKETS), dtype=np.float64)
+
+    n = len(data.texts)
+    decoded_texts = [e.decoded.text if e.decoded.changed else "" for e in data.evidence]
+    decoded_vectors = np.zeros_like(data.vectors, dtype=np.float64)
     for i, v in data.decoded_vectors.items():
-        values[i] = max(values[i], float(v.astype(np.float64) @ weights + bias))
-    return values
+        decoded_vectors[i] = v
+    original = sp.hstack([ngram_rows(data.texts), sp.csr_matrix(data.vectors.astype(np.float64))]).tocsr()
+    decoded = sp.hstack([ngram_rows(decoded_texts), sp.csr_matrix(decoded_vectors)]).tocsr()
+    changed = np.array([i in data.decoded_vectors for i in range(n)])
+    return original, decoded, changed
+
+
+def probe_values(original, decoded, changed: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
+    """The probe's logit per row: the larger of the message's and its decoded form's, as at run time."""
+    values = original @ weights + bias
+    return np.where(changed, np.maximum(values, decoded @ weights + bias), values)
 
 
 # --- the whole training -------------------------------------------------------------------------------
@@ -404,11 +455,12 @@ class TrainingReport:
     labels: np.ndarray
     datasets: list[str]
     oof_probe: np.ndarray | None = None
+    probe_ngram_weights: np.ndarray | None = None
 
     def oof_scores(self) -> np.ndarray:
         """Out-of-fold scores as `score_message` would give them (signature floors and the probe's own
         flag point included)."""
-        cal = scoring.calibration_from_dict(self.calibration)
+        cal = scoring.calibration_from_dict(self.calibration, ngram_weights=self.probe_ngram_weights)
         probe = self.oof_probe if self.oof_probe is not None else np.full(len(self.oof_z), -np.inf)
         return np.array(
             [
@@ -453,27 +505,28 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
     sw = balanced_weights(y)
     x_vec = data.vectors.astype(np.float64)
     if use_probe:
-        oof_probe = np.zeros(len(rows))
+        # The probe in the logit reads the vector and the character n-grams; the probe behind the own flag
+        # point reads the vector only (see the note above IN_DOMAIN_BENIGN).
+        original, decoded, changed = probe_inputs(data)
+        vectors_only = original[:, ngrams.BUCKETS :], decoded[:, ngrams.BUCKETS :]
+        oof_probe, oof_flag_probe = np.zeros(len(rows)), np.zeros(len(rows))
         for f in range(FOLDS):
-            fit = folds != f
+            fit, held = folds != f, folds == f
+            w, b = fit_logistic_sparse(original[fit], y[fit], l2=PROBE_L2, sample_weight=sw[fit])
+            oof_probe[held] = probe_values(original[held], decoded[held], changed[held], w, b)
             w, b = fit_logistic(x_vec[fit], y[fit], l2=PROBE_L2, sample_weight=sw[fit])
-            held = TrainingData(
-                [rows[i] for i in np.flatnonzero(~fit)],
-                [],
-                [],
-                data.vectors[~fit],
-                {j: data.decoded_vectors[i] for j, i in enumerate(np.flatnonzero(~fit)) if i in data.decoded_vectors},
-                [],
-            )
-            oof_probe[~fit] = probe_values(held, w, b)
-        probe_w, probe_b = fit_logistic(x_vec, y, l2=PROBE_L2, sample_weight=sw)
+            oof_flag_probe[held] = probe_values(vectors_only[0][held], vectors_only[1][held], changed[held], w, b)
+        w, probe_b = fit_logistic_sparse(original, y, l2=PROBE_L2, sample_weight=sw)
+        probe_ngram_w, probe_w = w[: ngrams.BUCKETS], w[ngrams.BUCKETS :]
+        flag_probe_w, flag_probe_b = fit_logistic(x_vec, y, l2=PROBE_L2, sample_weight=sw)
     else:
-        oof_probe = np.zeros(len(rows))
-        probe_w, probe_b = None, 0.0
+        oof_probe, oof_flag_probe = np.zeros(len(rows)), np.zeros(len(rows))
+        probe_w, probe_ngram_w, probe_b, flag_probe_w, flag_probe_b = None, None, 0.0, None, 0.0
 
     x = feature_matrix(data, tops, obfuscated, oof_probe)
-    raw_probe = oof_probe.copy()
+    raw_probe = oof_flag_probe.copy()  # what the own flag point reads
     probe_cap: float | None = None
+    flag_probe_cap: float | None = None
     in_domain = np.array([r.dataset in IN_DOMAIN_BENIGN and not r.is_injection for r in rows])
     if use_probe:
         probe_cap = round(max(float(np.quantile(x[in_domain, PROBE], PROBE_CAP_QUANTILE)), 1e-3), 6)
@@ -493,10 +546,12 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         benign = y == 0
         # What the calibrated logit (and the signature floor) already flags, out-of-fold.
         flagged_by_z = (oof_z >= z_flag) | (tops[:, 0] >= scoring.SIGNATURE_FLAG_SIM)
-        probe_flag = round_up(choose_probe_flag(raw_probe[benign], flagged_by_z[benign], probe_cap))
+        flag_probe_cap = round(float(np.max(raw_probe[in_domain])), 6)
+        probe_flag = round_up(choose_probe_flag(raw_probe[benign], flagged_by_z[benign], flag_probe_cap))
         by_probe = (raw_probe >= probe_flag) & ~flagged_by_z
         log(
-            f"probe flag point {probe_flag:.3f} (cap {probe_cap:.3f}): flags on its own "
+            f"probe flag point {probe_flag:.3f} (vector probe; in-domain benign max {flag_probe_cap:.3f}): "
+            "flags on its own "
             f"{int(np.sum(by_probe & benign))} more benign train rows (in-domain {int(np.sum(by_probe & in_domain))}) "
             f"and {int(np.sum(by_probe & (y == 1)))} more train injections, out-of-fold"
         )
@@ -521,6 +576,10 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         "probe_cap": probe_cap,
         "probe_cap_quantile": PROBE_CAP_QUANTILE if use_probe else None,
         "probe_flag": probe_flag,
+        "flag_probe_cap": flag_probe_cap,
+        "flag_probe": {"weights": [round(float(v), 6) for v in flag_probe_w], "bias": round(flag_probe_b, 6)}
+        if use_probe
+        else None,
         "probe_flag_extra_fpr": PROBE_FLAG_EXTRA_FPR if probe_flag is not None else None,
         "target_fpr": {"flag": FLAG_FPR, "block": BLOCK_FPR},
         "trained_on": {
@@ -529,15 +588,33 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
             "public_train_patterns": len(chosen),
             "team_patterns": len(team),
         },
-        "probe": {"weights": [round(float(v), 6) for v in probe_w], "bias": round(probe_b, 6)} if use_probe else None,
+        "probe": {
+            "weights": [round(float(v), 6) for v in probe_w],
+            "bias": round(probe_b, 6),
+            "ngrams": {"file": NGRAM_WEIGHTS_FILE.name, "sizes": list(ngrams.SIZES), "buckets": ngrams.BUCKETS},
+        }
+        if use_probe
+        else None,
     }
     return TrainingReport(
-        calibration, [p for _, p in chosen], oof_z, tops[:, 0], y, [r.dataset for r in rows], raw_probe
+        calibration,
+        [p for _, p in chosen],
+        oof_z,
+        tops[:, 0],
+        y,
+        [r.dataset for r in rows],
+        raw_probe,
+        probe_ngram_w.astype(np.float32) if probe_ngram_w is not None else None,
     )
 
 
 def save(report: TrainingReport) -> None:
-    """Write calibration.json and the public-train seed file, then reload the calibration."""
+    """Write calibration.json (and the probe's n-gram weights beside it, with their digest in
+    calibration.json) and the public-train seed file, then reload the calibration."""
+    probe = report.calibration.get("probe")
+    if probe and report.probe_ngram_weights is not None:
+        NGRAM_WEIGHTS_FILE.write_bytes(scoring.ngram_weights_bytes(report.probe_ngram_weights))
+        probe["ngrams"]["sha256"] = hashlib.sha256(NGRAM_WEIGHTS_FILE.read_bytes()).hexdigest()
     scoring.CALIBRATION_FILE.write_text(json.dumps(report.calibration, indent=1) + "\n")
     with PUBLIC_TRAIN_FILE.open("w", encoding="utf-8") as handle:
         for p in report.patterns:

@@ -1,0 +1,39 @@
+"""Hashed character n-grams: the probe's second input, next to the message vector.
+
+The embedding model is English (MiniLM): German, Dutch, French or Spanish text, transliterations and
+odd spellings all land in a corner of its space where the probe can only say "unusual". Character
+3–5-grams see the words themselves, in any language and script, and cost a few milliseconds even on a
+2,000-character message. Each distinct n-gram of the lower-cased text (blanks collapsed) is hashed
+(CRC-32, stable across processes, unlike `hash()`) into one of `BUCKETS` columns; the row is binary
+and L2-normalised, so a long message does not weigh more than a short one.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+SIZES = (3, 4, 5)
+BUCKETS = 2**16
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def buckets(text: str) -> np.ndarray:
+    """The distinct hash buckets hit by the text's character n-grams (sorted, int64)."""
+    s = normalise(text)
+    grams = {s[i : i + n] for n in SIZES for i in range(len(s) - n + 1)}
+    if not grams:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.fromiter((zlib.crc32(g.encode()) % BUCKETS for g in grams), dtype=np.int64))
+
+
+def dot(text: str, weights: np.ndarray) -> float:
+    """The L2-normalised binary n-gram row of `text` times `weights` (length BUCKETS)."""
+    hit = buckets(text)
+    if not len(hit):
+        return 0.0
+    return float(weights[hit].sum() / np.sqrt(len(hit)))
