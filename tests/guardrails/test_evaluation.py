@@ -34,13 +34,13 @@ def test_held_out_split_meets_the_measured_figures(patterns):
     t = report.overall
     assert t.n("injection") == 157
     assert t.n("benign") == 1568
-    assert t.recall >= 0.85
-    assert t.block_recall >= 0.73
+    assert t.recall >= 0.87
+    assert t.block_recall >= 0.75
     assert t.fpr <= 0.02
     assert t.block_fpr <= 0.005
     sources = report.by_source
     assert sources["self-reminder"].recall >= 0.95
-    assert sources["deepset"].recall >= 0.63
+    assert sources["deepset"].recall >= 0.68
     assert sources["banking77"].fpr <= 0.005
     assert report.p50_ms < 50
 
