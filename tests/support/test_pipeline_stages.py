@@ -336,3 +336,14 @@ def test_guard_keeps_the_indentation_of_a_nested_list():
     text = "Parts:\n- brakes\n  - front pad  \n  - rear pad\n- chain"
     assert guard.sanitize(text) == "Parts:\n- brakes\n - front pad\n - rear pad\n- chain"
     assert guard.sanitize("x" + "\n " * 999) == "x"
+
+
+def test_sentence_stems_are_cached_and_immutable():
+    # Every turn re-reads the sentences of the chunks it retrieved; stemming them again each time
+    # cost about a millisecond. The cached value must be immutable, or one caller could corrupt it.
+    text = "Self-employed riders can return an e-bike within 14 days."
+    first = lexicon.stems(text)
+    before = lexicon.stems.cache_info().hits
+    assert lexicon.stems(text) is first
+    assert lexicon.stems.cache_info().hits == before + 1
+    assert isinstance(first, frozenset) and {"self", "employ", "rider", "return"} <= first
