@@ -139,7 +139,15 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # Django's database cache with a cheaper add/incr (what the rate limits run on): core/cache.py.
-    CACHES = {"default": {"BACKEND": "core.cache.DatabaseCache", "LOCATION": "groundwork_cache"}}
+    # MAX_ENTRIES: Django's default (300) would cull live rate-limit counters and the LLM breaker's
+    # state as soon as a few hundred conversations are open; culling deletes by key order, not age.
+    CACHES = {
+        "default": {
+            "BACKEND": "core.cache.DatabaseCache",
+            "LOCATION": "groundwork_cache",
+            "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 100_000, minimum=1000), "CULL_CHECK_SECONDS": 10},
+        }
+    }
 
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL:

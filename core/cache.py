@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import pickle
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,15 @@ from django.utils import timezone
 
 
 class DatabaseCache(DjangoDatabaseCache):
+    def __init__(self, table: str, params: dict) -> None:
+        super().__init__(table, params)
+        # Django counts the whole table before every add to decide whether to cull. The count grows
+        # with the table, and a turn adds a key or two; counting at most every few seconds per cache
+        # instance keeps the table bounded (MAX_ENTRIES plus what arrives in between) at a fraction
+        # of the cost.
+        self._cull_check_seconds = float(params.get("OPTIONS", {}).get("CULL_CHECK_SECONDS", 10))
+        self._next_cull_check = 0.0
+
     def _encode(self, value: Any) -> str:
         return base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("latin1")
 
@@ -49,10 +59,12 @@ class DatabaseCache(DjangoDatabaseCache):
         expires = connection.ops.adapt_datetimefield_value(expires.replace(microsecond=0))
         with connection.cursor() as cursor:
             # Cull before inserting, as Django does, so the row written below is never culled.
-            cursor.execute(f"SELECT COUNT(*) FROM {table}")
-            num = cursor.fetchone()[0]
-            if num > self._max_entries:
-                self._cull(db, cursor, now, num)
+            if time.monotonic() >= self._next_cull_check:
+                self._next_cull_check = time.monotonic() + self._cull_check_seconds
+                cursor.execute(f"SELECT COUNT(*) FROM {table}")
+                num = cursor.fetchone()[0]
+                if num > self._max_entries:
+                    self._cull(db, cursor, now, num)
             cursor.execute(
                 f"INSERT INTO {table} (cache_key, value, expires) VALUES (%s, %s, %s)"
                 f" ON CONFLICT (cache_key) DO UPDATE SET value = EXCLUDED.value, expires = EXCLUDED.expires"

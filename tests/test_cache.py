@@ -89,7 +89,9 @@ def test_incr_loses_no_increment_when_another_process_writes_in_between():
 
 
 def test_add_culls_a_full_table_before_it_inserts():
-    small = DatabaseCache("groundwork_cache", {"OPTIONS": {"MAX_ENTRIES": 3, "CULL_FREQUENCY": 2}})
+    small = DatabaseCache(
+        "groundwork_cache", {"OPTIONS": {"MAX_ENTRIES": 3, "CULL_FREQUENCY": 2, "CULL_CHECK_SECONDS": 0}}
+    )
     for n in range(6):
         assert small.add(f"key{n}", n, 60) is True
         # The row just added survives its own cull.
@@ -97,3 +99,22 @@ def test_add_culls_a_full_table_before_it_inserts():
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM groundwork_cache")
         assert cursor.fetchone()[0] <= 4
+
+
+def test_the_cull_check_runs_at_most_every_few_seconds(django_assert_num_queries):
+    timed = DatabaseCache("groundwork_cache", {"OPTIONS": {"MAX_ENTRIES": 3, "CULL_CHECK_SECONDS": 60}})
+    with django_assert_num_queries(2):  # the count, then the insert
+        timed.add("first", 1, 60)
+    with django_assert_num_queries(1):  # within the interval: the insert only
+        timed.add("second", 2, 60)
+
+
+def test_live_counters_survive_hundreds_of_other_keys(settings):
+    # Django's default MAX_ENTRIES (300) culled by key order, so a rate-limit counter could vanish
+    # (and its limit reset) once a few hundred conversations had keys.
+    options = dict(settings.CACHES["default"]["OPTIONS"], CULL_CHECK_SECONDS=0)
+    shared = DatabaseCache("groundwork_cache", {"OPTIONS": options})
+    shared.add("aaa-ip-counter", 7, 60)
+    for n in range(400):
+        shared.add(f"conversation-{n}", 1, 60)
+    assert shared.get("aaa-ip-counter") == 7
