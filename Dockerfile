@@ -33,8 +33,10 @@ USER groundwork
 # collectstatic needs settings: a throwaway key, a database URL that is never
 # contacted, and a scratch var dir (the real one is a volume at run time).
 # The question path's ONNX graph is exported from the bundled weights at build
-# time, so no container pays for it (or needs a writable model directory).
-ENV EMBEDDING_ONNX_PATH=/app/models/all-MiniLM-L6-v2.onnx
+# time, so no container pays for it. The file is named by the model's digest:
+# a container given another EMBEDDING_MODEL_PATH exports its own (and says so
+# if /app/models is not writable).
+ENV EMBEDDING_ONNX_DIR=/app/models
 RUN SECRET_KEY=build-only DATABASE_URL=postgresql://build@localhost/build GROUNDWORK_VAR_DIR=/tmp/build-var \
     sh -c "python manage.py collectstatic --noinput && python manage.py export_onnx" && rm -rf /tmp/build-var
 EXPOSE 8000

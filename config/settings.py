@@ -186,8 +186,9 @@ EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 1, minimum=1)
 # vectors within 1e-6); torch: sentence-transformers throughout. Ingestion
 # always uses torch (core/embeddings.py says why).
 EMBEDDING_BACKEND = env_choice("EMBEDDING_BACKEND", "onnx", ("onnx", "torch"))
-# Empty: exported from the model's weights into VAR_DIR/models on first use.
-EMBEDDING_ONNX_PATH = env_str("EMBEDDING_ONNX_PATH")
+# Where ONNX exports live, one file per model digest (<model>-<digest>.onnx), exported from the
+# model's weights on first use. Empty: VAR_DIR/models.
+EMBEDDING_ONNX_DIR = env_str("EMBEDDING_ONNX_DIR")
 
 # --- LLM (optional; the default composer is extractive) -----------------------------
 LLM_BASE_URL = env_str("LLM_BASE_URL")

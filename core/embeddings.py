@@ -61,9 +61,11 @@ def onnx_path() -> Path:
     """Where this model's ONNX graph lives (exported on first use)."""
     from core import onnx_model
 
-    if settings.EMBEDDING_ONNX_PATH:
-        return Path(settings.EMBEDDING_ONNX_PATH)
-    return onnx_model.default_path(Path(model_path()), settings.VAR_DIR / "models")
+    return onnx_model.default_path(Path(model_path()), onnx_dir())
+
+
+def onnx_dir() -> Path:
+    return Path(settings.EMBEDDING_ONNX_DIR) if settings.EMBEDDING_ONNX_DIR else settings.VAR_DIR / "models"
 
 
 def get_encoder() -> OnnxEncoder:

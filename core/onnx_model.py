@@ -21,6 +21,7 @@ import json
 import os
 import tempfile
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -37,26 +38,52 @@ def _read_json(path: Path) -> dict:
         return json.load(handle)
 
 
+REQUIRED_FILES = ("modules.json", "config.json", "tokenizer.json", "sentence_bert_config.json")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
 def model_facts(model_dir: Path) -> tuple[int, str]:
-    """The model's max_seq_length and a digest that changes when its weights or
-    configuration change (so a stale export is never reused)."""
+    """The model's max_seq_length and a digest of its configuration, tokenizer and weights (their
+    contents, not their dates or sizes), so an export is reused only for exactly this model."""
+    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
+    weights = [model_dir / name for name in WEIGHT_FILES if (model_dir / name).is_file()]
+    if missing or not weights:
+        missing += [] if weights else [" or ".join(WEIGHT_FILES)]
+        raise RuntimeError(
+            f"ONNX backend: {model_dir} lacks {', '.join(missing)}; "
+            "use a full sentence-transformers folder or set EMBEDDING_BACKEND=torch"
+        )
     modules = _read_json(model_dir / "modules.json")
     kinds = [module["type"].rsplit(".", 1)[-1] for module in modules]
     if kinds[:2] != ["Transformer", "Pooling"] or any(k not in ("Transformer", "Pooling", "Normalize") for k in kinds):
         raise RuntimeError(f"ONNX backend: unsupported sentence-transformers modules {kinds} in {model_dir}")
-    pooling = _read_json(model_dir / modules[1]["path"] / "config.json")
+    pooling_file = model_dir / modules[1]["path"] / "config.json"
+    pooling = _read_json(pooling_file)
     if not pooling.get("pooling_mode_mean_tokens") or any(
         value for key, value in pooling.items() if key.startswith("pooling_mode_") and key != "pooling_mode_mean_tokens"
     ):
         raise RuntimeError(f"ONNX backend: only mean pooling is implemented; {model_dir} asks for {pooling}")
     max_len = int(_read_json(model_dir / "sentence_bert_config.json")["max_seq_length"])
-    digest = hashlib.sha256()
-    for name in ("config.json", "tokenizer.json", "sentence_bert_config.json"):
-        digest.update((model_dir / name).read_bytes())
-    weights = model_dir / "model.safetensors"
-    stat = weights.stat()
-    digest.update(f"{stat.st_size}:{stat.st_mtime_ns}:{OPSET}".encode())
+    digest = hashlib.sha256(f"opset {OPSET}".encode())
+    for path in [*(model_dir / name for name in REQUIRED_FILES), pooling_file, *weights]:
+        digest.update(path.name.encode() + b"\0" + _file_digest(path).encode())
     return max_len, digest.hexdigest()[:16]
+
+
+def _file_digest(path: Path) -> str:
+    stat = path.stat()
+    return _content_digest(str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _content_digest(path: str, inode: int, size: int, mtime_ns: int) -> str:
+    """SHA-256 of a file's bytes (about 0.1 s for the 90 MB weights), once per process and version of
+    the file: the key changes whenever the file could have."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def default_path(model_dir: Path, cache_dir: Path) -> Path:
@@ -65,13 +92,23 @@ def default_path(model_dir: Path, cache_dir: Path) -> Path:
 
 
 def ensure_exported(model_dir: Path, target: Path) -> Path:
-    """Export once; concurrent processes wait on a file lock instead of racing."""
+    """Export once; concurrent processes wait on the directory's lock instead of racing."""
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.with_suffix(".lock"), "w") as lock:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(target.parent / ".export.lock", "w")  # noqa: SIM115 (held for the block below)
+    except OSError as exc:
+        raise RuntimeError(
+            f"no ONNX export at {target} and none can be written there ({exc.strerror}): run "
+            "`manage.py export_onnx` where EMBEDDING_ONNX_DIR is writable, or set EMBEDDING_BACKEND=torch"
+        ) from exc
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not target.exists():
+            # Nobody else is exporting into this directory now: what a killed export left is garbage.
+            for stale in target.parent.glob("*.onnx.tmp"):
+                stale.unlink(missing_ok=True)
             _export(model_dir, target)
     return target
 

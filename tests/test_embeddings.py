@@ -138,7 +138,7 @@ def test_question_path_does_not_import_torch():
     assert result.stdout.split() == ["384", "False"]
 
 
-def test_export_command_prints_the_graph_and_rejects_a_bad_path(tmp_path):
+def test_export_command_prints_the_graph_and_rejects_a_bad_dir(tmp_path):
     from io import StringIO
 
     from django.core.management import CommandError, call_command
@@ -148,8 +148,49 @@ def test_export_command_prints_the_graph_and_rejects_a_bad_path(tmp_path):
     assert Path(out.getvalue().strip()) == embeddings.onnx_path() and embeddings.onnx_path().is_file()
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(CommandError, match="could not export"):
-        call_command("export_onnx", path=blocker / "model.onnx")
+    with pytest.raises(CommandError, match="EMBEDDING_ONNX_DIR is writable"):
+        call_command("export_onnx", dir=blocker / "models")
+
+
+def test_same_size_and_date_but_other_weights_get_another_export(tmp_path):
+    """A fine-tuned copy keeps the file size, and `cp -a` keeps the date: only the bytes differ."""
+    copy = _model_copy(tmp_path)
+    before = onnx_model.default_path(copy, tmp_path / "cache")
+    weights = copy / "model.safetensors"
+    original = Path(os.readlink(weights))
+    weights.unlink()
+    data = bytearray(original.read_bytes())
+    data[-100] ^= 0x01
+    weights.write_bytes(bytes(data))
+    stat = original.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert weights.stat().st_size == stat.st_size
+    assert onnx_model.default_path(copy, tmp_path / "cache") != before
+
+
+def test_a_folder_without_tokenizer_json_says_what_to_do(tmp_path):
+    copy = _model_copy(tmp_path)
+    (copy / "tokenizer.json").unlink()
+    with pytest.raises(RuntimeError, match=r"lacks tokenizer\.json.*EMBEDDING_BACKEND=torch"):
+        onnx_model.model_facts(copy)
+
+
+def test_a_missing_export_in_a_read_only_place_says_what_to_do(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    target = onnx_model.default_path(Path(embeddings.model_path()), blocker / "models")
+    with pytest.raises(RuntimeError, match=r"run `manage\.py export_onnx`"):
+        onnx_model.ensure_exported(Path(embeddings.model_path()), target)
+
+
+def test_an_interrupted_export_leaves_no_garbage(tmp_path, monkeypatch):
+    stale = tmp_path / "tmpkilled.onnx.tmp"
+    stale.write_bytes(b"half an export")
+    exported: list[Path] = []
+    monkeypatch.setattr(onnx_model, "_export", lambda model_dir, target: exported.append(target))
+    onnx_model.ensure_exported(Path(embeddings.model_path()), tmp_path / "model-x.onnx")
+    assert exported == [tmp_path / "model-x.onnx"]
+    assert not stale.exists()
 
 
 def test_backend_is_part_of_the_recorded_settings_fingerprint(settings):

@@ -1,4 +1,4 @@
-"""python manage.py export_onnx [--path FILE]: build the ONNX graph ahead of time.
+"""python manage.py export_onnx [--dir DIR]: build the ONNX graph ahead of time.
 
 Processes export it on first use anyway; this is for images and read-only
 deployments, where the file should exist before the first process starts.
@@ -17,12 +17,13 @@ class Command(BaseCommand):
     help = "Export the embedding model to ONNX (checked against the torch model) and print where it is."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--path", type=Path, help="write here instead of EMBEDDING_ONNX_PATH / VAR_DIR/models")
+        parser.add_argument("--dir", type=Path, help="export into this directory instead of EMBEDDING_ONNX_DIR")
 
-    def handle(self, *args, path: Path | None, **options) -> None:
-        target = path or embeddings.onnx_path()
+    def handle(self, *args, dir: Path | None, **options) -> None:
+        model_dir = Path(embeddings.model_path())
         try:
-            written = onnx_model.ensure_exported(Path(embeddings.model_path()), target)
+            target = onnx_model.default_path(model_dir, dir) if dir else embeddings.onnx_path()
+            written = onnx_model.ensure_exported(model_dir, target)
         except (OSError, RuntimeError) as exc:
-            raise CommandError(f"could not export the model to {target}: {exc}") from None
+            raise CommandError(f"could not export the model: {exc}") from None
         self.stdout.write(str(written))
