@@ -347,3 +347,33 @@ def test_sentence_stems_are_cached_and_immutable():
     assert lexicon.stems(text) is first
     assert lexicon.stems.cache_info().hits == before + 1
     assert isinstance(first, frozenset) and {"self", "employ", "rider", "return"} <= first
+
+
+@pytest.mark.django_db
+def test_rate_counter_counts_an_event_added_by_another_process_in_between(monkeypatch):
+    from django.core.cache import cache
+
+    from support.pipeline import policy
+
+    real_add = cache.add
+
+    def add_after_someone_else(key, value, timeout):
+        real_add(key, 1, timeout)  # another process opened the window first
+        return real_add(key, value, timeout)
+
+    monkeypatch.setattr(cache, "add", add_after_someone_else)
+    assert policy._count("rl:race-test", 60) == 2  # both events counted, none lost
+    monkeypatch.undo()
+    assert cache.get("rl:race-test") == 2
+
+
+@pytest.mark.django_db
+def test_rate_counter_restarts_when_the_raced_key_expired_meanwhile(monkeypatch):
+    from django.core.cache import cache
+
+    from support.pipeline import policy
+
+    monkeypatch.setattr(cache, "add", lambda key, value, timeout: False)  # someone added it, and it expired
+    assert policy._count("rl:expired-test", 60) == 1
+    monkeypatch.undo()
+    assert cache.get("rl:expired-test") == 1
