@@ -95,4 +95,25 @@ def stop(pgdata: Path) -> None:
     try:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
     except subprocess.CalledProcessError:
-        logger.warning("pg_ctl stop failed for %s; the server may already be down", pgdata)
+        # pg_ctl runs as the unprivileged server user; if a parent directory has become unreadable
+        # to it since start (pytest resets its temp root to 0700 whenever a pytest session starts),
+        # it cannot even find the server. Its owner can still ask for the same fast shutdown.
+        logger.warning("pg_ctl stop failed for %s; sending the postmaster SIGINT (fast shutdown)", pgdata)
+        _signal_stop(pgdata)
+
+
+def _signal_stop(pgdata: Path, timeout: float = 30.0) -> None:
+    import signal
+    import time
+
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+        os.kill(pid, signal.SIGINT)
+    except (OSError, ValueError, IndexError):
+        return
+    deadline = time.monotonic() + timeout
+    while pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pid_file.exists():
+        logger.warning("the embedded PostgreSQL at %s did not stop within %.0f s", pgdata, timeout)
