@@ -7,9 +7,9 @@ processes (`warm`), lazily everywhere else. Vectors are L2-normalised, so a
 dot product is the cosine similarity.
 
 Two backends give the same vectors (within 1e-6): `onnx` (the default) runs
-the model's graph in onnxruntime for questions and short texts — a question
-embeds in about 4 ms instead of 14 ms, and a web process never imports
-torch; `torch` runs sentence-transformers. Ingestion (`embed_with_spans`,
+the model's graph in onnxruntime for questions and short texts — p50 6.4 ms
+against 14.3 ms per question (bench/embed.py), and a web process never
+imports torch; `torch` runs sentence-transformers. Ingestion (`embed_with_spans`,
 large batches of long passages) always uses torch, which is faster there.
 The ONNX file is exported from the package's weights once per machine
 (`core.onnx_model`), never downloaded.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,7 +79,7 @@ def get_encoder() -> OnnxEncoder:
 
                 path = onnx_model.ensure_exported(Path(model_path()), onnx_path())
                 encoder = onnx_model.OnnxEncoder(Path(model_path()), path, threads=settings.EMBEDDING_THREADS)
-                dims = encoder.encode(["dimension check"], batch_size=1).shape[1]
+                dims = encoder.dimensions
                 if dims != settings.EMBEDDING_DIMENSIONS:
                     raise RuntimeError(
                         f"embedding model at {model_path()} gives {dims} dimensions; the schema needs "
@@ -207,21 +208,14 @@ def count_tokens(texts: list[str]) -> list[int]:
         return []
     # The tokenizer alone (no model, no torch): the same word pieces as the
     # model's own tokenizer, whichever backend embeds.
-    return [len(e.ids) for e in _counter().encode_batch(texts, add_special_tokens=False)]
+    return [len(e.ids) for e in _counting_tokenizer(model_path()).encode_batch(texts, add_special_tokens=False)]
 
 
-_counting: OnnxEncoder | None = None
+@lru_cache(maxsize=1)
+def _counting_tokenizer(path: str):
+    from core.onnx_model import load_tokenizer
 
-
-def _counter():
-    global _counting
-    if _counting is None:
-        with _lock:
-            if _counting is None:
-                from core.onnx_model import OnnxEncoder
-
-                _counting = OnnxEncoder.tokenizer_only(Path(model_path()))
-    return _counting.counter
+    return load_tokenizer(Path(path))
 
 
 def embed_with_spans(

@@ -1,7 +1,7 @@
 """The embedding model as an ONNX graph, run by onnxruntime.
 
-Why: a question embeds in about 4 ms here against 14 ms through
-sentence-transformers (docs/benchmarks.md), and a process that only embeds
+Why: a question embeds in 6.4 ms here against 14.3 ms through
+sentence-transformers (p50, bench/embed.py, docs/benchmarks.md), and a process that only embeds
 questions needs neither torch nor transformers. The graph is exported from the
 installed package's own weights the first time a machine needs it (about 5 s,
 torch and onnx required then), checked against the torch model, and cached
@@ -63,11 +63,42 @@ def model_facts(model_dir: Path) -> tuple[int, str]:
         value for key, value in pooling.items() if key.startswith("pooling_mode_") and key != "pooling_mode_mean_tokens"
     ):
         raise RuntimeError(f"ONNX backend: only mean pooling is implemented; {model_dir} asks for {pooling}")
-    max_len = int(_read_json(model_dir / "sentence_bert_config.json")["max_seq_length"])
+    max_len = max_seq_length(model_dir)
     digest = hashlib.sha256(f"opset {OPSET}".encode())
     for path in [*(model_dir / name for name in REQUIRED_FILES), pooling_file, *weights]:
         digest.update(path.name.encode() + b"\0" + _file_digest(path).encode())
     return max_len, digest.hexdigest()[:16]
+
+
+def max_seq_length(model_dir: Path) -> int:
+    return int(_read_json(model_dir / "sentence_bert_config.json")["max_seq_length"])
+
+
+def load_tokenizer(model_dir: Path, *, max_length: int | None = None):
+    """The model's own tokenizer (tokenizer.json): the same word pieces and offsets as transformers'
+    fast tokenizer. With `max_length` it truncates and pads as the model is fed; without, it neither
+    truncates nor pads (for counting tokens)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    if max_length is None:
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+    else:
+        pad = "[PAD]"  # BERT's padding token, id 0
+        tokenizer.enable_truncation(max_length)
+        tokenizer.enable_padding(pad_id=tokenizer.token_to_id(pad) or 0, pad_token=pad)
+    return tokenizer
+
+
+def tokenize(tokenizer, texts: list[str]) -> dict[str, np.ndarray]:
+    """The model's three inputs for a batch, padded to its longest text."""
+    encodings = tokenizer.encode_batch(texts)
+    return {
+        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+    }
 
 
 def _file_digest(path: Path) -> str:
@@ -132,11 +163,11 @@ def _export(model_dir: Path, target: Path) -> None:
             ).last_hidden_state
 
     module = LastHiddenState()
-    encoder = OnnxEncoder.tokenizer_only(model_dir)
-    sample = encoder.tokenize(["a short one", "and a somewhat longer second example"])
+    tokenizer = load_tokenizer(model_dir, max_length=max_seq_length(model_dir))
+    sample = tokenize(tokenizer, ["a short one", "and a somewhat longer second example"])
     args = tuple(torch.from_numpy(sample[name]) for name in INPUTS)
     dynamic = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "last_hidden_state")}
-    check = encoder.tokenize(_CHECK_TEXTS)
+    check = tokenize(tokenizer, _CHECK_TEXTS)
     # The reference is computed before exporting: tracing leaves the module
     # unfit to run eagerly again (its outputs afterwards were off by 1.2).
     with torch.inference_mode():
@@ -174,58 +205,34 @@ class OnnxEncoder:
     """Tokenizer plus onnxruntime session; safe to call from several threads
     (the tokenizer's settings are fixed at load, the session is re-entrant)."""
 
-    def __init__(self, model_dir: Path, onnx_file: Path | None, *, threads: int = 1) -> None:
-        from tokenizers import Tokenizer
+    def __init__(self, model_dir: Path, onnx_file: Path, *, threads: int = 1) -> None:
+        import onnxruntime
 
-        self.max_seq_length, _ = model_facts(model_dir)
-        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self._tokenizer.enable_truncation(self.max_seq_length)
-        pad = "[PAD]"  # BERT's padding token, id 0
-        self._tokenizer.enable_padding(pad_id=self._tokenizer.token_to_id(pad) or 0, pad_token=pad)
-        # A second instance for counting: no truncation, no padding.
-        self.counter = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.counter.no_truncation()
-        self.counter.no_padding()
-        self._session = None
-        if onnx_file is not None:
-            import onnxruntime
-
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            self._session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
-
-    @classmethod
-    def tokenizer_only(cls, model_dir: Path) -> OnnxEncoder:
-        return cls(model_dir, None)
+        self.max_seq_length = max_seq_length(model_dir)
+        self._tokenizer = load_tokenizer(model_dir, max_length=self.max_seq_length)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        # (batch, tokens, hidden): only the first two are dynamic in the export.
+        self.dimensions = int(self._session.get_outputs()[0].shape[2])
 
     def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
-        encodings = self._tokenizer.encode_batch(texts)
-        return {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
+        return tokenize(self._tokenizer, texts)
 
     def hidden_states(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        if self._session is None:
-            raise RuntimeError("this encoder was loaded without a model")
         return self._session.run(None, {name: batch[name] for name in INPUTS})[0]
 
     def encode(self, texts: list[str], *, batch_size: int) -> np.ndarray:
         """Normalised mean-pooled vectors, in the order given. Texts of similar
         length are batched together so padding costs little."""
-        out = np.zeros((len(texts), 0), dtype=np.float32)
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             batch = self.tokenize([texts[i] for i in rows])
-            hidden = self.hidden_states(batch)
             mask = batch["attention_mask"][..., None].astype(np.float32)
-            pooled = (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
-            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            if out.shape[1] == 0:
-                out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
-            out[rows] = pooled
+            pooled = (self.hidden_states(batch) * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
+            out[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         return out

@@ -220,13 +220,6 @@ def _escalation_create(
     )
 
 
-def _escalation_open(
-    *, conversation: Conversation, message: Message | None, reason: str, priority: int, detail: str = ""
-) -> None:
-    _escalation_create(conversation=conversation, message=message, reason=reason, priority=priority, detail=detail)
-    Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.Status.HUMAN)
-
-
 @transaction.atomic
 def handoff(*, conversation: Conversation) -> Message:
     """The customer asks for a person (button or API), from any state, even the first message."""
@@ -244,10 +237,10 @@ def handoff(*, conversation: Conversation) -> Message:
         reason=Reason.CUSTOMER_ASKED,
         config_fingerprint=run.config_fingerprint(),
     )
+    _escalation_create(conversation=conversation, message=message, reason=Reason.CUSTOMER_ASKED, priority=30)
     Conversation.objects.filter(pk=conversation.pk).update(
-        last_activity_at=timezone.now(), closed_at=None, close_reason=""
+        status=Conversation.Status.HUMAN, last_activity_at=timezone.now(), closed_at=None, close_reason=""
     )
-    _escalation_open(conversation=conversation, message=message, reason=Reason.CUSTOMER_ASKED, priority=30)
     conversation.refresh_from_db()
     return message
 
