@@ -343,7 +343,13 @@ def explain_search(question: str, vector: np.ndarray) -> tuple[list[str], bool]:
     from knowledge import selectors
 
     params = selectors.search_params(
-        query=question, vector=vector, mode="hybrid", candidates=settings.SEARCH_CANDIDATES, generation=None
+        query=question,
+        vector=vector,
+        mode="hybrid",
+        candidates=settings.SEARCH_CANDIDATES,
+        generation=None,
+        k=5,
+        min_cosine=settings.SEARCH_MIN_COSINE,
     )
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, BUFFERS OFF) " + selectors._SEARCH_SQL, params)

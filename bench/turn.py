@@ -36,6 +36,8 @@ from bench import _common  # noqa: E402
 
 OPENINGS = ["", "Hello! ", "Quick question: "]
 APPROVED_Q = "Can you fit a child seat on my bike?"
+# The TLS proxy in front of a deployment says the request came over HTTPS.
+HEADERS = {"Content-Type": "application/json", "X-Forwarded-Proto": "https"}
 
 
 def prepare(target: int) -> None:
@@ -120,7 +122,7 @@ def prepare(target: int) -> None:
 
 def post(url: str, body: dict | None, token: str | None = None) -> tuple[dict, float]:
     data = json.dumps(body or {}).encode()
-    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, method="POST", headers=HEADERS)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     start = time.perf_counter()
@@ -163,7 +165,12 @@ def main() -> None:
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
-        "DEBUG": "1",
+        # Production settings, as a deployment runs them behind its TLS proxy: DEBUG on would
+        # log every query and format its parameters (the 384-float vector among them).
+        "DEBUG": os.environ.get("BENCH_SERVER_DEBUG", "0"),
+        "SECRET_KEY": "bench-turn-not-a-secret-" + "x" * 40,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "TRUST_X_FORWARDED_PROTO": "1",
         "EMBEDDING_WARM_AT_START": "1",
         "CHAT_RATE_LIMIT_PER_IP": "1000000",
         "CHAT_RATE_LIMIT_NEW_CONVERSATIONS_PER_IP": "1000000",
@@ -192,7 +199,7 @@ def main() -> None:
     try:
         for _ in range(240):
             try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2).read()
+                urllib.request.urlopen(urllib.request.Request(f"{base}/healthz", headers=HEADERS), timeout=2).read()
                 break
             except OSError:
                 time.sleep(0.5)

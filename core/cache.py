@@ -13,6 +13,13 @@ Here, on PostgreSQL (Groundwork's only database):
   lost (Django's get-then-set can lose one), and the key keeps its expiry,
   as with Redis (Django's `set` reset it to the default five minutes).
 
+Counters (`count`) live in a companion table, `<table>_counter`, as integers:
+one INSERT ... ON CONFLICT adds one to several counters at once, where
+`incr`/`add` on pickled values cost two statements per counter. Both tables
+are UNLOGGED (migration core 0006): a cache needs no crash safety, and a
+write then skips the WAL flush (after a crash PostgreSQL empties them, which
+resets rate-limit windows and the breaker: what a restarted Redis does too).
+
 Everything else is Django's DatabaseCache.
 """
 
@@ -21,7 +28,8 @@ from __future__ import annotations
 import base64
 import pickle
 import time
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -40,6 +48,7 @@ class DatabaseCache(DjangoDatabaseCache):
         # of the cost.
         self._cull_check_seconds = float(params.get("OPTIONS", {}).get("CULL_CHECK_SECONDS", 10))
         self._next_cull_check = 0.0
+        self._next_counter_sweep = 0.0
 
     def _encode(self, value: Any) -> str:
         return base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("latin1")
@@ -94,3 +103,52 @@ class DatabaseCache(DjangoDatabaseCache):
                 if cursor.rowcount == 1:
                     return new_value
                 # Another process changed (or culled) the row between the two statements: read it again.
+
+    def count(self, keys: Sequence[str], timeout: int) -> list[int]:
+        """Add one to each counter and return the new values, in one statement.
+
+        A counter that is absent or expired starts again at 1 and expires `timeout` seconds
+        from now; a live one keeps its expiry (a fixed window). Expired counters are swept
+        at most every CULL_CHECK_SECONDS."""
+        if timeout <= 0:
+            raise ValueError("a counter needs a positive timeout")
+        full = [self.make_and_validate_key(key) for key in keys]
+        connection = connections[router.db_for_write(self.cache_model_class)]
+        table = connection.ops.quote_name(counter_table(self._table))
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            if time.monotonic() >= self._next_counter_sweep:
+                self._next_counter_sweep = time.monotonic() + self._cull_check_seconds
+                cursor.execute(f"DELETE FROM {table} WHERE expires < %s", [now])
+            cursor.execute(
+                f"INSERT INTO {table} AS c (key, value, expires)"
+                f" SELECT k, 1, %(expires)s FROM unnest(%(keys)s::text[]) AS k"
+                f" ON CONFLICT (key) DO UPDATE"
+                f" SET value = CASE WHEN c.expires < %(now)s THEN 1 ELSE c.value + 1 END,"
+                f" expires = CASE WHEN c.expires < %(now)s THEN EXCLUDED.expires ELSE c.expires END"
+                f" RETURNING key, value",
+                # One row per distinct key: ON CONFLICT may not touch a row twice in one statement.
+                {"keys": list(dict.fromkeys(full)), "now": now, "expires": now + timedelta(seconds=timeout)},
+            )
+            values = dict(cursor.fetchall())
+        return [values[key] for key in full]
+
+
+def counter_table(cache_table: str) -> str:
+    return f"{cache_table}_counter"
+
+
+def prepare_tables(connection) -> None:
+    """Make the configured database caches' tables UNLOGGED and create their counter tables.
+    Idempotent: run by migration core 0006 and, after `createcachetable`, by `serve`."""
+    quote = connection.ops.quote_name
+    tables = [spec["LOCATION"] for spec in settings.CACHES.values() if spec["BACKEND"] == "core.cache.DatabaseCache"]
+    with connection.cursor() as cursor:
+        for table in tables:
+            counters = counter_table(table)
+            cursor.execute(f"ALTER TABLE IF EXISTS {quote(table)} SET UNLOGGED")
+            cursor.execute(
+                f"CREATE UNLOGGED TABLE IF NOT EXISTS {quote(counters)}"
+                " (key varchar(255) PRIMARY KEY, value bigint NOT NULL, expires timestamptz NOT NULL)"
+            )
+            cursor.execute(f"CREATE INDEX IF NOT EXISTS {quote(counters + '_expires')} ON {quote(counters)} (expires)")

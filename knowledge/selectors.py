@@ -3,16 +3,19 @@
 Search = pgvector cosine top-N (HNSW) + BM25 full-text top-N (over the
 `ChunkTerm` postings of PostgreSQL's English tsvector lexemes), fused by
 reciprocal rank, over `searchable` chunks only (current versions of verified,
-unretired documents). One SQL statement; the query vector is computed by the
+unretired documents). One SQL statement returns the top k above the
+similarity floor with what compression needs (sentence spans and vectors), so
+a chat turn reads its passages once; the query vector is computed by the
 caller (once per chat turn) and passed in.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
@@ -41,6 +44,10 @@ class SearchHit:
     vector_rank: int | None
     text_rank: int | None
     score: float
+    version_title: str = ""  # the title at this version, as citations show it (the document's may differ)
+    # The chunk's sentences (character spans) and their ingestion-time vectors (float16), for compression.
+    sentence_spans: list = field(default_factory=list)
+    sentence_vectors: bytes = b""
 
 
 _SEARCH_SQL = """
@@ -72,13 +79,15 @@ fused AS (
       FROM vec FULL OUTER JOIN fts ON vec.id = fts.id
 )
 SELECT c.id, d.id, d.title, d.source_key, v.id, v.number, c.ordinal, c.heading_path, c.text,
-       1 - (c.embedding <=> %(vec)s::vector) AS cosine, f.tscore, f.vrank, f.trank, f.rrf
+       s.cosine, f.tscore, f.vrank, f.trank, f.rrf, v.title, c.sentence_spans, c.sentence_vectors
   FROM fused f
   JOIN knowledge_chunk c ON c.id = f.id
+  CROSS JOIN LATERAL (SELECT 1 - (c.embedding <=> %(vec)s::vector) AS cosine) s
   JOIN knowledge_documentversion v ON v.id = c.version_id
   JOIN knowledge_document d ON d.id = v.document_id
- WHERE c.searchable
- ORDER BY f.rrf DESC, cosine DESC, c.id
+ WHERE c.searchable AND s.cosine >= %(min_cosine)s
+ ORDER BY f.rrf DESC, s.cosine DESC, c.id
+ LIMIT %(k)s
 """
 
 _LEXEMES_SQL = "SELECT tsvector_to_array(to_tsvector('english', %s))"
@@ -164,7 +173,9 @@ def query_terms(question: str, generation: int | None = None) -> list[tuple[str,
     return chosen
 
 
-def search_params(*, query: str, vector: np.ndarray, mode: str, candidates: int, generation: int | None) -> dict:
+def search_params(
+    *, query: str, vector: np.ndarray, mode: str, candidates: int, generation: int | None, k: int, min_cosine: float
+) -> dict:
     """The parameters of the search SQL (shared with bench/search.py's EXPLAIN)."""
     if mode not in ("hybrid", "vector", "text"):
         raise ValueError(f"unknown search mode {mode!r}")
@@ -185,6 +196,8 @@ def search_params(*, query: str, vector: np.ndarray, mode: str, candidates: int,
         "vn": candidates if mode != "text" else 0,
         "tn": candidates if mode != "vector" else 0,
         "rrf": RRF_K,
+        "k": k,
+        "min_cosine": min_cosine,
     }
 
 
@@ -207,11 +220,13 @@ def chunk_search(
     k = max(1, min(k, settings.SEARCH_MAX_K))
     n = candidates or settings.SEARCH_CANDIDATES
     threshold = settings.SEARCH_MIN_COSINE if min_cosine is None else min_cosine
-    params = search_params(query=query, vector=vector, mode=mode, candidates=n, generation=generation)
+    params = search_params(
+        query=query, vector=vector, mode=mode, candidates=n, generation=generation, k=k, min_cosine=threshold
+    )
     with connection.cursor() as cursor:
         cursor.execute(_SEARCH_SQL, params)
         rows = cursor.fetchall()
-    hits = [
+    return [
         SearchHit(
             chunk_id=r[0],
             document_id=r[1],
@@ -227,10 +242,12 @@ def chunk_search(
             vector_rank=r[11],
             text_rank=r[12],
             score=float(r[13]),
+            version_title=r[14],
+            sentence_spans=json.loads(r[15]) if r[15] else [],  # Django leaves jsonb undecoded
+            sentence_vectors=bytes(r[16] or b""),
         )
         for r in rows
     ]
-    return [h for h in hits if h.cosine >= threshold][:k]
 
 
 # --- Screens ---------------------------------------------------------------------------------
@@ -307,13 +324,6 @@ def approved_matches(*, vector: np.ndarray, now, limit: int = 3) -> list[Approve
         cursor.execute(_APPROVED_SQL, params)
         rows = cursor.fetchall()
     return [ApprovedMatch(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
-
-
-def chunk_sentence_data(chunk_ids: list[int]) -> dict[int, tuple[list, bytes]]:
-    """Sentence spans and their ingestion-time vectors for the given chunks (one query)."""
-    # No ORDER BY: the result is a dict, and Chunk's default ordering joins versions and documents.
-    rows = Chunk.objects.filter(id__in=chunk_ids).order_by().values_list("id", "sentence_spans", "sentence_vectors")
-    return {pk: (spans, bytes(vectors)) for pk, spans, vectors in rows}
 
 
 # --- Approved-answer curation -----------------------------------------------------------------------

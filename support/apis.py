@@ -171,9 +171,7 @@ class MessageCreateApi(APIView):
         )
         reply = None
         if result.reply is not None:
-            # The reply just recorded: its text is in hand, its citations need one narrow query (none if uncited).
-            citations = selectors.reply_citations(message_id=result.reply.pk) if result.cited else []
-            reply = reply_payload(result.reply, [citation_item(c) for c in citations])
+            reply = reply_payload(result.reply, [citation_item(c) for c in result.citations])
         return Response({"reply": reply, "conversation": conversation_payload(result.conversation, result.new_token)})
 
 

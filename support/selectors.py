@@ -30,16 +30,3 @@ class CitedSource(NamedTuple):
     chunk_id: int
     heading: str
     quote: str
-
-
-def reply_citations(*, message_id: int) -> list[CitedSource]:
-    """A reply's citations in one narrow query: the chat API reads them right after recording the turn,
-    and model instances with the chunks' text and vectors would cost more than the query."""
-    rows = (
-        Citation.objects.filter(message_id=message_id)
-        .order_by("n")
-        .values_list(
-            "n", "version__document_id", "version__title", "version__number", "chunk_id", "chunk__heading_path", "quote"
-        )
-    )
-    return [CitedSource(*row) for row in rows]

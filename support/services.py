@@ -3,6 +3,7 @@ pipeline and record the reply with its provenance), feedback, hand-over."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from support import hours
 from support.models import Citation, Conversation, Message
 from support.pipeline import policy, run
 from support.pipeline.types import Kind, Reason, Reply
+from support.selectors import CitedSource
 
 
 def hash_token(token: str) -> str:
@@ -35,12 +37,14 @@ class TurnResult:
     customer_message: Message
     reply: Message | None  # None while a person owns the conversation
     new_token: str | None = None  # set when the old conversation had closed and a new one began
-    cited: bool = False  # whether the reply has citations (callers need not query for none)
+    # The reply's citations as recorded, from the passages the pipeline cited: the API shows them
+    # without reading back what this turn just wrote.
+    citations: list[CitedSource] = dataclasses.field(default_factory=list)
 
 
 def conversation_create(*, channel: str = "api", ip: str = "", previous: Conversation | None = None) -> NewConversation:
     if ip:
-        policy.rate_limit(scope="new", ident=ip, limit=settings.CHAT_RATE_LIMIT_NEW_CONVERSATIONS_PER_IP)
+        policy.rate_limit(("new", ip, settings.CHAT_RATE_LIMIT_NEW_CONVERSATIONS_PER_IP))
     token = secrets.token_urlsafe(32)
     conversation = Conversation.objects.create(token_hash=hash_token(token), channel=channel, previous=previous)
     return NewConversation(conversation, token)
@@ -68,9 +72,10 @@ def conversation_close(*, conversation: Conversation, reason: str) -> None:
 
 def message_post(*, conversation: Conversation, text: str, ip: str = "") -> TurnResult:
     """One customer turn. Rate limits raise ApplicationError (429) before anything is written."""
+    limits = [("conv", str(conversation.pk), settings.CHAT_RATE_LIMIT_PER_CONVERSATION)]
     if ip:
-        policy.rate_limit(scope="ip", ident=ip, limit=settings.CHAT_RATE_LIMIT_PER_IP)
-    policy.rate_limit(scope="conv", ident=str(conversation.pk), limit=settings.CHAT_RATE_LIMIT_PER_CONVERSATION)
+        limits.append(("ip", ip, settings.CHAT_RATE_LIMIT_PER_IP))
+    policy.rate_limit(*limits)
     now = timezone.now()
     new_token = None
     if _expired(conversation, now):
@@ -93,7 +98,11 @@ def message_post(*, conversation: Conversation, text: str, ip: str = "") -> Turn
     turn, reply = run.answer(text=text, conversation=conversation, now=now)
     customer_text = turn.text or text[: settings.CHAT_MAX_MESSAGE_CHARS]
     bot = _record(conversation=conversation, customer_text=customer_text, turn=turn, reply=reply, now=now)
-    return TurnResult(conversation, bot.reply_to, bot, new_token, cited=bool(reply.passages))
+    citations = [
+        CitedSource(p.n, p.document_id, p.version_title, p.version_number, p.chunk_id, p.heading_path, p.quote)
+        for p in reply.passages
+    ]
+    return TurnResult(conversation, bot.reply_to, bot, new_token, citations)
 
 
 @transaction.atomic

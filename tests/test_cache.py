@@ -118,3 +118,90 @@ def test_live_counters_survive_hundreds_of_other_keys(settings):
     for n in range(400):
         shared.add(f"conversation-{n}", 1, 60)
     assert shared.get("aaa-ip-counter") == 7
+
+
+# --- Counters (DatabaseCache.count): the rate limits' one statement per turn -------------------
+
+
+def _counter_expires(key: str):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT expires FROM groundwork_cache_counter WHERE key = %s", [cache.make_key(key)])
+        row = cursor.fetchone()
+        return row[0] if row else None
+
+
+def test_count_adds_one_to_several_counters_in_one_statement(django_assert_num_queries):
+    counters = DatabaseCache("groundwork_cache", {"OPTIONS": {"CULL_CHECK_SECONDS": 60}})
+    assert counters.count(["a", "b"], 60) == [1, 1]  # the first call also sweeps expired counters
+    with django_assert_num_queries(1):
+        assert counters.count(["a", "b", "c"], 60) == [2, 2, 1]
+    with django_assert_num_queries(1):
+        assert counters.count(["b"], 60) == [3]
+
+
+def test_count_keeps_a_live_window_and_restarts_an_expired_one():
+    assert cache.count(["w"], 60) == [1]
+    opened = _counter_expires("w")
+    assert cache.count(["w"], 3600) == [2]
+    assert _counter_expires("w") == opened  # a fixed window: later events do not stretch it
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE groundwork_cache_counter SET expires = now() - interval '1 second' WHERE key = %s",
+            [cache.make_key("w")],
+        )
+    assert cache.count(["w"], 60) == [1]
+    assert _counter_expires("w") > opened
+
+
+def test_count_counts_a_key_named_twice_once():
+    assert cache.count(["twice", "twice"], 60) == [1, 1]
+    assert cache.count(["twice"], 60) == [2]
+
+
+def test_count_sweeps_expired_counters():
+    sweeping = DatabaseCache("groundwork_cache", {"OPTIONS": {"CULL_CHECK_SECONDS": 0}})
+    sweeping.count(["old"], 60)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE groundwork_cache_counter SET expires = now() - interval '1 second'")
+    sweeping.count(["new"], 60)
+    assert _counter_expires("old") is None and _counter_expires("new") is not None
+
+
+def test_count_refuses_a_counter_that_would_never_expire():
+    with pytest.raises(ValueError, match="positive timeout"):
+        cache.count(["k"], 0)
+
+
+def test_the_cache_tables_skip_the_write_ahead_log():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, relpersistence FROM pg_class"
+            " WHERE relname IN ('groundwork_cache', 'groundwork_cache_counter')"
+        )
+        assert dict(cursor.fetchall()) == {"groundwork_cache": "u", "groundwork_cache_counter": "u"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_counts_lose_no_event():
+    import threading
+    import uuid
+
+    from django.db import connections
+
+    key = f"race-{uuid.uuid4()}"
+    start = threading.Barrier(2)
+
+    def count_many():
+        try:
+            start.wait()
+            for _ in range(40):
+                caches["default"].count([key], 60)
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=count_many) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert cache.count([key], 60) == [81]

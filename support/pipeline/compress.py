@@ -121,6 +121,7 @@ def compress(
                 cosine=hit.cosine,
                 sentences=[s.text for s in chosen],
                 items=[s.is_item for s in chosen],
+                version_title=hit.version_title,
             )
         )
     return passages

@@ -38,19 +38,25 @@ def _count(key: str, timeout: int) -> int:
         return 1
 
 
-def _hit(key: str, limit: int, window: int) -> int | None:
-    """Count one event; return seconds to wait when over the limit."""
-    bucket = int(time.time() // window)
-    count = _count(f"rl:{key}:{bucket}", window + 5)
-    if count > limit:
-        return max(1, int(window - time.time() % window))
-    return None
+def _counts(keys: list[str], timeout: int) -> list[int]:
+    """Count one event on each key: one statement on the database cache (its `count`), else
+    `incr`/`add` per key (Redis, where each is one cheap command)."""
+    count = getattr(cache, "count", None)
+    if count is not None:
+        return count(keys, timeout)
+    return [_count(key, timeout) for key in keys]
 
 
-def rate_limit(*, scope: str, ident: str, limit: int) -> None:
+def rate_limit(*limits: tuple[str, str, int]) -> None:
+    """Count one event against each (scope, ident, limit) and raise 429 when any is over.
+
+    Every limit is counted, the refused event too: a client that keeps sending over the
+    limit stays over it."""
     window = settings.CHAT_RATE_WINDOW_SECONDS
-    wait = _hit(f"{scope}:{ident}", limit, window)
-    if wait is not None:
+    bucket = int(time.time() // window)
+    counts = _counts([f"rl:{scope}:{ident}:{bucket}" for scope, ident, _ in limits], window + 5)
+    if any(count > limit for count, (_, _, limit) in zip(counts, limits, strict=True)):
+        wait = max(1, int(window - time.time() % window))
         raise ApplicationError(
             f"Too many messages; try again in {wait} seconds.",
             code=ErrorCode.RATE_LIMITED,

@@ -149,7 +149,7 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
                 query=question, vector=turn.vector, k=settings.CHAT_RETRIEVAL_K, generation=generation
             )
         )
-        sentence_data = selectors.chunk_sentence_data([h.chunk_id for h in hits]) if hits else {}
+        sentence_data = {h.chunk_id: (h.sentence_spans, h.sentence_vectors) for h in hits}
         decision = (
             answerability.decide(question, hits, lexicon.vocabulary(str(generation)), sentence_data)
             if not vague

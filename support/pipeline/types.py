@@ -43,6 +43,7 @@ class Passage:
     cosine: float
     sentences: list[str] = field(default_factory=list)
     items: list[bool] = field(default_factory=list)
+    version_title: str = ""
 
     @property
     def quote(self) -> str:

@@ -57,6 +57,22 @@ def test_a_grounded_answer_cites_the_current_verified_version(api, demo_kb):
     assert bot.signals["answerability"]["answerable"] is True and bot.tokens_in > 0
 
 
+def test_the_citations_a_turn_returns_are_the_ones_it_recorded(api, demo_kb):
+    """The turn's response builds its citations from the passages it cited, not from a read-back:
+    they must equal what the transcript reads from the stored rows, field for field. The document
+    is renamed first, so showing its title instead of the cited version's would be caught."""
+    from knowledge.models import Document
+
+    Document.objects.filter(title="Returns and Refunds").update(title="Renamed in the admin")
+    cid, token = start(api)
+    reply = say(api, cid, token, "How many days do I have to return an e-bike?").json()["reply"]
+    assert reply["kind"] == "grounded" and len(reply["citations"]) >= 1
+    assert reply["citations"][0]["document_title"] == "Returns and Refunds"
+    transcript = api.get(f"/api/v1/conversations/{cid}/", HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    (recorded,) = [m for m in transcript["messages"] if m["id"] == reply["id"]]
+    assert recorded["citations"] == reply["citations"]
+
+
 def test_the_same_question_gets_the_same_answer(api, demo_kb):
     answers = set()
     for text in (

@@ -377,3 +377,22 @@ def test_rate_counter_restarts_when_the_raced_key_expired_meanwhile(monkeypatch)
     assert policy._count("rl:expired-test", 60) == 1
     monkeypatch.undo()
     assert cache.get("rl:expired-test") == 1
+
+
+def test_rate_limits_on_a_cache_without_counters_use_incr_and_add(settings):
+    """Redis (any cache but ours) has no `count`: each limit is counted with incr/add."""
+    from core.errors import ApplicationError
+    from support.pipeline import policy
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    from django.core.cache import cache
+
+    assert not hasattr(cache, "count")
+    policy.rate_limit(("conv", "c1", 2), ("ip", "1.2.3.4", 2))
+    policy.rate_limit(("conv", "c2", 2), ("ip", "1.2.3.4", 2))
+    policy.rate_limit(("conv", "c1", 2), ("ip", "1.2.3.5", 2))
+    with pytest.raises(ApplicationError) as raised:
+        policy.rate_limit(("conv", "c1", 2), ("ip", "1.2.3.5", 2))  # c1's third message
+    assert raised.value.extra["retry_after"] >= 1
+    with pytest.raises(ApplicationError):
+        policy.rate_limit(("conv", "c3", 2), ("ip", "1.2.3.4", 2))  # the address's third
