@@ -105,7 +105,7 @@ def main() -> None:
             "dashboard, 30 days (default)": timed(client, "/insights/", args.requests),
             "/metrics": timed(client, "/metrics", args.requests, HTTP_AUTHORIZATION="Bearer bench"),
         }
-        _common.print_context("bench/dashboard.py", sys.argv[1:])
+        _common.print_context("dashboard.py", sys.argv[1:])
         print(f"roll-ups (channel all): {DailyRollup.objects.filter(channel='all').count()} days")
         rows = [
             [name, f"{_common.median(t):.0f}", f"{_common.percentile(t, 95):.0f}", len(t)]

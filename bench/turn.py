@@ -144,29 +144,16 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chunks", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    _common.setup_django()
-    from django.conf import settings
-    from django.db import connection
-
-    from knowledge.models import Chunk
-
-    prepare(args.chunks)
-    searchable = Chunk.objects.filter(searchable=True).count()
-    db_url = settings.DATABASE_URL
-    connection.close()
+def start_server(tree: Path, db_url: str) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving `tree`'s code as `make run` does (one worker, four threads), with
+    production settings as a deployment runs them behind its TLS proxy: DEBUG on would log
+    every query and format its parameters (the 384-float vector among them)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
-        # Production settings, as a deployment runs them behind its TLS proxy: DEBUG on would
-        # log every query and format its parameters (the 384-float vector among them).
         "DEBUG": os.environ.get("BENCH_SERVER_DEBUG", "0"),
         "SECRET_KEY": "bench-turn-not-a-secret-" + "x" * 40,
         "ALLOWED_HOSTS": "127.0.0.1",
@@ -189,25 +176,49 @@ def main() -> None:
             "--log-level",
             "warning",
         ],
-        cwd=ROOT,
+        cwd=tree,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    base = f"http://127.0.0.1:{port}"
+    return server, f"http://127.0.0.1:{port}"
+
+
+def wait_until_up(base: str) -> None:
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"{base}/healthz", headers=HEADERS), timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit(f"{base} did not come up in 2 minutes")
+
+
+def demo_questions() -> list[str]:
+    lines = (ROOT / "demo" / "questions.jsonl").read_text().splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    _common.setup_django()
+    from django.conf import settings
+    from django.db import connection
+
+    from knowledge.models import Chunk
+
+    prepare(args.chunks)
+    searchable = Chunk.objects.filter(searchable=True).count()
+    db_url = settings.DATABASE_URL
+    connection.close()
+    server, base = start_server(ROOT, db_url)
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(urllib.request.Request(f"{base}/healthz", headers=HEADERS), timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.5)
-        questions = [
-            json.loads(line)["question"]
-            for line in (ROOT / "demo" / "questions.jsonl").read_text().splitlines()
-            if line.strip()
-        ]
+        wait_until_up(base)
+        questions = demo_questions()
         for q in questions[:20]:  # warm-up: JIT paths, connections, caches
             turn(base, "Warm up: " + q)
         by_kind: dict[str, list[float]] = {}
@@ -221,7 +232,7 @@ def main() -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    _common.print_context("bench/turn.py", sys.argv[1:])
+    _common.print_context("turn.py", sys.argv[1:])
     print(f"searchable chunks: {searchable}")
     all_ms = [ms for values in by_kind.values() for ms in values]
     rows = [

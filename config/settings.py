@@ -138,9 +138,9 @@ if REDIS_URL:
         raise ImproperlyConfigured(f"REDIS_URL must look like redis://host:6379/0 (got {REDIS_URL!r})")
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    # Django's database cache with a cheaper add/incr (what the rate limits run on): core/cache.py.
-    # MAX_ENTRIES: Django's default (300) would cull live rate-limit counters and the LLM breaker's
-    # state as soon as a few hundred conversations are open; culling deletes by key order, not age.
+    # Django's database cache with a cheaper add/incr and one-statement counters (what the rate
+    # limits run on): core/cache.py. MAX_ENTRIES: Django's default (300) would cull the LLM breaker's
+    # state as soon as a few hundred keys are stored; culling deletes by key order, not age.
     CACHES = {
         "default": {
             "BACKEND": "core.cache.DatabaseCache",

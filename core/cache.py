@@ -18,7 +18,7 @@ one INSERT ... ON CONFLICT adds one to several counters at once, where
 `incr`/`add` on pickled values cost two statements per counter. Both tables
 are UNLOGGED (migration core 0006): a cache needs no crash safety, and a
 write then skips the WAL flush (after a crash PostgreSQL empties them, which
-resets rate-limit windows and the breaker: what a restarted Redis does too).
+resets rate-limit windows, the breaker and the LLM retry totals: what a restarted Redis does too).
 
 Everything else is Django's DatabaseCache.
 """
@@ -119,7 +119,12 @@ class DatabaseCache(DjangoDatabaseCache):
         with connection.cursor() as cursor:
             if time.monotonic() >= self._next_counter_sweep:
                 self._next_counter_sweep = time.monotonic() + self._cull_check_seconds
-                cursor.execute(f"DELETE FROM {table} WHERE expires < %s", [now])
+                # SKIP LOCKED: a row another call holds is left for the next sweep, never waited on.
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE key IN"
+                    f" (SELECT key FROM {table} WHERE expires < %s FOR UPDATE SKIP LOCKED)",
+                    [now],
+                )
             cursor.execute(
                 f"INSERT INTO {table} AS c (key, value, expires)"
                 f" SELECT k, 1, %(expires)s FROM unnest(%(keys)s::text[]) AS k"
@@ -128,7 +133,8 @@ class DatabaseCache(DjangoDatabaseCache):
                 f" expires = CASE WHEN c.expires < %(now)s THEN EXCLUDED.expires ELSE c.expires END"
                 f" RETURNING key, value",
                 # One row per distinct key: ON CONFLICT may not touch a row twice in one statement.
-                {"keys": list(dict.fromkeys(full)), "now": now, "expires": now + timedelta(seconds=timeout)},
+                # Sorted: concurrent calls lock shared rows in one order, so they cannot deadlock.
+                {"keys": sorted(set(full)), "now": now, "expires": now + timedelta(seconds=timeout)},
             )
             values = dict(cursor.fetchall())
         return [values[key] for key in full]
@@ -140,7 +146,8 @@ def counter_table(cache_table: str) -> str:
 
 def prepare_tables(connection) -> None:
     """Make the configured database caches' tables UNLOGGED and create their counter tables.
-    Idempotent: run by migration core 0006 and, after `createcachetable`, by `serve`."""
+    Idempotent: `serve` runs it after `createcachetable`, for a database migrated while the
+    cache was Redis (migration core 0006 covers the default table name)."""
     quote = connection.ops.quote_name
     tables = [spec["LOCATION"] for spec in settings.CACHES.values() if spec["BACKEND"] == "core.cache.DatabaseCache"]
     with connection.cursor() as cursor:

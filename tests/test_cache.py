@@ -181,7 +181,7 @@ def test_the_cache_tables_skip_the_write_ahead_log():
         assert dict(cursor.fetchall()) == {"groundwork_cache": "u", "groundwork_cache_counter": "u"}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_counts_lose_no_event():
     import threading
     import uuid

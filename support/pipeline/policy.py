@@ -12,19 +12,19 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.utils import timezone
 
+from core.cache import DatabaseCache
 from core.errors import ApplicationError, ErrorCode
 from support.pipeline.types import Kind, Reason, Reply
 
 
 def _count(key: str, timeout: int) -> int:
-    """Add one to a counter in the shared cache and return it; a new counter starts at 1.
+    """Add one to a counter in a cache without `count` (Redis) and return it; a new counter starts at 1.
 
     `incr` first: the counter usually exists (every message after a window's
-    first), and then that is the only cache call (two statements on the
-    database cache, where `add` + `incr` would be four)."""
+    first), and then that is the only cache call."""
     try:
         return cache.incr(key)
     except ValueError:  # the window's first event
@@ -41,9 +41,9 @@ def _count(key: str, timeout: int) -> int:
 def _counts(keys: list[str], timeout: int) -> list[int]:
     """Count one event on each key: one statement on the database cache (its `count`), else
     `incr`/`add` per key (Redis, where each is one cheap command)."""
-    count = getattr(cache, "count", None)
-    if count is not None:
-        return count(keys, timeout)
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, DatabaseCache):
+        return backend.count(keys, timeout)
     return [_count(key, timeout) for key in keys]
 
 

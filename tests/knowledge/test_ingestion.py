@@ -108,6 +108,23 @@ def test_k_is_capped_by_setting(settings):
     assert len(search("returns refunds e-bikes shipping", k=10, min_cosine=0)) == 1
 
 
+def test_search_returns_the_top_k_above_the_floor_with_their_sentence_data():
+    """The floor and k apply in the SQL: what comes back is the ranked list cut there, never more,
+    and each hit carries its chunk's sentence spans and vectors exactly as stored."""
+    ingest("returns.md", RETURNS_MD)
+    question = "how long do I have to send back an e-bike?"
+    everything = search(question, k=50, min_cosine=-1)
+    assert len(everything) == Chunk.objects.filter(searchable=True).count()
+    floor = everything[2].cosine
+    above = search(question, k=50, min_cosine=floor)
+    assert above == [h for h in everything if h.cosine >= floor] and len(above) >= 3
+    assert search(question, k=2, min_cosine=-1) == everything[:2]
+    for hit in everything:
+        chunk = Chunk.objects.get(pk=hit.chunk_id)
+        assert hit.sentence_spans == chunk.sentence_spans and hit.sentence_vectors == bytes(chunk.sentence_vectors)
+        assert hit.version_title == chunk.version.title
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_given_the_same_file_make_one_version():
     jobs = services.jobs_create(files=[SourceFile("returns.md", RETURNS_MD.encode())] * 2, verify=True)

@@ -63,7 +63,7 @@ def test_the_citations_a_turn_returns_are_the_ones_it_recorded(api, demo_kb):
     is renamed first, so showing its title instead of the cited version's would be caught."""
     from knowledge.models import Document
 
-    Document.objects.filter(title="Returns and Refunds").update(title="Renamed in the admin")
+    assert Document.objects.filter(title="Returns and Refunds").update(title="Renamed in the admin") == 1
     cid, token = start(api)
     reply = say(api, cid, token, "How many days do I have to return an e-bike?").json()["reply"]
     assert reply["kind"] == "grounded" and len(reply["citations"]) >= 1
