@@ -395,7 +395,7 @@ def recall_at_10(vectors: np.ndarray, ids: np.ndarray, matrix: np.ndarray, ef: i
     recalls: list[float] = []
     times: list[float] = []
     with connection.cursor() as cursor:
-        cursor.execute("SET hnsw.ef_search = %s", [ef])
+        cursor.execute("SELECT set_config(%s, %s, false)", ["hnsw.ef_search", str(ef)])
         try:
             for vector in vectors:
                 literal = vector_literal(vector)
@@ -411,7 +411,7 @@ def recall_at_10(vectors: np.ndarray, ids: np.ndarray, matrix: np.ndarray, ef: i
                 hits = sum(1 for i in found if distances[position[i]] <= tenth + 1e-6)
                 recalls.append(hits / 10)
         finally:
-            cursor.execute("SET hnsw.ef_search = %s", [settings.SEARCH_HNSW_EF_SEARCH])
+            cursor.execute("SELECT set_config(%s, %s, false)", ["hnsw.ef_search", str(settings.SEARCH_HNSW_EF_SEARCH)])
     return float(np.mean(recalls)), times
 
 

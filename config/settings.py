@@ -121,6 +121,14 @@ def _parse_database_url(url: str) -> dict:
     if not config.get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL names no database: add /dbname at the end")
     config["CONN_HEALTH_CHECKS"] = True
+    # Parameters sent apart from the SQL (the question's 384-float vector is parsed once, not once
+    # per mention) and statements prepared on their fifth use per connection: about 2 ms less per
+    # chat turn (bench/turn_ab.py, docs/benchmarks.md). Behind a pooler that cannot carry prepared
+    # statements (PgBouncer before 1.21 in transaction mode), set DB_PREPARE_THRESHOLD=0.
+    threshold = env_int("DB_PREPARE_THRESHOLD", 5, minimum=0)
+    config.setdefault("OPTIONS", {}).update(
+        server_side_binding=env_bool("DB_SERVER_SIDE_BINDING", True), prepare_threshold=threshold or None
+    )
     return config
 
 

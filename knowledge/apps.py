@@ -18,4 +18,4 @@ def _tune_search(sender, connection, **kwargs) -> None:
     from django.conf import settings
 
     with connection.cursor() as cursor:
-        cursor.execute("SET hnsw.ef_search = %s", [settings.SEARCH_HNSW_EF_SEARCH])
+        cursor.execute("SELECT set_config(%s, %s, false)", ["hnsw.ef_search", str(settings.SEARCH_HNSW_EF_SEARCH)])
