@@ -1,8 +1,9 @@
 """One chat turn through the HTTP API on a warm server, and the web process's memory.
 
-Serves the app with gunicorn exactly as `make run` does (one worker, model
-loaded at start) against an isolated database holding the demo help centre,
-the public gov.uk / US-government pages (real embeddings) and, to reach the
+Serves the app with gunicorn as `make run` does (one worker, four threads,
+model loaded at start), with production settings (DEBUG off), against an
+isolated database holding the demo help centre, the public gov.uk /
+US-government pages (real embeddings) and, to reach the
 target size, jittered copies of those real chunks (cosine ~0.9 to their source,
 same text). Each timed request is POST /api/v1/conversations/{id}/messages/
 on a fresh conversation, measured from the client (loopback). Questions are
