@@ -145,6 +145,20 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def prepare_database(chunks: int) -> tuple[str, int]:
+    """Start and fill the benchmark database; its URL for the servers and its searchable chunk count."""
+    _common.setup_django()
+    from django.conf import settings
+    from django.db import connection
+
+    from knowledge.models import Chunk
+
+    prepare(chunks)
+    searchable = Chunk.objects.filter(searchable=True).count()
+    connection.close()
+    return settings.DATABASE_URL, searchable
+
+
 def start_server(tree: Path, db_url: str) -> tuple[subprocess.Popen, str]:
     """gunicorn serving `tree`'s code as `make run` does (one worker, four threads), with
     production settings as a deployment runs them behind its TLS proxy: DEBUG on would log
@@ -189,6 +203,11 @@ def start_server(tree: Path, db_url: str) -> tuple[subprocess.Popen, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
+def stop(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+
 def wait_until_up(base: str) -> None:
     for _ in range(240):
         try:
@@ -209,16 +228,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    _common.setup_django()
-    from django.conf import settings
-    from django.db import connection
-
-    from knowledge.models import Chunk
-
-    prepare(args.chunks)
-    searchable = Chunk.objects.filter(searchable=True).count()
-    db_url = settings.DATABASE_URL
-    connection.close()
+    db_url, searchable = prepare_database(args.chunks)
     server, base = start_server(ROOT, db_url)
     try:
         wait_until_up(base)
@@ -234,8 +244,7 @@ def main() -> None:
         worker = int(subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()[0])
         rss = rss_mb(worker)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(server)
     _common.print_context("turn.py", sys.argv[1:])
     print(f"searchable chunks: {searchable}")
     all_ms = [ms for values in by_kind.values() for ms in values]

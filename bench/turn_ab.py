@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import sys
 from pathlib import Path
@@ -43,13 +42,7 @@ def main() -> None:
     for name, tree in trees.items():
         if not (tree / "manage.py").is_file():
             sys.exit(f"{name}: {tree} holds no manage.py")
-    _common.setup_django()
-    from django.conf import settings
-    from django.db import connection
-
-    single.prepare(args.chunks)
-    db_url = settings.DATABASE_URL
-    connection.close()
+    db_url, _ = single.prepare_database(args.chunks)
     servers = {name: single.start_server(tree, db_url) for name, tree in trees.items()}
     bases = {name: base for name, (_, base) in servers.items()}
     by_kind: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
@@ -76,8 +69,7 @@ def main() -> None:
                 approved[name].append(single.turn(bases[name], single.APPROVED_Q)[1])
     finally:
         for process, _ in servers.values():
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            single.stop(process)
     _common.print_context("turn_ab.py", sys.argv[1:])
     print(f"A = {trees['A']}\nB = {trees['B']}")
     rows = [

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import signal
 import statistics
 import sys
 import threading
@@ -63,13 +62,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=10_000)
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
-    _common.setup_django()
-    from django.conf import settings
-    from django.db import connection
-
-    single.prepare(args.chunks)
-    db_url = settings.DATABASE_URL
-    connection.close()
+    db_url, _ = single.prepare_database(args.chunks)
     questions = single.demo_questions()
     rows = []
     for threads in args.embedding_threads.split(","):
@@ -98,8 +91,7 @@ def main() -> None:
                     ]
                 )
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            single.stop(server)
     _common.print_context("turn_load.py", sys.argv[1:])
     print(
         _common.table(

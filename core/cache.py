@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.db import DatabaseCache as DjangoDatabaseCache
 from django.db import connections, router
@@ -49,6 +50,7 @@ class DatabaseCache(DjangoDatabaseCache):
         self._cull_check_seconds = float(params.get("OPTIONS", {}).get("CULL_CHECK_SECONDS", 10))
         self._next_cull_check = 0.0
         self._next_counter_sweep = 0.0
+        self._counter_table = f"{table}_counter"  # created by migration core 0006
 
     def _encode(self, value: Any) -> str:
         return base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("latin1")
@@ -104,6 +106,11 @@ class DatabaseCache(DjangoDatabaseCache):
                     return new_value
                 # Another process changed (or culled) the row between the two statements: read it again.
 
+    def clear(self) -> None:
+        super().clear()
+        with connections[router.db_for_write(self.cache_model_class)].cursor() as cursor:
+            cursor.execute(f"DELETE FROM {cursor.db.ops.quote_name(self._counter_table)}")
+
     def count(self, keys: Sequence[str], timeout: int) -> list[int]:
         """Add one to each counter and return the new values, in one statement.
 
@@ -114,7 +121,7 @@ class DatabaseCache(DjangoDatabaseCache):
             raise ValueError("a counter needs a positive timeout")
         full = [self.make_and_validate_key(key) for key in keys]
         connection = connections[router.db_for_write(self.cache_model_class)]
-        table = connection.ops.quote_name(counter_table(self._table))
+        table = connection.ops.quote_name(self._counter_table)
         now = timezone.now()
         with connection.cursor() as cursor:
             if time.monotonic() >= self._next_counter_sweep:
@@ -140,22 +147,27 @@ class DatabaseCache(DjangoDatabaseCache):
         return [values[key] for key in full]
 
 
-def counter_table(cache_table: str) -> str:
-    return f"{cache_table}_counter"
+def count(keys: Sequence[str], timeout: int) -> list[int]:
+    """Count one event on each key of the default cache and return the new values; a counter
+    that is absent or expired starts at 1 and lives `timeout` seconds (a fixed window).
+
+    On the database cache: one statement for all keys (`DatabaseCache.count`). On any other
+    cache (Redis): `incr` per key, with `add` for a window's first event; each is one command."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, DatabaseCache):
+        return backend.count(keys, timeout)
+    return [_incr_or_start(backend, key, timeout) for key in keys]
 
 
-def prepare_tables(connection) -> None:
-    """Make the configured database caches' tables UNLOGGED and create their counter tables.
-    Idempotent: `serve` runs it after `createcachetable`, for a database migrated while the
-    cache was Redis (migration core 0006 covers the default table name)."""
-    quote = connection.ops.quote_name
-    tables = [spec["LOCATION"] for spec in settings.CACHES.values() if spec["BACKEND"] == "core.cache.DatabaseCache"]
-    with connection.cursor() as cursor:
-        for table in tables:
-            counters = counter_table(table)
-            cursor.execute(f"ALTER TABLE IF EXISTS {quote(table)} SET UNLOGGED")
-            cursor.execute(
-                f"CREATE UNLOGGED TABLE IF NOT EXISTS {quote(counters)}"
-                " (key varchar(255) PRIMARY KEY, value bigint NOT NULL, expires timestamptz NOT NULL)"
-            )
-            cursor.execute(f"CREATE INDEX IF NOT EXISTS {quote(counters + '_expires')} ON {quote(counters)} (expires)")
+def _incr_or_start(backend, key: str, timeout: int) -> int:
+    try:
+        return backend.incr(key)  # the counter usually exists: every event after a window's first
+    except ValueError:
+        pass
+    if backend.add(key, 1, timeout):
+        return 1
+    try:
+        return backend.incr(key)  # another process added it between our two calls
+    except ValueError:  # ...and it expired already
+        backend.set(key, 1, timeout)
+        return 1

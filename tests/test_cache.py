@@ -167,6 +167,13 @@ def test_count_sweeps_expired_counters():
     assert _counter_expires("old") is None and _counter_expires("new") is not None
 
 
+def test_clear_empties_the_counters_too():
+    cache.count(["cleared"], 60)
+    cache.clear()
+    assert _counter_expires("cleared") is None
+    assert cache.count(["cleared"], 60) == [1]
+
+
 def test_count_refuses_a_counter_that_would_never_expire():
     with pytest.raises(ValueError, match="positive timeout"):
         cache.count(["k"], 0)

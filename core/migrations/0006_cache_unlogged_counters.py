@@ -1,8 +1,9 @@
 """The database cache's table UNLOGGED, and its counter table (core.cache.DatabaseCache.count).
 
 The SQL is written out here rather than imported, so this migration stays what it was when later
-code changes. The default table is always prepared (a database first migrated while the cache was
-Redis can later run on the database cache); `serve` also prepares other configured names.
+code changes. The default table's counters are always created, so a database first migrated while
+the cache was Redis can later run on the database cache (its cache table, made then by
+`createcachetable`, stays logged: correct, only without the saved WAL flush).
 """
 
 from django.conf import settings

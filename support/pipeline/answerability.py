@@ -181,7 +181,7 @@ def is_vague(question: str) -> bool:
     return len(specific) == 0 or (len(specific) == 1 and len(lexicon.tokens(question)) <= 2)
 
 
-def local_coverage(weights: dict[str, float], hits: list[SearchHit], spans: dict[int, tuple[list, bytes]]) -> float:
+def local_coverage(weights: dict[str, float], hits: list[SearchHit]) -> float:
     """The best share of the question's weight found together in one place: the
     heading path plus a window of consecutive sentences. Answers are local;
     terms scattered over three documents are not an answer."""
@@ -191,7 +191,7 @@ def local_coverage(weights: dict[str, float], hits: list[SearchHit], spans: dict
     best = 0.0
     for hit in hits:
         heading = lexicon.stems(hit.heading_path)
-        sentence_spans = spans.get(hit.chunk_id, ([], b""))[0] or [[0, len(hit.text)]]
+        sentence_spans = hit.sentence_spans or [[0, len(hit.text)]]
         sentence_stems = [lexicon.stems(hit.text[a:b]) for a, b in sentence_spans]
         for i in range(len(sentence_stems)):
             window = heading.union(*sentence_stems[i : i + WINDOW_SENTENCES])
@@ -199,9 +199,7 @@ def local_coverage(weights: dict[str, float], hits: list[SearchHit], spans: dict
     return best
 
 
-def decide(
-    question: str, hits: list[SearchHit], vocab: lexicon.Vocabulary, spans: dict[int, tuple[list, bytes]]
-) -> Decision:
+def decide(question: str, hits: list[SearchHit], vocab: lexicon.Vocabulary) -> Decision:
     best = max((h.cosine for h in hits), default=0.0)
     weights, unknown = salient_stems(question, vocab)
     evidence_hits = hits[:3]
@@ -209,7 +207,7 @@ def decide(
     for hit in evidence_hits:
         evidence |= lexicon.stems(hit.heading_path + " " + hit.text)
     missing = [s for s in weights if not covered(s, evidence)]
-    coverage = local_coverage(weights, evidence_hits, spans)
+    coverage = local_coverage(weights, evidence_hits)
     kind = lexicon.answer_type(question)
     type_found = None
     if kind is not None and kind.pattern is not None:

@@ -49,18 +49,17 @@ class Sentence:
 
 def _sentences(
     hit: SearchHit,
-    spans: list[list[int]],
-    vectors: bytes,
     rank: int,
     q: np.ndarray,
     weights: dict[str, float],
     value: re.Pattern | None,
 ) -> list[Sentence]:
+    vectors = hit.sentence_vectors
     vecs = np.frombuffer(vectors, dtype=np.float16).astype(np.float32).reshape(-1, q.shape[0]) if vectors else None
     total = sum(weights.values()) or 1.0
     heading = lexicon.stems(hit.heading_path)  # "Insurance › Monthly price" says what its list items are about
     out = []
-    for i, (start, end) in enumerate(spans):
+    for i, (start, end) in enumerate(hit.sentence_spans):
         text = hit.text[start:end]
         is_item = start >= 2 and hit.text[start - 2 : start] == "- "
         sim = float(vecs[i] @ q) if vecs is not None and i < len(vecs) else 0.0
@@ -75,7 +74,6 @@ def _sentences(
 
 def compress(
     hits: list[SearchHit],
-    sentence_data: dict[int, tuple[list, bytes]],
     q: np.ndarray,
     weights: dict[str, float],
     value: re.Pattern | None = None,
@@ -83,8 +81,7 @@ def compress(
     budget = settings.CHAT_CONTEXT_TOKEN_BUDGET
     per_chunk: list[list[Sentence]] = []
     for rank, hit in enumerate(hits):
-        spans, vectors = sentence_data.get(hit.chunk_id, ([], b""))
-        per_chunk.append(_sentences(hit, spans, vectors, rank, q, weights, value))
+        per_chunk.append(_sentences(hit, rank, q, weights, value))
     ranked = sorted((s for chunk in per_chunk for s in chunk), key=lambda s: (-s.score, s.chunk_rank, s.index))
     if not ranked:
         return []

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from core import cache as counters
 from support.pipeline.types import Passage
 
 logger = logging.getLogger(__name__)
@@ -104,13 +105,7 @@ def _record_failure() -> None:
 def _count_retry() -> None:
     """Retries are counted in total and per hour; an abnormal hour raises an alert."""
     _count(_RETRIES)
-    hourly = f"{_RETRIES}:{int(time.time() // 3600)}"
-    if cache.add(hourly, 1, 7200):
-        return
-    try:
-        count = cache.incr(hourly)
-    except ValueError:
-        return
+    (count,) = counters.count([f"{_RETRIES}:{int(time.time() // 3600)}"], 7200)
     if count == settings.RETRY_ALERT_PER_HOUR:
         _alert("retry_rate", f"{count} LLM retries in the last hour (alert at {settings.RETRY_ALERT_PER_HOUR})")
 

@@ -12,39 +12,11 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.utils import timezone
 
-from core.cache import DatabaseCache
+from core import cache as counters
 from core.errors import ApplicationError, ErrorCode
 from support.pipeline.types import Kind, Reason, Reply
-
-
-def _count(key: str, timeout: int) -> int:
-    """Add one to a counter in a cache without `count` (Redis) and return it; a new counter starts at 1.
-
-    `incr` first: the counter usually exists (every message after a window's
-    first), and then that is the only cache call."""
-    try:
-        return cache.incr(key)
-    except ValueError:  # the window's first event
-        pass
-    if cache.add(key, 1, timeout):
-        return 1
-    try:
-        return cache.incr(key)  # another process added it between our two calls
-    except ValueError:  # ...and it expired already
-        cache.set(key, 1, timeout)
-        return 1
-
-
-def _counts(keys: list[str], timeout: int) -> list[int]:
-    """Count one event on each key: one statement on the database cache (its `count`), else
-    `incr`/`add` per key (Redis, where each is one cheap command)."""
-    backend = caches[DEFAULT_CACHE_ALIAS]
-    if isinstance(backend, DatabaseCache):
-        return backend.count(keys, timeout)
-    return [_count(key, timeout) for key in keys]
 
 
 def rate_limit(*limits: tuple[str, str, int]) -> None:
@@ -54,7 +26,7 @@ def rate_limit(*limits: tuple[str, str, int]) -> None:
     limit stays over it."""
     window = settings.CHAT_RATE_WINDOW_SECONDS
     bucket = int(time.time() // window)
-    counts = _counts([f"rl:{scope}:{ident}:{bucket}" for scope, ident, _ in limits], window + 5)
+    counts = counters.count([f"rl:{scope}:{ident}:{bucket}" for scope, ident, _ in limits], window + 5)
     if any(count > limit for count, (_, _, limit) in zip(counts, limits, strict=True)):
         wait = max(1, int(window - time.time() % window))
         raise ApplicationError(

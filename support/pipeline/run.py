@@ -149,12 +149,7 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
                 query=question, vector=turn.vector, k=settings.CHAT_RETRIEVAL_K, generation=generation
             )
         )
-        sentence_data = {h.chunk_id: (h.sentence_spans, h.sentence_vectors) for h in hits}
-        decision = (
-            answerability.decide(question, hits, lexicon.vocabulary(str(generation)), sentence_data)
-            if not vague
-            else None
-        )
+        decision = answerability.decide(question, hits, lexicon.vocabulary(str(generation))) if not vague else None
     turn.signals["retrieved"] = [
         {
             "chunk_id": h.chunk_id,
@@ -174,7 +169,7 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
 
     with _stage(turn, "compress"):
         asked = lexicon.answer_type(question)
-        passages = compress(hits, sentence_data, turn.vector, decision.stems, asked.pattern if asked else None)
+        passages = compress(hits, turn.vector, decision.stems, asked.pattern if asked else None)
     if not passages:
         return turn, _escalate(no_answer, Reason.NO_ANSWER, why="nothing_kept")
     context_tokens = sum(len(p.quote) // 4 for p in passages)

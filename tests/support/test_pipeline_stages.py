@@ -119,16 +119,21 @@ def test_vague_questions():
     assert not answerability.is_vague("refund time for e-bikes")
 
 
-def test_unknown_subject_is_not_answerable():
+def returns_hit(text: str):
+    """A search hit on a one-sentence chunk of the returns page."""
     from knowledge.selectors import SearchHit
 
+    spans = [[0, len(text)]]
+    return SearchHit(1, 1, "Returns", "r.md", 1, 1, 0, "Returns › E-bikes", text, 0.6, 0.1, 1, 1, 0.03, "", spans)
+
+
+def test_unknown_subject_is_not_answerable():
     text = "E-bikes can be returned within 14 days of delivery."
-    hit = SearchHit(1, 1, "Returns", "r.md", 1, 1, 0, "Returns › E-bikes", text, 0.6, 0.1, 1, 1, 0.03)
+    hit = returns_hit(text)
     v = vocab(text, "Shipping costs €9.90.")
-    spans = {1: ([[0, len(text)]], b"")}
-    ok = answerability.decide("how many days can I return an e-bike", [hit], v, spans)
+    ok = answerability.decide("how many days can I return an e-bike", [hit], v)
     assert ok.answerable, ok.as_signals()
-    gap = answerability.decide("what is the motor torque of the e-bike", [hit], v, spans)
+    gap = answerability.decide("what is the motor torque of the e-bike", [hit], v)
     assert not gap.answerable and gap.reason == "unknown_subject" and "torque" in gap.unknown
 
 
@@ -166,13 +171,9 @@ def test_an_earlier_ask_keeps_the_last_statement_out():
 
 
 def test_asked_value_must_be_stated():
-    from knowledge.selectors import SearchHit
-
     text = "Returning an e-bike has a cost unless it is unused and in its box."
-    hit = SearchHit(1, 1, "Returns", "r.md", 1, 1, 0, "Returns › E-bikes", text, 0.6, 0.1, 1, 1, 0.03)
-    decision = answerability.decide(
-        "how much does returning an e-bike cost", [hit], vocab(text), {1: ([[0, len(text)]], b"")}
-    )
+    hit = returns_hit(text)
+    decision = answerability.decide("how much does returning an e-bike cost", [hit], vocab(text))
     assert not decision.answerable and decision.reason == "no_value_of_asked_kind"
 
 
@@ -274,11 +275,11 @@ def test_compression_keeps_list_items_with_their_introduction_and_conditions():
         i = text.index(part, start)
         spans.append([i, i + len(part)])
         start = i + len(part)
-    hit = SearchHit(1, 1, "Payment", "p.md", 1, 1, 0, "Payment methods", text, 0.6, 0.1, 1, 1, 0.03)
-    q = np.zeros(384, dtype=np.float32)
     vectors = np.zeros((len(spans), 384), dtype=np.float16).tobytes()
+    hit = SearchHit(1, 1, "Payment", "p.md", 1, 1, 0, "Payment methods", text, 0.6, 0.1, 1, 1, 0.03, "", spans, vectors)
+    q = np.zeros(384, dtype=np.float32)
     weights = {lexicon.stem("paypal"): 2.0, lexicon.stem("pay"): 1.0}
-    (p,) = compress([hit], {1: (spans, vectors)}, q, weights)
+    (p,) = compress([hit], q, weights)
     assert p.sentences[:4] == ["We accept these payment methods:", "Visa and Mastercard", "PayPal", "Bank transfer"]
     assert "The sky is blue." not in p.sentences
 
@@ -351,9 +352,9 @@ def test_sentence_stems_are_cached_and_immutable():
 
 @pytest.mark.django_db
 def test_rate_counter_counts_an_event_added_by_another_process_in_between(monkeypatch):
-    from django.core.cache import cache
+    from django.core.cache import cache, caches
 
-    from support.pipeline import policy
+    from core.cache import _incr_or_start
 
     real_add = cache.add
 
@@ -362,19 +363,19 @@ def test_rate_counter_counts_an_event_added_by_another_process_in_between(monkey
         return real_add(key, value, timeout)
 
     monkeypatch.setattr(cache, "add", add_after_someone_else)
-    assert policy._count("rl:race-test", 60) == 2  # both events counted, none lost
+    assert _incr_or_start(caches["default"], "rl:race-test", 60) == 2  # both events counted, none lost
     monkeypatch.undo()
     assert cache.get("rl:race-test") == 2
 
 
 @pytest.mark.django_db
 def test_rate_counter_restarts_when_the_raced_key_expired_meanwhile(monkeypatch):
-    from django.core.cache import cache
+    from django.core.cache import cache, caches
 
-    from support.pipeline import policy
+    from core.cache import _incr_or_start
 
     monkeypatch.setattr(cache, "add", lambda key, value, timeout: False)  # someone added it, and it expired
-    assert policy._count("rl:expired-test", 60) == 1
+    assert _incr_or_start(caches["default"], "rl:expired-test", 60) == 1
     monkeypatch.undo()
     assert cache.get("rl:expired-test") == 1
 

@@ -15,10 +15,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
 
 from config import embedded_db
-from core.cache import prepare_tables
 from core.startup import verify_services
 
 
@@ -36,7 +34,6 @@ class Command(BaseCommand):
         verify_services()
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
-        prepare_tables(connection)  # when the cache became the database's after migrate had run
         call_command("collectstatic", interactive=False, verbosity=0)
         from guardrails.services import patterns_ensure_loaded
 
