@@ -28,6 +28,7 @@ browser:
 test: $(STAMP) browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings_test
 	status=0; $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
 	  $(PY) manage.py stopdb --settings=config.settings_test >/dev/null; exit $$status
@@ -35,6 +36,7 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix .

@@ -31,7 +31,7 @@ def build(rebuild: bool) -> None:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from core.demo import DEMO_KB
+    from demo.loader import DEMO_KB
     from insights import services as insight_services
     from insights.models import DailyRollup
     from knowledge import services

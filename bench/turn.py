@@ -44,7 +44,7 @@ HEADERS = {"Content-Type": "application/json", "X-Forwarded-Proto": "https"}
 def prepare(target: int) -> None:
     import numpy as np
 
-    from core.demo import DEMO_KB
+    from demo.loader import DEMO_KB
     from knowledge import services
     from knowledge.models import Chunk, Document, DocumentVersion, KnowledgeState
     from knowledge.sources import read_path

@@ -1,3 +1,5 @@
+"""The WSGI application; the process is warmed (checks, models) before it serves."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -6,18 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_wsgi_application()
 
+from core.startup import process_start  # noqa: E402  (needs the app registry that get_wsgi_application filled)
 
-def _start() -> None:
-    from django.conf import settings
-
-    from core import embeddings
-    from core.startup import verify_services
-    from guardrails import decoding
-
-    verify_services()
-    if settings.EMBEDDING_WARM_AT_START:
-        embeddings.warm()
-        decoding.warm()  # the guard's word tables (0.1-0.4 s), not inside the first customer request
-
-
-_start()
+process_start()

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from django.conf import settings
 
+from core.text import collapse
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -153,14 +155,6 @@ def tokenizer_count(text: str) -> int:
     return count_tokens([text])[0]
 
 
-def question_key(text: str) -> str:
-    """What is embedded for a question: spacing, case and end punctuation do not
-    change its meaning. Every place that embeds a question (the chat turn,
-    approved-answer variants, the curators' try box, the injection guard) uses
-    this, so the same question always gets the same vector."""
-    return " ".join(text.split()).rstrip("?!. ").lower()
-
-
 def vector_literal(vector: np.ndarray) -> str:
     """A vector as pgvector's text form, for raw SQL. Formatting 384 floats
     takes about 0.45 ms and one turn sends the same question vector to three
@@ -184,7 +178,7 @@ _literal_cache: OrderedDict[bytes, str] = OrderedDict()
 
 def embed_query(text: str) -> np.ndarray:
     """One question's vector; repeated questions come from an LRU cache."""
-    key = " ".join(text.split()).lower()
+    key = collapse(text).lower()  # the model is uncased: case and spacing never change the vector
     size = settings.EMBEDDING_QUERY_CACHE_SIZE
     if size:
         with _cache_lock:

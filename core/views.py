@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -45,9 +46,7 @@ def _check_cache() -> str:
 
 
 def _check_broker() -> str:
-    from config.celery import app
-
-    with app.connection_for_write() as conn:
+    with current_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
     return "ok" if settings.REDIS_URL or settings.CELERY_BROKER_URL != "filesystem://" else "ok (filesystem)"
 

@@ -1,5 +1,6 @@
 """Check demo/questions.jsonl against demo/kb: JSON parses, fields valid,
 every must_contain string occurs verbatim in the expected document's text."""
+
 import html
 import json
 import re

@@ -6,15 +6,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.choices import ESCALATION_REASONS, Priority, Reason
+
 
 class Escalation(models.Model):
-    class Reason(models.TextChoices):
-        NO_ANSWER = "no_answer", "No grounded answer"
-        CRITICAL = "critical_topic", "Critical topic"
-        CUSTOMER_ASKED = "customer_asked", "Customer asked for a person"
-        GUARD = "guard_flag", "Input guard flag"
-        LIMIT = "limit", "Turn or budget limit"
-        OUTPUT_CHECK = "output_check", "Output check"
+    Reason = Reason  # core.choices: the queue shows the reasons a turn gave
 
     class Status(models.TextChoices):
         OPEN = "open"
@@ -31,15 +27,14 @@ class Escalation(models.Model):
     trigger_message = models.ForeignKey(
         "support.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    reason = models.CharField(max_length=32, choices=Reason)
+    reason = models.CharField(max_length=32, choices=[(r.value, r.label) for r in ESCALATION_REASONS])
     detail = models.CharField(max_length=300, blank=True)
-    priority = models.PositiveSmallIntegerField(default=50, help_text="Lower is more urgent.")
+    priority = models.PositiveSmallIntegerField(default=Priority.NORMAL, help_text="Lower is more urgent.")
     status = models.CharField(max_length=16, choices=Status, default=Status.OPEN)
     outcome = models.CharField(max_length=32, choices=Outcome, blank=True)
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="claimed_escalations"
     )
-    contact_email = models.EmailField(blank=True)
     opened_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     first_reply_at = models.DateTimeField(null=True, blank=True)

@@ -119,19 +119,24 @@ def escalation_resolve(*, escalation: Escalation, agent, outcome: str) -> Escala
     return escalation
 
 
-def conversation_set_contact(*, conversation: Conversation, email: str) -> None:
-    """Outside support hours the customer leaves an address for the answer."""
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
+def escalation_open(
+    *, conversation: Conversation, message: Message | None, reason: str, priority: int, detail: str = ""
+) -> None:
+    """Open an escalation unless one is open already.
 
-    email = email.strip()
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ApplicationError("That does not look like an email address.", code=ErrorCode.INVALID) from None
-    Conversation.objects.filter(pk=conversation.pk).update(contact_email=email)
-    Escalation.objects.filter(conversation=conversation).exclude(status=Escalation.Status.RESOLVED).update(
-        contact_email=email
+    One INSERT: the database's one-open-escalation-per-conversation constraint
+    makes it a no-op when a person already owns the conversation."""
+    Escalation.objects.bulk_create(
+        [
+            Escalation(
+                conversation=conversation,
+                trigger_message=message,
+                reason=reason,
+                priority=priority,
+                detail=detail[:300],
+            )
+        ],
+        ignore_conflicts=True,
     )
 
 

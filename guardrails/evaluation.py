@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.text import question_key
 from guardrails import scoring, training
 from guardrails.dataset import Row
 
@@ -89,7 +90,7 @@ class Report:
 def evaluate(rows: list[Row], *, source_name: Callable[[Row], str] | None = None, log=None) -> Report:
     """Score every row as the pipeline would (patterns must be loaded) and tally the results."""
     texts = [training.as_message(r.text) for r in rows]
-    keys = [training.embedding_key(t) if t else "" for t in texts]
+    keys = [question_key(t) if t else "" for t in texts]
     if log:
         log(f"embedding {len(rows)} messages…")
     vectors = training.embed_keys(keys)

@@ -15,6 +15,8 @@ from django.db.models import Q
 from django.db.models.functions import MD5
 from pgvector.django import HnswIndex, VectorField
 
+from core.choices import GuardDecision
+
 
 class InjectionPattern(models.Model):
     class Category(models.TextChoices):
@@ -65,10 +67,7 @@ class InjectionPattern(models.Model):
 
 
 class SecurityEvent(models.Model):
-    class Decision(models.TextChoices):
-        ALLOWED = "allowed"
-        FLAGGED = "flagged"
-        BLOCKED = "blocked"
+    Decision = GuardDecision
 
     TEXT_MAX_CHARS = 2000
 

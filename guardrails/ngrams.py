@@ -14,12 +14,14 @@ import zlib
 
 import numpy as np
 
+from core.text import collapse
+
 SIZES = (3, 4, 5)
 BUCKETS = 2**16
 
 
 def normalise(text: str) -> str:
-    return " ".join(text.lower().split())
+    return collapse(text).lower()
 
 
 def buckets(text: str) -> np.ndarray:

@@ -32,7 +32,8 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 
-from core.embeddings import vector_literal
+from core.choices import GuardDecision
+from core.embeddings import embed_query, vector_literal
 from guardrails import heuristics, ngrams
 from guardrails.decoding import Decoded, deobfuscate
 
@@ -49,9 +50,9 @@ DECODED_SIM_GAIN = 0.05
 SIGNATURE_FLAG_SIM = 0.88
 SIGNATURE_BLOCK_SIM = 0.92
 
-ALLOWED = "allowed"
-FLAGGED = "flagged"
-BLOCKED = "blocked"
+ALLOWED = GuardDecision.ALLOWED
+FLAGGED = GuardDecision.FLAGGED
+BLOCKED = GuardDecision.BLOCKED
 
 
 @dataclass(frozen=True)
@@ -417,8 +418,6 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
     """Score the sanitised message `text` (not lower-cased: some rules look at case) whose
     normalised question the pipeline already embedded as `vector`. The decoded text is
     embedded only when a decoder changed the message."""
-    from core.embeddings import embed_query
-
     cal = calibration()
     evidence = text_evidence(text)
     vectors = [vector]

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import numpy as np
 from django.db import transaction
 
+from core.text import question_key
 from guardrails import training
 from guardrails.models import InjectionPattern, SecurityEvent
 from guardrails.scoring import GuardResult
@@ -29,7 +30,7 @@ _vectors_lock = threading.Lock()
 
 def pattern_vectors(texts: list[str]) -> np.ndarray:
     """Pattern vectors, computed as the pipeline computes a message's vector."""
-    keys = [training.embedding_key(training.as_message(t) or t) for t in texts]
+    keys = [question_key(training.as_message(t) or t) for t in texts]
     with _vectors_lock:
         missing = [k for k in dict.fromkeys(keys) if k not in _vectors]
     if missing:

@@ -31,8 +31,12 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from core.embeddings import embed_passages
+from core.errors import ApplicationError
+from core.text import question_key
 from guardrails import heuristics, ngrams, scoring
 from guardrails.dataset import TEST, Row, public_rows, read_rows
+from guardrails.sanitize import sanitize
 
 SEEDS_DIR = Path(__file__).with_name("seeds")
 TEAM_FILE = SEEDS_DIR / "team_patterns.jsonl"
@@ -82,26 +86,14 @@ DEFAULT_CATEGORY = {"deepset": "instruction_override", "self-reminder": "role_pl
 def as_message(raw: str) -> str:
     """The sanitised message the pipeline would hand to the guard. Over-long texts are
     refused by the pipeline; here they are cut to the cap and scored (the attacker's best case)."""
-    from core.errors import ApplicationError
-    from support.pipeline.guard import sanitize
-
     try:
         return sanitize(raw[: settings.CHAT_MAX_MESSAGE_CHARS])
     except ApplicationError:
         return ""
 
 
-def embedding_key(text: str) -> str:
-    """What the pipeline embeds for a sanitised message (its normalised question)."""
-    from core.embeddings import question_key
-
-    return question_key(text) or " ".join(text.split()).lower()
-
-
 def embed_keys(keys: Sequence[str]) -> np.ndarray:
     """Vectors for many keys at once, each distinct key embedded once."""
-    from core.embeddings import embed_passages
-
     unique = list(dict.fromkeys(keys))
     if not unique:
         return np.zeros((0, settings.EMBEDDING_DIMENSIONS), dtype=np.float32)
@@ -368,11 +360,11 @@ class TrainingData:
 def prepare(rows: list[Row]) -> TrainingData:
     """Sanitise, analyse and embed rows (the slow part: one model pass per distinct text)."""
     texts = [as_message(r.text) for r in rows]
-    keys = [embedding_key(t) if t else "" for t in texts]
+    keys = [question_key(t) if t else "" for t in texts]
     evidence = [scoring.text_evidence(t) for t in texts]
     vectors = embed_keys(keys)
     changed = [i for i, e in enumerate(evidence) if e.decoded.changed]
-    decoded = embed_keys([embedding_key(evidence[i].decoded.text) for i in changed])
+    decoded = embed_keys([question_key(evidence[i].decoded.text) for i in changed])
     return TrainingData(rows, texts, keys, vectors, {i: decoded[j] for j, i in enumerate(changed)}, evidence)
 
 
@@ -495,7 +487,7 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
     folds = np.array([fold_of(r) for r in rows])
 
     team = read_seed_file(TEAM_FILE)
-    team_vectors = embed_keys([embedding_key(as_message(p.text)) for p in team])
+    team_vectors = embed_keys([question_key(as_message(p.text)) for p in team])
     chosen = select_train_patterns(rows, data.keys, data.vectors, team_vectors)
     log(f"public-train patterns: {len(chosen)} of {int(y.sum())} train injections kept")
     pattern_vectors = np.vstack([team_vectors, data.vectors[[i for i, _ in chosen]]])

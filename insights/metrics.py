@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from escalation.models import Escalation
 from support.models import Citation, Conversation, Message
 
 EXACT_LIMIT = 2000
@@ -109,8 +110,6 @@ class Facts:
 
 
 def conversations(*, start: datetime, end: datetime, channel: str = "", document_id: int | None = None) -> QuerySet:
-    from escalation.models import Escalation
-
     qs = Conversation.objects.filter(created_at__gte=start, created_at__lt=end)
     if channel:
         qs = qs.filter(channel=channel)

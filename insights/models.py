@@ -6,18 +6,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.events import AlertKind
+
 
 class Alert(models.Model):
-    class Kind(models.TextChoices):
-        ESCALATION_RATE = "escalation_rate", "Escalation rate"
-        BLOCK_RATE = "block_rate", "Blocked-message rate"
-        THUMBS_DOWN_RATE = "thumbs_down_rate", "Thumbs-down rate"
-        RETRIEVAL_SCORE = "retrieval_score", "Mean retrieval score"
-        DAILY_BUDGET = "daily_budget", "Daily token budget spent"
-        RETRY_RATE = "retry_rate", "LLM retries"
-        BREAKER_OPEN = "breaker_open", "LLM circuit breaker open"
-        COST_PER_CONVERSATION = "cost_per_conversation", "Cost per conversation"
-        OUTPUT_SUPPRESSED = "output_suppressed", "Reply suppressed by the output check"
+    Kind = AlertKind  # core.events: lower layers raise alerts of these kinds
 
     class Status(models.TextChoices):
         OPEN = "open"

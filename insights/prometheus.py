@@ -8,6 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from insights import metrics
 from insights.models import DailyRollup
+from support.pipeline import llm
 
 
 def _totals() -> dict:
@@ -41,8 +42,6 @@ def _buckets(sample: dict) -> tuple[list[tuple[str, float]], float]:
 
 class GroundworkCollector:
     def collect(self):
-        from support.pipeline import llm
-
         data = _totals()
         turns = CounterMetricFamily("groundwork_turns", "Bot replies by kind", labels=["kind"])
         for kind, n in sorted(data.get("replies_by_kind", {}).items()):

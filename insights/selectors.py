@@ -6,10 +6,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from escalation.models import Escalation
 from insights import metrics
 from insights.models import DailyRollup
+from knowledge.models import Document
+from knowledge.selectors import VersionStats, chunk_search
+from support.models import Message
 
 
 @dataclass(frozen=True)
@@ -92,9 +97,6 @@ class GapCluster:
 def knowledge_gaps(*, start, end, threshold: float = 0.72, limit: int = 8, recent: int = 500) -> list[GapCluster]:
     """Questions escalated for lack of an answer, grouped by meaning (greedy
     clustering on the vectors kept at the time), largest first."""
-    from knowledge.selectors import chunk_search
-    from support.models import Message
-
     rows = list(
         Message.objects.filter(role="customer", embedding__isnull=False, created_at__gte=start, created_at__lt=end)
         .order_by("-created_at")
@@ -136,8 +138,6 @@ def knowledge_gaps(*, start, end, threshold: float = 0.72, limit: int = 8, recen
 
 def document_citations(data: dict) -> tuple[list[tuple[int, str, int]], list[tuple[int, str]]]:
     """Most-cited documents, and verified documents never cited in the period."""
-    from knowledge.models import Document
-
     counts = {int(k): v for k, v in data.get("cited_documents", {}).items()}
     titles = dict(Document.objects.values_list("id", "title"))
     top = sorted(((d, titles.get(d, f"#{d}"), n) for d, n in counts.items()), key=lambda r: -r[2])[:10]
@@ -145,3 +145,23 @@ def document_citations(data: dict) -> tuple[list[tuple[int, str, int]], list[tup
         (d, t) for d, t in Document.objects.filter(status="verified").values_list("id", "title") if d not in counts
     ]
     return top, never
+
+
+def approved_version_stats(version_ids: list[int]) -> dict[int, VersionStats]:
+    """How each version fared: replies given, thumbs, and escalations later in the same conversation."""
+    later = Escalation.objects.filter(
+        conversation_id=OuterRef("conversation_id"), opened_at__gte=OuterRef("created_at")
+    )
+    rows = (
+        Message.objects.filter(approved_version_id__in=version_ids)
+        .annotate(escalated=Exists(later))
+        .values("approved_version_id")
+        .annotate(
+            uses=Count("id"),
+            up=Count("id", filter=Q(thumbs=1)),
+            down=Count("id", filter=Q(thumbs=-1)),
+            esc=Count("id", filter=Q(escalated=True)),
+        )
+    )
+    stats = {r["approved_version_id"]: VersionStats(r["uses"], r["up"], r["down"], r["esc"]) for r in rows}
+    return {vid: stats.get(vid, VersionStats(0, 0, 0, 0)) for vid in version_ids}

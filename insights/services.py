@@ -17,7 +17,9 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from core.queue import enqueue_on_commit
 from insights.models import Alert
+from support.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
 
@@ -35,15 +37,9 @@ def alert_raise(
             )
     except IntegrityError:
         return None  # another process opened it a moment ago
-    transaction.on_commit(lambda: _notify_later(alert.pk))
+    enqueue_on_commit("insights.alert_notify", alert_id=alert.pk)
     logger.warning("alert raised", extra={"alert_kind": kind, "alert_message": message})
     return alert
-
-
-def _notify_later(alert_id: int) -> None:
-    from insights.tasks import alert_notify
-
-    alert_notify.delay(alert_id=alert_id)
 
 
 def alert_notify(*, alert_id: int) -> bool:
@@ -111,8 +107,6 @@ def departs(current: Rate, baseline: Rate, *, min_total: int, min_ratio: float =
 
 
 def _bot_rates(since, until) -> dict[str, Rate]:
-    from support.models import Message
-
     bot = Message.objects.filter(role=Message.Role.BOT, created_at__gte=since, created_at__lt=until)
     counts = bot.aggregate(
         total=Count("id"),
@@ -129,8 +123,6 @@ def _bot_rates(since, until) -> dict[str, Rate]:
 
 
 def _mean_retrieval(since, until) -> float | None:
-    from support.models import Message
-
     # The best cosine of each grounded answer, as recorded in its signals.
     value = Message.objects.filter(
         role=Message.Role.BOT, kind="grounded", created_at__gte=since, created_at__lt=until
@@ -178,7 +170,6 @@ def rollup_day(day, *, now=None) -> int:
     """(Re)compute one day's roll-ups, for all channels together and each one; idempotent."""
     from insights import metrics
     from insights.models import DailyRollup
-    from support.models import Conversation
 
     start, end = metrics.day_bounds(day)
     channels = set(

@@ -16,6 +16,7 @@ from core import embeddings
 from core.errors import ApplicationError
 from core.models import AuditEvent
 from core.permissions import curator_required
+from core.text import question_key
 from knowledge import selectors, services
 from knowledge.models import ApprovedAnswer, ApprovedAnswerVersion
 
@@ -44,7 +45,7 @@ def answer_try(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:2000]
     matches = []
     if q:
-        vector = embeddings.embed_query(embeddings.question_key(q))
+        vector = embeddings.embed_query(question_key(q))
         matches = selectors.approved_matches(vector=vector, now=timezone.now(), limit=5)
     return render(
         request,

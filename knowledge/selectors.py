@@ -15,6 +15,7 @@ import difflib
 import json
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -353,29 +354,22 @@ class VersionStats:
     escalated_after: int
 
 
+# How each approved-answer version fared is measured from conversations, which
+# live in layers above this one: insights registers the function at start-up.
+VersionStatsProvider = Callable[[list[int]], dict[int, VersionStats]]
+_version_stats_provider: VersionStatsProvider | None = None
+
+
+def register_version_stats(provider: VersionStatsProvider) -> None:
+    global _version_stats_provider
+    _version_stats_provider = provider
+
+
 def approved_version_stats(version_ids: list[int]) -> dict[int, VersionStats]:
-    """How each version fared: replies given, thumbs, and escalations later in the same conversation."""
-    from django.db.models import Count, Exists, OuterRef, Q
-
-    from escalation.models import Escalation
-    from support.models import Message
-
-    later = Escalation.objects.filter(
-        conversation_id=OuterRef("conversation_id"), opened_at__gte=OuterRef("created_at")
-    )
-    rows = (
-        Message.objects.filter(approved_version_id__in=version_ids)
-        .annotate(escalated=Exists(later))
-        .values("approved_version_id")
-        .annotate(
-            uses=Count("id"),
-            up=Count("id", filter=Q(thumbs=1)),
-            down=Count("id", filter=Q(thumbs=-1)),
-            esc=Count("id", filter=Q(escalated=True)),
-        )
-    )
-    stats = {r["approved_version_id"]: VersionStats(r["uses"], r["up"], r["down"], r["esc"]) for r in rows}
-    return {vid: stats.get(vid, VersionStats(0, 0, 0, 0)) for vid in version_ids}
+    """Replies given, thumbs and later escalations per version (zeros when nothing measures them)."""
+    if _version_stats_provider is None:
+        return {vid: VersionStats(0, 0, 0, 0) for vid in version_ids}
+    return _version_stats_provider(version_ids)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ from django.utils import timezone
 from core import embeddings
 from core.errors import ApplicationError, ErrorCode
 from core.models import audit
+from core.permissions import is_curator
+from core.queue import enqueue_on_commit
+from core.text import question_key
 from knowledge import chunking
 from knowledge.models import (
     ApprovedAnswer,
@@ -82,12 +85,9 @@ def jobs_create(
 
 
 def jobs_enqueue(jobs: Iterable[IngestionJob]) -> None:
-    from knowledge.tasks import ingest_job
-
     for job in jobs:
         if job.state == IngestionJob.State.QUEUED:
-            # After commit, so the worker never looks for a row that is not there yet.
-            transaction.on_commit(lambda pk=job.pk: ingest_job.delay(job_id=pk))
+            enqueue_on_commit("knowledge.ingest_job", job_id=job.pk)
 
 
 def _claim(job_id: int) -> bool:
@@ -391,7 +391,7 @@ def approved_version_create(
         valid_from=valid_from,
         valid_until=valid_until,
     )
-    vectors = embeddings.embed_passages([embeddings.question_key(q) for q in questions])
+    vectors = embeddings.embed_passages([question_key(q) for q in questions])
     QuestionVariant.objects.bulk_create(
         [QuestionVariant(version=version, text=q, embedding=vectors[i]) for i, q in enumerate(questions)]
     )
@@ -434,7 +434,6 @@ def approved_version_retire(*, version: ApprovedAnswerVersion, user=None) -> App
 
 def _require_curator(user) -> None:
     # System actions (imports, tests) pass no user; a person must be a curator.
-    from core.permissions import is_curator
 
     if user is not None and not is_curator(user):
         raise ApplicationError("Only curators can approve or retire answers.", code=ErrorCode.FORBIDDEN)

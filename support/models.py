@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from pgvector.django import VectorField
 
+from core.choices import Priority, ReplyKind
+
 
 class Conversation(models.Model):
     class Status(models.TextChoices):
@@ -50,13 +52,7 @@ class Message(models.Model):
         AGENT = "agent"
         SYSTEM = "system"
 
-    class Kind(models.TextChoices):
-        APPROVED = "approved"
-        GROUNDED = "grounded"
-        CLARIFY = "clarify"
-        ESCALATED = "escalated"
-        BLOCKED = "blocked"
-        LIMIT = "limit"
+    Kind = ReplyKind
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role)
@@ -118,7 +114,9 @@ class CriticalTopic(models.Model):
     """Admin-editable intent rules checked before retrieval: such messages go to a person."""
 
     name = models.CharField(max_length=100, unique=True)
-    priority = models.PositiveSmallIntegerField(default=10, help_text="Escalation priority; lower is more urgent.")
+    priority = models.PositiveSmallIntegerField(
+        default=Priority.CRITICAL, help_text="Escalation priority; lower is more urgent."
+    )
     patterns = models.TextField(
         help_text="One regular expression per line, matched case-insensitively against the message."
     )

@@ -1,53 +1,28 @@
-"""Writes for conversations: create, post a customer message (run the
-pipeline and record the reply with its provenance), feedback, hand-over."""
+"""Writes for conversations: create, post a customer message (the whole turn
+is support.pipeline.run.turn), feedback, hand-over, contact address."""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import secrets
-from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
 from django.utils import timezone
 
+from core.choices import Priority, Reason
+from core.choices import ReplyKind as Kind
 from core.errors import ApplicationError, ErrorCode
 from support import hours
-from support.models import Citation, Conversation, Message
-from support.pipeline import policy, run
-from support.pipeline.types import Kind, Reason, Reply
-from support.selectors import CitedSource
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-@dataclass
-class NewConversation:
-    conversation: Conversation
-    token: str
-
-
-@dataclass
-class TurnResult:
-    conversation: Conversation
-    customer_message: Message
-    reply: Message | None  # None while a person owns the conversation
-    new_token: str | None = None  # set when the old conversation had closed and a new one began
-    # The reply's citations as recorded, from the passages the pipeline cited: the API shows them
-    # without reading back what this turn just wrote.
-    citations: list[CitedSource] = dataclasses.field(default_factory=list)
+from support.models import Conversation, Message
+from support.pipeline import policy, record, run
+from support.pipeline.policy import NewConversation, hash_token
+from support.pipeline.run import TurnResult
 
 
 def conversation_create(*, channel: str = "api", ip: str = "", previous: Conversation | None = None) -> NewConversation:
-    if ip:
-        policy.rate_limit(("new", ip, settings.CHAT_RATE_LIMIT_NEW_CONVERSATIONS_PER_IP))
-    token = secrets.token_urlsafe(32)
-    conversation = Conversation.objects.create(token_hash=hash_token(token), channel=channel, previous=previous)
-    return NewConversation(conversation, token)
+    return policy.conversation_open(channel=channel, ip=ip, previous=previous)
 
 
 def access_conversation(conversation_id, token: str) -> Conversation:
@@ -58,175 +33,9 @@ def access_conversation(conversation_id, token: str) -> Conversation:
     return conversation
 
 
-def _expired(conversation: Conversation, now) -> bool:
-    idle = timedelta(seconds=settings.CHAT_INACTIVITY_TIMEOUT_SECONDS)
-    return conversation.status == Conversation.Status.OPEN and now - conversation.last_activity_at > idle
-
-
-def conversation_close(*, conversation: Conversation, reason: str) -> None:
-    Conversation.objects.filter(pk=conversation.pk).exclude(status=Conversation.Status.CLOSED).update(
-        status=Conversation.Status.CLOSED, closed_at=timezone.now(), close_reason=reason
-    )
-    conversation.refresh_from_db()
-
-
 def message_post(*, conversation: Conversation, text: str, ip: str = "") -> TurnResult:
-    """One customer turn. Rate limits raise ApplicationError (429) before anything is written."""
-    limits = [("conv", str(conversation.pk), settings.CHAT_RATE_LIMIT_PER_CONVERSATION)]
-    if ip:
-        limits.append(("ip", ip, settings.CHAT_RATE_LIMIT_PER_IP))
-    policy.rate_limit(*limits)
-    now = timezone.now()
-    new_token = None
-    if _expired(conversation, now):
-        conversation_close(conversation=conversation, reason="inactivity")
-    if conversation.status == Conversation.Status.CLOSED:
-        fresh = conversation_create(channel=conversation.channel, previous=conversation)
-        conversation, new_token = fresh.conversation, fresh.token
-
-    if conversation.status == Conversation.Status.HUMAN:
-        # A person owns the conversation: record what the customer wrote, the bot stays silent.
-        from support.pipeline import guard
-
-        clean = guard.sanitize(text)
-        with transaction.atomic():
-            message = Message.objects.create(conversation=conversation, role=Message.Role.CUSTOMER, text=clean)
-            Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=now)
-        conversation.refresh_from_db()
-        return TurnResult(conversation, message, None, new_token)
-
-    turn, reply = run.answer(text=text, conversation=conversation, now=now)
-    customer_text = turn.text or text[: settings.CHAT_MAX_MESSAGE_CHARS]
-    bot = _record(conversation=conversation, customer_text=customer_text, turn=turn, reply=reply, now=now)
-    citations = [
-        CitedSource(p.n, p.document_id, p.version_title, p.version_number, p.chunk_id, p.heading_path, p.quote)
-        for p in reply.passages
-    ]
-    return TurnResult(conversation, bot.reply_to, bot, new_token, citations)
-
-
-@transaction.atomic
-def _record(*, conversation: Conversation, customer_text: str, turn, reply: Reply, now) -> Message:
-    """Stage 10: the reply and everything that produced it, in one transaction."""
-    gap = reply.reason == Reason.NO_ANSWER and turn.vector is not None
-    customer = Message.objects.create(
-        conversation=conversation,
-        role=Message.Role.CUSTOMER,
-        text=customer_text,
-        embedding=turn.vector if gap else None,
-    )
-    total_ms = round(sum(turn.stage_ms.values()))
-    bot = Message.objects.create(
-        conversation=conversation,
-        role=Message.Role.BOT,
-        text=reply.text,
-        kind=reply.kind,
-        reply_to=customer,
-        reason=reply.reason,
-        approved_version_id=reply.approved_version_id,
-        composer=reply.composer,
-        config_fingerprint=run.config_fingerprint(),
-        tokens_in=reply.tokens_in,
-        tokens_out=reply.tokens_out,
-        attempts=reply.attempts,
-        latency_ms=total_ms,
-        stage_ms=turn.stage_ms,
-        signals={**turn.signals, **({"detail": reply.detail} if reply.detail else {})},
-    )
-    Citation.objects.bulk_create(
-        [
-            Citation(message=bot, n=p.n, chunk_id=p.chunk_id, version_id=p.version_id, quote=p.quote)
-            for p in reply.passages
-        ]
-    )
-    tokens = reply.tokens_in + reply.tokens_out
-    status = Conversation.Status.CLOSED if reply.close_conversation else None
-    if reply.escalate:
-        status = Conversation.Status.HUMAN  # a person owns it now
-        _escalation_create(
-            conversation=conversation, message=bot, reason=reply.reason, priority=reply.priority, detail=reply.detail
-        )
-    _conversation_count_turn(
-        conversation,
-        now=now,
-        tokens=tokens,
-        turns=0 if reply.kind == Kind.LIMIT else 1,
-        status=status,
-        close_reason=reply.close_conversation,
-    )
-    policy.add_daily_tokens(tokens)
-    if turn.guard is not None:
-        from guardrails.services import security_event_record
-
-        # Every guard decision is a security event, allowed ones too, so reviewers see what passed.
-        security_event_record(result=turn.guard, text=customer_text, conversation=conversation, message=customer)
-    return bot
-
-
-_COUNT_TURN_SQL = """
-UPDATE {table}
-   SET last_activity_at = %(now)s,
-       tokens_used = tokens_used + %(tokens)s,
-       turns = turns + %(turns)s,
-       status = coalesce(%(status)s, status),
-       closed_at = CASE WHEN %(close_reason)s <> '' THEN %(now)s ELSE closed_at END,
-       close_reason = CASE WHEN %(close_reason)s <> '' THEN %(close_reason)s ELSE close_reason END
- WHERE id = %(id)s
-RETURNING {columns}
-"""
-
-
-def _conversation_count_turn(
-    conversation: Conversation, *, now, tokens: int, turns: int, status: str | None, close_reason: str
-) -> None:
-    """Add a turn to the conversation's counters (status and close reason when it changes hands or
-    closes) and load the row as it now is into `conversation`.
-
-    One UPDATE ... RETURNING: the ORM's update() returns no rows, and reading the row again
-    afterwards (refresh_from_db) cost a query on every turn."""
-    fields = Conversation._meta.concrete_fields
-    sql = _COUNT_TURN_SQL.format(
-        table=connection.ops.quote_name(Conversation._meta.db_table),
-        columns=", ".join(connection.ops.quote_name(f.column) for f in fields),
-    )
-    params = {
-        "now": now,
-        "tokens": tokens,
-        "turns": turns,
-        "status": status,
-        "close_reason": close_reason,
-        "id": conversation.pk,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:  # deleted while the turn ran: as refresh_from_db would
-        raise Conversation.DoesNotExist(f"Conversation {conversation.pk} no longer exists.")
-    for field, value in zip(fields, row, strict=True):
-        setattr(conversation, field.attname, value)
-
-
-def _escalation_create(
-    *, conversation: Conversation, message: Message | None, reason: str, priority: int, detail: str = ""
-) -> None:
-    """Open an escalation unless one is open already.
-
-    One INSERT: the database's one-open-escalation-per-conversation constraint
-    makes it a no-op when a person already owns the conversation."""
-    from escalation.models import Escalation
-
-    Escalation.objects.bulk_create(
-        [
-            Escalation(
-                conversation=conversation,
-                trigger_message=message,
-                reason=reason,
-                priority=priority,
-                detail=detail[:300],
-            )
-        ],
-        ignore_conflicts=True,
-    )
+    """One customer turn: the pipeline, from the rate limits to the recorded reply."""
+    return run.turn(conversation=conversation, text=text, ip=ip)
 
 
 @transaction.atomic
@@ -246,7 +55,9 @@ def handoff(*, conversation: Conversation) -> Message:
         reason=Reason.CUSTOMER_ASKED,
         config_fingerprint=run.config_fingerprint(),
     )
-    _escalation_create(conversation=conversation, message=message, reason=Reason.CUSTOMER_ASKED, priority=30)
+    record.hand_over(
+        conversation=conversation, message=message, reason=Reason.CUSTOMER_ASKED, priority=Priority.CUSTOMER_ASKED
+    )
     Conversation.objects.filter(pk=conversation.pk).update(
         status=Conversation.Status.HUMAN, last_activity_at=timezone.now(), closed_at=None, close_reason=""
     )
@@ -278,3 +89,13 @@ def turns_left(conversation: Conversation) -> int:
     if conversation.status == Conversation.Status.CLOSED:
         return 0
     return max(0, settings.CHAT_MAX_TURNS - conversation.turns)
+
+
+def conversation_set_contact(*, conversation: Conversation, email: str) -> None:
+    """Outside support hours the customer leaves an address for the answer."""
+    email = email.strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ApplicationError("That does not look like an email address.", code=ErrorCode.INVALID) from None
+    Conversation.objects.filter(pk=conversation.pk).update(contact_email=email)

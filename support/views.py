@@ -128,13 +128,11 @@ def chat_rate(request: HttpRequest) -> HttpResponse:
 @xframe_options_exempt
 def chat_contact(request: HttpRequest) -> HttpResponse:
     """Outside support hours: the customer leaves an email address for the answer."""
-    from escalation.services import conversation_set_contact
-
     conversation = _current(request)
     if conversation is None:
         return HttpResponse('<p class="error" role="alert">Start a conversation first.</p>')
     try:
-        conversation_set_contact(conversation=conversation, email=request.POST.get("email", ""))
+        services.conversation_set_contact(conversation=conversation, email=request.POST.get("email", ""))
     except ApplicationError as exc:
         return HttpResponse(f'<p class="error" role="alert">{escape(exc.message)}</p>')
     return HttpResponse('<p class="thanks" role="status">Thanks — we will answer you by email.</p>')

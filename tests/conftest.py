@@ -125,7 +125,7 @@ def _memoized_chunk_embeddings():
 @pytest.fixture
 def demo_kb(db, _memoized_chunk_embeddings):
     """The demo help centre, ingested and verified."""
-    from core.demo import DEMO_KB
+    from demo.loader import DEMO_KB
     from knowledge import services
     from knowledge.sources import read_path
 
@@ -135,7 +135,7 @@ def demo_kb(db, _memoized_chunk_embeddings):
 
 @pytest.fixture
 def live_demo_kb(transactional_db, django_db_serialized_rollback, _memoized_chunk_embeddings):
-    from core.demo import DEMO_KB
+    from demo.loader import DEMO_KB
     from knowledge import services
     from knowledge.sources import read_path
 

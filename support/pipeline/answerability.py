@@ -101,7 +101,7 @@ def ask_sentences(message: str) -> list[str]:
 
 def _unended_ask(sentence: str) -> bool:
     """The pipeline sees the normalised question, whose final "?" is gone
-    (guard.normalize_question). When nothing else asks, a last sentence left
+    (core.text.normalize_question). When nothing else asks, a last sentence left
     without end punctuation is the ask if a clause of it starts with a question
     word ("My wife died last year, what support can I get") or it runs on into
     a capitalised one ("... a Brazilian citizen Is it possible ...")."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 
+from core.text import estimate_tokens
 from knowledge.selectors import SearchHit
 from support.pipeline import lexicon
 from support.pipeline.answerability import covered
@@ -68,7 +69,7 @@ def _sentences(
         score = 0.5 * sim + 0.5 * lex if lex > 0 else 0.0  # a sentence sharing no salient word answers nothing
         if value is not None and score and value.search(text):
             score += VALUE_BONUS  # it states a value of the kind asked (a price, a duration, ...)
-        out.append(Sentence(rank, i, text, is_item, max(1, len(text) // 4), score))
+        out.append(Sentence(rank, i, text, is_item, max(1, estimate_tokens(text)), score))
     return out
 
 

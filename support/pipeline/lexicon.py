@@ -17,6 +17,8 @@ from functools import lru_cache
 
 import snowballstemmer
 
+from knowledge.models import Chunk
+
 _stemmer = snowballstemmer.stemmer("english")
 _stem_lock = threading.Lock()
 
@@ -231,8 +233,6 @@ def vocabulary(state_key: str) -> Vocabulary:
 
 
 def _build_vocabulary() -> Vocabulary:
-    from knowledge.models import Chunk
-
     df: Counter[str] = Counter()
     n = 0
     for heading, text in Chunk.objects.filter(searchable=True).values_list("heading_path", "text").iterator(2000):

@@ -23,6 +23,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from core import cache as counters
+from core import events
+from core.text import estimate_tokens
 from support.pipeline.types import Passage
 
 logger = logging.getLogger(__name__)
@@ -111,9 +113,7 @@ def _count_retry() -> None:
 
 
 def _alert(kind: str, message: str) -> None:
-    from insights.services import alert_raise
-
-    alert_raise(kind=kind, message=message)
+    events.alert(kind, message)
 
 
 def retry_count() -> int:
@@ -156,10 +156,9 @@ def _call(body: bytes) -> dict:
 MAX_ANSWER_TOKENS = 400
 
 
-def estimate_tokens(question: str, passages: list[Passage]) -> int:
+def estimate_call_tokens(question: str, passages: list[Passage]) -> int:
     """Worst-case tokens of one call (prompt by characters / 4, plus the answer cap)."""
-    prompt = sum(len(m["content"]) for m in _prompt(question, passages))
-    return prompt // 4 + MAX_ANSWER_TOKENS
+    return estimate_tokens("".join(m["content"] for m in _prompt(question, passages))) + MAX_ANSWER_TOKENS
 
 
 def complete(question: str, passages: list[Passage], *, max_tokens: int = MAX_ANSWER_TOKENS) -> LLMResult:

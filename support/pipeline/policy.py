@@ -1,4 +1,4 @@
-"""Conversation policy, stage 1: rate limits, turn limit, token budgets.
+"""Conversation policy, the first stage: rate limits, inactivity, turn limit, token budgets.
 
 Rate limits are fixed windows in the shared cache (every web process sees
 the same counters); exceeding one is the caller's error (HTTP 429 with
@@ -9,14 +9,25 @@ budget leaves only approved answers and escalations.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core import cache as counters
+from core import events
+from core.choices import Reason
+from core.choices import ReplyKind as Kind
 from core.errors import ApplicationError, ErrorCode
-from support.pipeline.types import Kind, Reason, Reply
+from core.events import AlertKind
+from support.models import Conversation, DailyUsage
+from support.pipeline.types import Reply
 
 
 def rate_limit(*limits: tuple[str, str, int]) -> None:
@@ -37,19 +48,12 @@ def rate_limit(*limits: tuple[str, str, int]) -> None:
 
 
 def daily_tokens_used(now=None) -> int:
-    from support.models import DailyUsage
-
     day = timezone.localdate(now or timezone.now())
     return DailyUsage.objects.filter(date=day).values_list("tokens", flat=True).first() or 0
 
 
 def add_daily_tokens(tokens: int, now=None) -> None:
     """Count tokens against today's budget with one atomic UPDATE (every process shares the row)."""
-    from django.db import IntegrityError, transaction
-    from django.db.models import F
-
-    from support.models import DailyUsage
-
     if tokens <= 0:
         return
     day = timezone.localdate(now or timezone.now())
@@ -78,12 +82,55 @@ def check(conversation) -> tuple[Reply | None, bool]:
         return limit_reply("conversation_budget"), False
     spent = daily_tokens_used() >= settings.CHAT_DAILY_TOKEN_BUDGET
     if spent:
-        from insights.models import Alert
-        from insights.services import alert_raise
-
-        alert_raise(
-            kind=Alert.Kind.DAILY_BUDGET,
-            message=f"The daily token budget ({settings.CHAT_DAILY_TOKEN_BUDGET:,}) is spent: only approved answers "
+        events.alert(
+            AlertKind.DAILY_BUDGET,
+            f"The daily token budget ({settings.CHAT_DAILY_TOKEN_BUDGET:,}) is spent: only approved answers "
             "and hand-overs until midnight UTC",
         )
     return None, spent
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class NewConversation:
+    conversation: Conversation
+    token: str
+
+
+def conversation_open(*, channel: str = "api", ip: str = "", previous: Conversation | None = None) -> NewConversation:
+    """A new conversation and the token that is its only key (stored hashed)."""
+    if ip:
+        rate_limit(("new", ip, settings.CHAT_RATE_LIMIT_NEW_CONVERSATIONS_PER_IP))
+    token = secrets.token_urlsafe(32)
+    conversation = Conversation.objects.create(token_hash=hash_token(token), channel=channel, previous=previous)
+    return NewConversation(conversation, token)
+
+
+def conversation_close(*, conversation: Conversation, reason: str) -> None:
+    Conversation.objects.filter(pk=conversation.pk).exclude(status=Conversation.Status.CLOSED).update(
+        status=Conversation.Status.CLOSED, closed_at=timezone.now(), close_reason=reason
+    )
+    conversation.refresh_from_db()
+
+
+def _expired(conversation: Conversation, now) -> bool:
+    idle = timedelta(seconds=settings.CHAT_INACTIVITY_TIMEOUT_SECONDS)
+    return conversation.status == Conversation.Status.OPEN and now - conversation.last_activity_at > idle
+
+
+def admit(*, conversation: Conversation, ip: str, now) -> tuple[Conversation, str | None]:
+    """Count the message against the rate limits (429 before anything is written), then the
+    conversation it belongs to: a closed or idle one is followed by a new one (and its token)."""
+    limits = [("conv", str(conversation.pk), settings.CHAT_RATE_LIMIT_PER_CONVERSATION)]
+    if ip:
+        limits.append(("ip", ip, settings.CHAT_RATE_LIMIT_PER_IP))
+    rate_limit(*limits)
+    if _expired(conversation, now):
+        conversation_close(conversation=conversation, reason="inactivity")
+    if conversation.status == Conversation.Status.CLOSED:
+        fresh = conversation_open(channel=conversation.channel, previous=conversation)
+        return fresh.conversation, fresh.token
+    return conversation, None

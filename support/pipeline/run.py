@@ -1,9 +1,9 @@
-"""The answer pipeline: one customer message in, one reply out.
+"""The answer pipeline: one customer message in, one recorded reply out.
 
-Stages, in order: conversation policy → input guard → escalation triggers →
-approved answers → retrieval (+ answerability) → compression → compose →
-verify → output check. Recording is the caller's (support.services), so the
-pipeline can be run and tested without writing anything.
+`turn` is the whole turn and reads as its table of contents; `answer` is the
+part that only reads (evaluation replays it without writing anything). The
+stages, in the order they run, are STAGES; any stage may end the turn with a
+reply kind, and `record` writes whatever reply the turn ended with.
 
 The question is embedded once; every stage that needs its meaning reuses
 that vector.
@@ -16,19 +16,44 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from core import embeddings
+from core import embeddings, events
+from core.choices import GuardDecision, Priority, Reason
+from core.choices import ReplyKind as Kind
+from core.events import AlertKind
+from core.text import estimate_tokens, normalize_question
+from guardrails.sanitize import sanitize
 from guardrails.scoring import score_message
 from knowledge import selectors
 from knowledge.models import KnowledgeState
 from support import hours
-from support.pipeline import answerability, compose, guard, lexicon, llm, output, policy, triggers, verify
+from support.models import Conversation, Message
+from support.pipeline import answerability, compose, lexicon, llm, output, policy, record, triggers, verify
 from support.pipeline.compress import compress
-from support.pipeline.types import Kind, Reason, Reply, Turn
+from support.pipeline.types import Reply, Turn
+from support.selectors import CitedSource
+
+# The stages of one turn, in the order they run; docs/architecture.md lists the same (tested).
+STAGES = (
+    "admit",
+    "policy",
+    "guard",
+    "embed",
+    "injection",
+    "triggers",
+    "approved",
+    "retrieval",
+    "compress",
+    "compose",
+    "verify",
+    "output",
+    "record",
+)
 
 FINGERPRINT_SETTINGS = (
     "CHAT_RETRIEVAL_K",
@@ -75,16 +100,64 @@ def _stage(turn: Turn, name: str) -> Iterator[None]:
 
 def _escalate(text: str, reason: str, **signals) -> Reply:
     return Reply(
-        kind=Kind.ESCALATED, text=text, reason=reason, escalate=True, priority=50, detail=signals.get("why", "")
+        kind=Kind.ESCALATED,
+        text=text,
+        reason=reason,
+        escalate=True,
+        priority=Priority.NORMAL,
+        detail=signals.get("why", ""),
     )
 
 
-def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
-    """Run the stages for one message. `conversation` may be None (evaluation)."""
+@dataclass
+class TurnResult:
+    conversation: Conversation
+    customer_message: Message
+    reply: Message | None  # None while a person owns the conversation
+    new_token: str | None = None  # set when the old conversation had closed and a new one began
+    # The reply's citations as recorded, from the passages the pipeline cited: the API shows them
+    # without reading back what this turn just wrote.
+    citations: list[CitedSource] = field(default_factory=list)
+    stage_ms: dict[str, float] = field(default_factory=dict)  # every stage that ran, in order
+
+
+def turn(*, conversation: Conversation, text: str, ip: str = "", now=None) -> TurnResult:
+    """One customer message, from the rate limits to the recorded reply.
+
+    The rate limits raise ApplicationError (429) before anything is written."""
+    now = now or timezone.now()
+    state = Turn(text="")
+    with _stage(state, "admit"):
+        conversation, new_token = policy.admit(conversation=conversation, ip=ip, now=now)
+    if conversation.status == Conversation.Status.HUMAN:
+        # A person owns the conversation: the bot stays silent.
+        message = record.customer_only_record(conversation=conversation, text=sanitize(text), now=now)
+        conversation.refresh_from_db()
+        return TurnResult(conversation, message, None, new_token, stage_ms=state.stage_ms)
+    state, reply = answer(text=text, conversation=conversation, now=now, state=state)
+    customer_text = state.text or text[: settings.CHAT_MAX_MESSAGE_CHARS]
+    with _stage(state, "record"):
+        bot = record.reply_record(
+            conversation=conversation,
+            customer_text=customer_text,
+            turn=state,
+            reply=reply,
+            now=now,
+            fingerprint=config_fingerprint(),
+        )
+    citations = [
+        CitedSource(p.n, p.document_id, p.version_title, p.version_number, p.chunk_id, p.heading_path, p.quote)
+        for p in reply.passages
+    ]
+    return TurnResult(conversation, bot.reply_to, bot, new_token, citations, state.stage_ms)
+
+
+def answer(*, text: str, conversation=None, now=None, state: Turn | None = None) -> tuple[Turn, Reply]:
+    """The stages from policy to output, which only read. `conversation` may be None (evaluation)."""
     now = now or timezone.now()
     handover = hours.handover_message(now)
     no_answer = NO_ANSWER_TEXT.format(handover=handover)
-    turn = Turn(text="")
+    turn = state or Turn(text="")
 
     with _stage(turn, "policy"):
         budget_spent = False
@@ -95,10 +168,10 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
         turn.budget_exhausted = budget_spent
 
     with _stage(turn, "guard"):
-        turn.text = guard.sanitize(text)
+        turn.text = sanitize(text)
         # Spacing and end punctuation do not change the question: every stage
         # below sees the normalised form, so equal questions get equal answers.
-        question = guard.normalize_question(turn.text) or turn.text
+        question = normalize_question(turn.text) or turn.text
 
     with _stage(turn, "embed"):
         turn.vector = embeddings.embed_query(question)
@@ -112,7 +185,7 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
             "pattern_id": guard_result.pattern_id,
             "category": guard_result.category,
         }
-    if guard_result.decision == "blocked":
+    if guard_result.decision == GuardDecision.BLOCKED:
         return turn, Reply(kind=Kind.BLOCKED, text=BLOCKED_TEXT, reason=Reason.GUARD)
 
     with _stage(turn, "triggers"):
@@ -133,7 +206,7 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
             kind=Kind.APPROVED, text=best.text, reason=Reason.APPROVED, approved_version_id=best.version_id
         )
 
-    if guard_result.decision == "flagged":
+    if guard_result.decision == GuardDecision.FLAGGED:
         # A suspicious message gets nothing composed for it: an approved answer or a person.
         return turn, _escalate(no_answer, Reason.GUARD, why="guard_flag")
     if turn.budget_exhausted:
@@ -172,7 +245,7 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
         passages = compress(hits, turn.vector, decision.stems, asked.pattern if asked else None)
     if not passages:
         return turn, _escalate(no_answer, Reason.NO_ANSWER, why="nothing_kept")
-    context_tokens = sum(len(p.quote) // 4 for p in passages)
+    context_tokens = sum(estimate_tokens(p.quote) for p in passages)
     turn.signals["context_tokens"] = context_tokens
 
     with _stage(turn, "compose"):
@@ -202,9 +275,7 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
         issue = output.check(text_out, cited, canary=llm.canary(), question=turn.text)
     if issue is not None:
         turn.signals["output_issue"] = {"code": issue.code, "detail": issue.detail}
-        from insights.services import alert_raise
-
-        alert_raise(kind="output_suppressed", message=f"A reply was suppressed: {issue.detail}", code=issue.code)
+        events.alert(AlertKind.OUTPUT_SUPPRESSED, f"A reply was suppressed: {issue.detail}", code=issue.code)
         return turn, _escalate(no_answer, Reason.OUTPUT_CHECK, why=issue.code)
 
     return turn, Reply(
@@ -214,7 +285,7 @@ def answer(*, text: str, conversation=None, now=None) -> tuple[Turn, Reply]:
         passages=cited,
         composer=meta.composer,
         tokens_in=meta.tokens_in or context_tokens,
-        tokens_out=meta.tokens_out or len(text_out) // 4,
+        tokens_out=meta.tokens_out or estimate_tokens(text_out),
         attempts=meta.attempts,
     )
 
@@ -228,7 +299,7 @@ def _compose(turn: Turn, question: str, passages, generation: int, budget_left: 
     extractive = compose.compose_extractive(passages)
     if not llm.enabled():
         return extractive, _ComposeMeta(compose.EXTRACTIVE)
-    if budget_left is not None and llm.estimate_tokens(turn.text, passages) > budget_left:
+    if budget_left is not None and llm.estimate_call_tokens(turn.text, passages) > budget_left:
         turn.signals["llm_skipped"] = "conversation token budget"
         return extractive, _ComposeMeta(compose.EXTRACTIVE)
     key = llm.cache_key(question.lower(), passages, generation, config_fingerprint())

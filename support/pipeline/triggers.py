@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from django.db.models.signals import post_delete, post_save
 
-from support.pipeline.types import Kind, Reason, Reply
+from core.choices import Priority, Reason
+from core.choices import ReplyKind as Kind
+from support.pipeline.types import Reply
 
 _WHO = r"(?:human|person|people|agent|someone|somebody|representative|operator|staff|manager|team member)"
 HANDOFF = re.compile(
@@ -92,5 +94,11 @@ def check(text: str, *, handover: str) -> Reply | None:
                 detail=rule.name,
             )
     if HANDOFF.search(text):
-        return Reply(kind=Kind.ESCALATED, text=handover, reason=Reason.CUSTOMER_ASKED, escalate=True, priority=30)
+        return Reply(
+            kind=Kind.ESCALATED,
+            text=handover,
+            reason=Reason.CUSTOMER_ASKED,
+            escalate=True,
+            priority=Priority.CUSTOMER_ASKED,
+        )
     return None

@@ -6,26 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
-class Kind:
-    APPROVED = "approved"
-    GROUNDED = "grounded"
-    CLARIFY = "clarify"
-    ESCALATED = "escalated"
-    BLOCKED = "blocked"
-    LIMIT = "limit"
-
-
-class Reason:
-    NO_ANSWER = "no_answer"
-    CRITICAL = "critical_topic"
-    CUSTOMER_ASKED = "customer_asked"
-    GUARD = "guard_flag"
-    LIMIT = "limit"
-    OUTPUT_CHECK = "output_check"
-    VAGUE = "vague"
-    APPROVED = "approved_match"
-    GROUNDED = "grounded"
+from core.choices import Priority
 
 
 @dataclass
@@ -62,7 +43,7 @@ class Reply:
     tokens_out: int = 0
     attempts: int = 0
     escalate: bool = False
-    priority: int = 50
+    priority: int = Priority.NORMAL
     detail: str = ""
     close_conversation: str = ""  # a close reason when the turn ends the conversation
 

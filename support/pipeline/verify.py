@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from knowledge.text import split_sentences
 from support.pipeline import lexicon
 from support.pipeline.compose import answer_sentences, render
 from support.pipeline.types import Passage
@@ -46,8 +47,6 @@ def supported(statement: str, passage: Passage, *, embed=None) -> bool:
     if overlap >= MIN_LEXICAL_SUPPORT:
         return True
     if embed is not None and overlap >= 0.4:
-        from knowledge.text import split_sentences
-
         vectors = embed([statement, *split_sentences(passage.text)])
         return float((vectors[1:] @ vectors[0]).max()) >= 0.8
     return False

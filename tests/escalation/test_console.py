@@ -194,7 +194,7 @@ def test_outside_support_hours_the_chat_asks_for_an_email(demo_kb, settings):
     bad = client.post(reverse("support:chat-contact"), {"email": "not-an-email"})
     assert b"does not look like an email" in bad.content
     client.post(reverse("support:chat-contact"), {"email": "kim@example.com"})
-    assert Escalation.objects.get(conversation=conversation).contact_email == "kim@example.com"
+    assert Escalation.objects.get(conversation=conversation).conversation.contact_email == "kim@example.com"
 
 
 # --- corrections → approved answers → regressions -------------------------------------------------------------

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from core.embeddings import embed_query
+from core.text import question_key
 from guardrails import scoring, services, training
 
 
@@ -20,7 +21,7 @@ def patterns(db) -> int:
 
 def vector_for(text: str) -> np.ndarray:
     """The vector the pipeline computes for a sanitised message."""
-    return embed_query(training.embedding_key(text))
+    return embed_query(question_key(text))
 
 
 def score(text: str) -> scoring.GuardResult:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.choices import Reason
+from core.choices import ReplyKind as Kind
 from core.errors import ApplicationError
-from support.pipeline import answerability, compose, guard, lexicon, output, triggers, verify
-from support.pipeline.types import Kind, Passage, Reason
+from core.text import normalize_question
+from guardrails.sanitize import sanitize
+from support.pipeline import answerability, compose, lexicon, output, triggers, verify
+from support.pipeline.types import Passage
 
 
 def passage(n=1, text="E-bikes can be returned within 14 days. The odometer must show less than 50 km.", **kw):
@@ -32,21 +36,21 @@ def passage(n=1, text="E-bikes can be returned within 14 days. The odometer must
 
 
 def test_guard_strips_markup_controls_and_zero_width():
-    assert guard.sanitize("  <b>Hi</b>\u200b there\x07 <script>x</script>  ") == "Hi there x"
+    assert sanitize("  <b>Hi</b>\u200b there\x07 <script>x</script>  ") == "Hi there x"
 
 
 def test_guard_normalises_unicode():
-    assert guard.sanitize("ｒｅｆｕｎｄ") == "refund"
+    assert sanitize("ｒｅｆｕｎｄ") == "refund"
 
 
 def test_guard_rejects_empty_and_too_long(settings):
     with pytest.raises(ApplicationError) as empty:
-        guard.sanitize("  <p> </p> \u200b ")
+        sanitize("  <p> </p> \u200b ")
     assert empty.value.code == "empty"
     settings.CHAT_MAX_MESSAGE_CHARS = 2000
-    guard.sanitize("a" * 2000)
+    sanitize("a" * 2000)
     with pytest.raises(ApplicationError) as long:
-        guard.sanitize("a" * 2001)
+        sanitize("a" * 2001)
     assert long.value.code == "too_long" and long.value.http_status == 413
 
 
@@ -148,7 +152,7 @@ def test_the_story_before_a_mid_sentence_ask_names_no_unknown_subject(message):
     """The pipeline passes the normalised question, whose final "?" is stripped: the last sentence
     must still count as the ask, so the story's words (lorry, GP, painkillers) are context only."""
     v = vocab("Bereavement support for a wife or husband who died.", "Complain about an adviser.")
-    normalised = guard.normalize_question(message)
+    normalised = normalize_question(message)
     assert not normalised.endswith("?")
     assert answerability.ask_sentences(normalised) == [normalised.rsplit(". ", 1)[1]]
     _, unknown = answerability.salient_stems(normalised, v)
@@ -160,13 +164,13 @@ def test_the_story_before_a_mid_sentence_ask_names_no_unknown_subject(message):
     ["My bike arrived with a bent wheel. The box was crushed", "My frame has a crack. The box is crushed"],
 )
 def test_a_story_without_any_ask_still_counts_whole(message):
-    normalised = guard.normalize_question(message + ".")
+    normalised = normalize_question(message + ".")
     assert answerability.ask_sentences(normalised) == [normalised.split(". ")[0] + ".", normalised.split(". ")[1]]
 
 
 def test_an_earlier_ask_keeps_the_last_statement_out():
     """'Can I return it? The torque wrench is broken': the ask is the first sentence."""
-    normalised = guard.normalize_question("Can I return it? The torque wrench is broken.")
+    normalised = normalize_question("Can I return it? The torque wrench is broken.")
     assert answerability.ask_sentences(normalised) == ["Can I return it?"]
 
 
@@ -328,15 +332,15 @@ def test_fraud_reports_in_other_words_are_critical(text):
 
 
 def test_guard_collapses_whitespace_only_lines():
-    assert guard.sanitize("Hi\n \n \n \t\n  \nthere ") == "Hi\n\nthere"
-    assert guard.sanitize("a \n b") == "a\n b"
-    assert guard.sanitize("x" + " \n" * 999) == "x"
+    assert sanitize("Hi\n \n \n \t\n  \nthere ") == "Hi\n\nthere"
+    assert sanitize("a \n b") == "a\n b"
+    assert sanitize("x" + " \n" * 999) == "x"
 
 
 def test_guard_keeps_the_indentation_of_a_nested_list():
     text = "Parts:\n- brakes\n  - front pad  \n  - rear pad\n- chain"
-    assert guard.sanitize(text) == "Parts:\n- brakes\n - front pad\n - rear pad\n- chain"
-    assert guard.sanitize("x" + "\n " * 999) == "x"
+    assert sanitize(text) == "Parts:\n- brakes\n - front pad\n - rear pad\n- chain"
+    assert sanitize("x" + "\n " * 999) == "x"
 
 
 def test_sentence_stems_are_cached_and_immutable():

@@ -18,6 +18,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config import embedded_db
 from core.startup import verify_services
+from demo import loader as demo
+from guardrails.services import patterns_ensure_loaded
 
 
 class Command(BaseCommand):
@@ -35,15 +37,11 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
-        from guardrails.services import patterns_ensure_loaded
-
         loaded_patterns = patterns_ensure_loaded()
         if loaded_patterns:
             self.stdout.write(f"Loaded {loaded_patterns} prompt-injection patterns.")
         accounts = None
         if settings.DEMO_ENABLED:
-            from core import demo
-
             loaded = demo.demo_kb_load()
             if loaded:
                 self.stdout.write(f"Loaded the demo knowledge base ({loaded} documents).")

@@ -1,4 +1,4 @@
-"""Input guard, stage 2: normalise and sanitise what the customer typed.
+"""Sanitising what the customer typed, before anything reads it (the input guard's first step).
 
 Bad input (empty, over the length cap) is the caller's error, raised as
 ApplicationError so the API answers 400/413 and nothing is recorded.
@@ -39,12 +39,3 @@ def sanitize(raw: str) -> str:
     if not text:
         raise ApplicationError("The message is empty.", code=ErrorCode.EMPTY)
     return text
-
-
-def normalize_question(text: str) -> str:
-    """The key for 'the same question': spacing and end punctuation do not matter.
-
-    Case is kept: it tells where a run-on message's question starts. Every
-    stage that compares words is case-blind anyway (the embedding model is
-    uncased, full-text search and the lexicon lower-case)."""
-    return " ".join(text.split()).rstrip("?!. ")

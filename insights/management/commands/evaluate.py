@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from escalation import evaluation as corrections
 from support import evaluation
 
 
@@ -83,7 +84,7 @@ class Command(BaseCommand):
             raise CommandError("; ".join(problems))
 
     def _regressions(self) -> None:
-        results = evaluation.regressions()
+        results = corrections.regressions()
         failed = [r for r in results if not r.ok]
         for r in failed:
             self.stdout.write(

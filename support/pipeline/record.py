@@ -1,0 +1,135 @@
+"""Record, the last stage: the reply with its full provenance, the conversation's
+counters, the hand-over and the guard's security event, in one transaction.
+
+Everything a turn writes is written here (the stages before it only read), so
+`run.answer` can be replayed by evaluation without a trace."""
+
+from __future__ import annotations
+
+from django.db import connection, transaction
+
+from core import events
+from core.choices import Reason
+from core.choices import ReplyKind as Kind
+from guardrails.services import security_event_record
+from support.models import Citation, Conversation, Message
+from support.pipeline import policy
+from support.pipeline.types import Reply, Turn
+
+
+@transaction.atomic
+def reply_record(
+    *, conversation: Conversation, customer_text: str, turn: Turn, reply: Reply, now, fingerprint: str
+) -> Message:
+    """The reply and everything that produced it, in one transaction."""
+    gap = reply.reason == Reason.NO_ANSWER and turn.vector is not None
+    customer = Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.CUSTOMER,
+        text=customer_text,
+        embedding=turn.vector if gap else None,
+    )
+    total_ms = round(sum(turn.stage_ms.values()))
+    bot = Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.BOT,
+        text=reply.text,
+        kind=reply.kind,
+        reply_to=customer,
+        reason=reply.reason,
+        approved_version_id=reply.approved_version_id,
+        composer=reply.composer,
+        config_fingerprint=fingerprint,
+        tokens_in=reply.tokens_in,
+        tokens_out=reply.tokens_out,
+        attempts=reply.attempts,
+        latency_ms=total_ms,
+        stage_ms=turn.stage_ms,
+        signals={**turn.signals, **({"detail": reply.detail} if reply.detail else {})},
+    )
+    Citation.objects.bulk_create(
+        [
+            Citation(message=bot, n=p.n, chunk_id=p.chunk_id, version_id=p.version_id, quote=p.quote)
+            for p in reply.passages
+        ]
+    )
+    tokens = reply.tokens_in + reply.tokens_out
+    status = Conversation.Status.CLOSED if reply.close_conversation else None
+    if reply.escalate:
+        status = Conversation.Status.HUMAN  # a person owns it now
+        hand_over(
+            conversation=conversation, message=bot, reason=reply.reason, priority=reply.priority, detail=reply.detail
+        )
+    conversation_count_turn(
+        conversation,
+        now=now,
+        tokens=tokens,
+        turns=0 if reply.kind == Kind.LIMIT else 1,
+        status=status,
+        close_reason=reply.close_conversation,
+    )
+    policy.add_daily_tokens(tokens)
+    if turn.guard is not None:
+        # Every guard decision is a security event, allowed ones too, so reviewers see what passed.
+        security_event_record(result=turn.guard, text=customer_text, conversation=conversation, message=customer)
+    return bot
+
+
+_COUNT_TURN_SQL = """
+UPDATE {table}
+   SET last_activity_at = %(now)s,
+       tokens_used = tokens_used + %(tokens)s,
+       turns = turns + %(turns)s,
+       status = coalesce(%(status)s, status),
+       closed_at = CASE WHEN %(close_reason)s <> '' THEN %(now)s ELSE closed_at END,
+       close_reason = CASE WHEN %(close_reason)s <> '' THEN %(close_reason)s ELSE close_reason END
+ WHERE id = %(id)s
+RETURNING {columns}
+"""
+
+
+def conversation_count_turn(
+    conversation: Conversation, *, now, tokens: int, turns: int, status: str | None, close_reason: str
+) -> None:
+    """Add a turn to the conversation's counters (status and close reason when it changes hands or
+    closes) and load the row as it now is into `conversation`.
+
+    One UPDATE ... RETURNING: the ORM's update() returns no rows, and reading the row again
+    afterwards (refresh_from_db) cost a query on every turn."""
+    fields = Conversation._meta.concrete_fields
+    sql = _COUNT_TURN_SQL.format(
+        table=connection.ops.quote_name(Conversation._meta.db_table),
+        columns=", ".join(connection.ops.quote_name(f.column) for f in fields),
+    )
+    params = {
+        "now": now,
+        "tokens": tokens,
+        "turns": turns,
+        "status": status,
+        "close_reason": close_reason,
+        "id": conversation.pk,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:  # deleted while the turn ran: as refresh_from_db would
+        raise Conversation.DoesNotExist(f"Conversation {conversation.pk} no longer exists.")
+    for field, value in zip(fields, row, strict=True):
+        setattr(conversation, field.attname, value)
+
+
+def hand_over(
+    *, conversation: Conversation, message: Message | None, reason: str, priority: int, detail: str = ""
+) -> None:
+    """A person takes over: the escalation app opens the queue entry, in this transaction."""
+    events.handover_requested.send(
+        sender=Conversation, conversation=conversation, message=message, reason=reason, priority=priority, detail=detail
+    )
+
+
+@transaction.atomic
+def customer_only_record(*, conversation: Conversation, text: str, now) -> Message:
+    """A person owns the conversation: what the customer wrote is kept, the bot stays silent."""
+    message = Message.objects.create(conversation=conversation, role=Message.Role.CUSTOMER, text=text)
+    Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=now)
+    return message
