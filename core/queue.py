@@ -15,4 +15,11 @@ def enqueue_on_commit(task_name: str, **kwargs: object) -> None:
 
     The task is looked up in the app's registry rather than sent by name, so
     `CELERY_TASK_ALWAYS_EAGER` (tests, `manage.py` runs) is honoured."""
-    transaction.on_commit(lambda: current_app.tasks[task_name].delay(**kwargs))
+    transaction.on_commit(lambda: _task(task_name).delay(**kwargs))
+
+
+def _task(name: str):
+    if name not in current_app.tasks:
+        # Tasks modules are discovered lazily (at worker start); a web process imports them here, once.
+        current_app.loader.import_default_modules()
+    return current_app.tasks[name]

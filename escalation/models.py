@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.choices import ESCALATION_REASONS, Priority, Reason
+from core.transitions import Transitions
 
 
 class Escalation(models.Model):
@@ -27,6 +28,9 @@ class Escalation(models.Model):
     trigger_message = models.ForeignKey(
         "support.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Claimed by one agent, released back to the queue, or resolved by its owner; resolved is final.
+    TRANSITIONS = Transitions("status", {Status.OPEN: {Status.CLAIMED}, Status.CLAIMED: {Status.OPEN, Status.RESOLVED}})
+
     reason = models.CharField(max_length=32, choices=[(r.value, r.label) for r in ESCALATION_REASONS])
     detail = models.CharField(max_length=300, blank=True)
     priority = models.PositiveSmallIntegerField(default=Priority.NORMAL, help_text="Lower is more urgent.")
@@ -91,6 +95,9 @@ class Correction(models.Model):
 
     message = models.ForeignKey("support.Message", on_delete=models.PROTECT, related_name="corrections")
     question = models.TextField(help_text="The customer's question the reply answered.")
+    # Reviewed once: accepted (its approved answer exists) or rejected, never flipped.
+    TRANSITIONS = Transitions("status", {Status.OPEN: {Status.ACCEPTED, Status.REJECTED}})
+
     problem = models.CharField(max_length=16, choices=Problem)
     corrected_text = models.TextField()
     documents = models.ManyToManyField("knowledge.Document", blank=True, related_name="corrections")

@@ -11,6 +11,7 @@ from django.utils import timezone
 from core.errors import ApplicationError, ErrorCode
 from core.models import audit
 from core.permissions import is_agent, is_curator
+from core.transitions import transition
 from escalation.models import Correction, Escalation, EscalationNote
 from knowledge import services as knowledge_services
 from knowledge.models import ApprovedAnswerVersion, Document
@@ -33,14 +34,15 @@ def _require_owner(escalation: Escalation, user) -> None:
 def escalation_claim(*, escalation_id: int, agent) -> Escalation:
     """One conditional UPDATE decides: of two agents claiming at once, exactly one wins."""
     _require_agent(agent)
-    now = timezone.now()
-    won = Escalation.objects.filter(pk=escalation_id, status=Escalation.Status.OPEN).update(
-        status=Escalation.Status.CLAIMED, claimed_by=agent, claimed_at=now
-    )
+    try:
+        transition(Escalation(pk=escalation_id), Escalation.Status.CLAIMED, claimed_by=agent, claimed_at=timezone.now())
+        won = True
+    except ApplicationError:
+        won = False
     escalation = Escalation.objects.select_related("claimed_by").get(pk=escalation_id)
     if not won:
-        if escalation.claimed_by_id == agent.pk:
-            return escalation
+        if escalation.status == Escalation.Status.CLAIMED and escalation.claimed_by_id == agent.pk:
+            return escalation  # claiming twice is harmless
         who = escalation.claimed_by.get_username() if escalation.claimed_by else "nobody"
         raise ApplicationError(f"Already {escalation.status} by {who}.", code=ErrorCode.CONFLICT)
     audit(actor=agent, action="escalation.claim", obj=escalation)
@@ -51,8 +53,7 @@ def escalation_claim(*, escalation_id: int, agent) -> Escalation:
 def escalation_release(*, escalation: Escalation, agent) -> Escalation:
     escalation = Escalation.objects.select_for_update().get(pk=escalation.pk)
     _require_owner(escalation, agent)
-    escalation.status, escalation.claimed_by, escalation.claimed_at = Escalation.Status.OPEN, None, None
-    escalation.save(update_fields=["status", "claimed_by", "claimed_at"])
+    transition(escalation, Escalation.Status.OPEN, claimed_by=None, claimed_at=None)
     audit(actor=agent, action="escalation.release", obj=escalation)
     return escalation
 
@@ -110,8 +111,7 @@ def escalation_resolve(*, escalation: Escalation, agent, outcome: str) -> Escala
     if outcome not in Escalation.Outcome.values:
         raise ApplicationError(f"Unknown outcome {outcome!r}.", code=ErrorCode.INVALID)
     now = timezone.now()
-    escalation.status, escalation.outcome, escalation.resolved_at = Escalation.Status.RESOLVED, outcome, now
-    escalation.save(update_fields=["status", "outcome", "resolved_at"])
+    transition(escalation, Escalation.Status.RESOLVED, outcome=outcome, resolved_at=now)
     Conversation.objects.filter(pk=escalation.conversation_id).update(
         status=Conversation.Status.CLOSED, closed_at=now, close_reason="resolved"
     )
@@ -193,9 +193,13 @@ def correction_accept(*, correction: Correction, curator) -> ApprovedAnswerVersi
         user=curator,
         note=f"From correction #{correction.pk} ({correction.get_problem_display()})",
     )
-    correction.status, correction.approved_version = Correction.Status.ACCEPTED, version
-    correction.reviewed_by, correction.reviewed_at = curator, timezone.now()
-    correction.save(update_fields=["status", "approved_version", "reviewed_by", "reviewed_at"])
+    transition(
+        correction,
+        Correction.Status.ACCEPTED,
+        approved_version=version,
+        reviewed_by=curator,
+        reviewed_at=timezone.now(),
+    )
     audit(actor=curator, action="correction.accept", obj=correction, after=version)
     return version
 
@@ -205,11 +209,7 @@ def correction_reject(*, correction: Correction, curator) -> Correction:
     if not is_curator(curator):
         raise ApplicationError("Only curators review corrections.", code=ErrorCode.FORBIDDEN)
     correction = Correction.objects.select_for_update().get(pk=correction.pk)
-    correction.status, correction.reviewed_by, correction.reviewed_at = (
-        Correction.Status.REJECTED,
-        curator,
-        timezone.now(),
-    )
-    correction.save(update_fields=["status", "reviewed_by", "reviewed_at"])
+    # Refused unless still open: an accepted correction's approved answer already exists.
+    transition(correction, Correction.Status.REJECTED, reviewed_by=curator, reviewed_at=timezone.now())
     audit(actor=curator, action="correction.reject", obj=correction)
     return correction

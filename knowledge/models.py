@@ -23,12 +23,24 @@ from django.db import models
 from django.db.models import Q
 from pgvector.django import HnswIndex, VectorField
 
+from core.transitions import Transitions
+
 
 class Document(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft"
         VERIFIED = "verified"
         RETIRED = "retired"
+
+    # Retired documents leave search and come back with restore; verify never revives a retired one.
+    TRANSITIONS = Transitions(
+        "status",
+        {
+            Status.DRAFT: {Status.VERIFIED, Status.RETIRED},
+            Status.VERIFIED: {Status.VERIFIED, Status.RETIRED},
+            Status.RETIRED: {Status.VERIFIED, Status.DRAFT},
+        },
+    )
 
     title = models.CharField(max_length=300)
     source_key = models.CharField(
@@ -50,6 +62,9 @@ class Document(models.Model):
 
 
 class DocumentVersion(models.Model):
+    # A version becomes current once verified, and stops being current when a newer one is verified.
+    TRANSITIONS = Transitions("is_current", {False: {True}, True: {False}})
+
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     content_hash = models.CharField(max_length=64)
@@ -210,6 +225,17 @@ class ApprovedAnswerVersion(models.Model):
         DRAFT = "draft"
         APPROVED = "approved"
         RETIRED = "retired"
+
+    # A draft is approved or dropped; an approved version is retired by a newer one (or by hand);
+    # a retired one may be approved again (rollback). History is never rewritten.
+    TRANSITIONS = Transitions(
+        "status",
+        {
+            Status.DRAFT: {Status.APPROVED, Status.RETIRED},
+            Status.APPROVED: {Status.RETIRED},
+            Status.RETIRED: {Status.APPROVED},
+        },
+    )
 
     answer = models.ForeignKey(ApprovedAnswer, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()

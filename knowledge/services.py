@@ -28,6 +28,7 @@ from core.models import audit
 from core.permissions import is_curator
 from core.queue import enqueue_on_commit
 from core.text import question_key
+from core.transitions import transition
 from knowledge import chunking
 from knowledge.models import (
     ApprovedAnswer,
@@ -287,18 +288,15 @@ def version_verify(*, version: DocumentVersion, user=None) -> DocumentVersion:
         return version
     previous = document.versions.filter(is_current=True).first()
     if previous is not None:
-        DocumentVersion.objects.filter(pk=previous.pk).update(is_current=False)
+        transition(previous, False)
         Chunk.objects.filter(version=previous).update(searchable=False)
     now = timezone.now()
-    version.is_current = True
-    version.verified_at = version.verified_at or now
-    version.verified_by = version.verified_by or user
-    version.save(update_fields=["is_current", "verified_at", "verified_by"])
+    transition(version, True, verified_at=version.verified_at or now, verified_by=version.verified_by or user)
     document.title = version.title
+    document.save(update_fields=["title", "updated_at"])
     if document.status != Document.Status.RETIRED:
-        document.status = Document.Status.VERIFIED
+        transition(document, Document.Status.VERIFIED, updated_at=now)
         Chunk.objects.filter(version=version).update(searchable=True)
-    document.save(update_fields=["title", "status", "updated_at"])
     KnowledgeState.bump()
     audit(actor=user, action="document.verify", obj=document, before=previous, after=version)
     return version
@@ -308,8 +306,9 @@ def version_verify(*, version: DocumentVersion, user=None) -> DocumentVersion:
 def document_retire(*, document: Document, user=None) -> Document:
     """Take a document out of search; its versions stay readable for audit."""
     document = Document.objects.select_for_update().get(pk=document.pk)
-    document.status = Document.Status.RETIRED
-    document.save(update_fields=["status", "updated_at"])
+    if document.status == Document.Status.RETIRED:
+        return document  # retiring twice changes nothing
+    transition(document, Document.Status.RETIRED, updated_at=timezone.now())
     Chunk.objects.filter(version__document=document).update(searchable=False)
     KnowledgeState.bump()
     audit(actor=user, action="document.retire", obj=document)
@@ -319,9 +318,10 @@ def document_retire(*, document: Document, user=None) -> Document:
 @transaction.atomic
 def document_restore(*, document: Document, user=None) -> Document:
     document = Document.objects.select_for_update().get(pk=document.pk)
+    if document.status != Document.Status.RETIRED:
+        return document  # only a retired document comes back
     current = document.versions.filter(is_current=True).first()
-    document.status = Document.Status.VERIFIED if current else Document.Status.DRAFT
-    document.save(update_fields=["status", "updated_at"])
+    transition(document, Document.Status.VERIFIED if current else Document.Status.DRAFT, updated_at=timezone.now())
     if current:
         Chunk.objects.filter(version=current).update(searchable=True)
     KnowledgeState.bump()
@@ -411,11 +411,8 @@ def approved_version_approve(*, version: ApprovedAnswerVersion, user=None) -> Ap
         answer_id=version.answer_id, status=ApprovedAnswerVersion.Status.APPROVED
     ).first()
     if previous is not None:
-        ApprovedAnswerVersion.objects.filter(pk=previous.pk).update(status=ApprovedAnswerVersion.Status.RETIRED)
-    version.status = ApprovedAnswerVersion.Status.APPROVED
-    version.approved_by = user
-    version.approved_at = timezone.now()
-    version.save(update_fields=["status", "approved_by", "approved_at"])
+        transition(previous, ApprovedAnswerVersion.Status.RETIRED)
+    transition(version, ApprovedAnswerVersion.Status.APPROVED, approved_by=user, approved_at=timezone.now())
     KnowledgeState.bump()
     audit(actor=user, action="approved_answer.approve", obj=version.answer, before=previous, after=version)
     return version
@@ -425,8 +422,7 @@ def approved_version_approve(*, version: ApprovedAnswerVersion, user=None) -> Ap
 def approved_version_retire(*, version: ApprovedAnswerVersion, user=None) -> ApprovedAnswerVersion:
     _require_curator(user)
     version = ApprovedAnswerVersion.objects.select_for_update().get(pk=version.pk)
-    version.status = ApprovedAnswerVersion.Status.RETIRED
-    version.save(update_fields=["status"])
+    transition(version, ApprovedAnswerVersion.Status.RETIRED)
     KnowledgeState.bump()
     audit(actor=user, action="approved_answer.retire", obj=version.answer, before=version)
     return version

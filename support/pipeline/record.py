@@ -44,7 +44,7 @@ def reply_record(
         tokens_out=reply.tokens_out,
         attempts=reply.attempts,
         latency_ms=total_ms,
-        stage_ms=turn.stage_ms,
+        stage_ms=dict(turn.stage_ms),  # as it stood when recorded (record itself is timed after)
         signals={**turn.signals, **({"detail": reply.detail} if reply.detail else {})},
     )
     Citation.objects.bulk_create(
