@@ -6,12 +6,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from core.choices import ESCALATION_REASONS, Priority, Reason
+from core.choices import ESCALATION_REASONS, Priority
 from core.transitions import Transitions
 
 
 class Escalation(models.Model):
-    Reason = Reason  # core.choices: the queue shows the reasons a turn gave
+    # The reasons a person is called for (core.choices); stored as the turn gave them.
+    REASONS = [(r.value, r.label) for r in ESCALATION_REASONS]
 
     class Status(models.TextChoices):
         OPEN = "open"
@@ -31,7 +32,7 @@ class Escalation(models.Model):
     # Claimed by one agent, released back to the queue, or resolved by its owner; resolved is final.
     TRANSITIONS = Transitions("status", {Status.OPEN: {Status.CLAIMED}, Status.CLAIMED: {Status.OPEN, Status.RESOLVED}})
 
-    reason = models.CharField(max_length=32, choices=[(r.value, r.label) for r in ESCALATION_REASONS])
+    reason = models.CharField(max_length=32, choices=REASONS)
     detail = models.CharField(max_length=300, blank=True)
     priority = models.PositiveSmallIntegerField(default=Priority.NORMAL, help_text="Lower is more urgent.")
     status = models.CharField(max_length=16, choices=Status, default=Status.OPEN)

@@ -21,7 +21,7 @@ def queue(*, status: str = "", reason: str = "") -> QuerySet[Escalation]:
         qs = qs.filter(status=status)
     else:
         qs = qs.exclude(status=Escalation.Status.RESOLVED)
-    if reason in Escalation.Reason.values:
+    if reason in dict(Escalation.REASONS):
         qs = qs.filter(reason=reason)
     return qs.order_by("priority", "opened_at", "id")
 

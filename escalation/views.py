@@ -40,7 +40,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "items": items,
         "status": status,
         "reason": reason,
-        "reasons": Escalation.Reason.choices,
+        "reasons": Escalation.REASONS,
         "statuses": Escalation.Status.choices,
     }
     template = "escalation/_queue_list.html" if request.htmx and request.GET.get("partial") else "escalation/queue.html"
