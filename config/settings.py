@@ -244,13 +244,18 @@ CHAT_RATE_LIMIT_NEW_CONVERSATIONS_PER_IP = env_int("CHAT_RATE_LIMIT_NEW_CONVERSA
 CHAT_RATE_WINDOW_SECONDS = env_int("CHAT_RATE_WINDOW_SECONDS", 60, minimum=1)
 CHAT_CONVERSATION_TOKEN_BUDGET = env_int("CHAT_CONVERSATION_TOKEN_BUDGET", 8000, minimum=100)
 CHAT_DAILY_TOKEN_BUDGET = env_int("CHAT_DAILY_TOKEN_BUDGET", 2_000_000, minimum=1000)
-CHAT_RETRIEVAL_K = env_int("CHAT_RETRIEVAL_K", 5, minimum=1)
+CHAT_RETRIEVAL_K = env_int("CHAT_RETRIEVAL_K", 8, minimum=1)  # the reader was trained on 8 candidates
 CHAT_CONTEXT_TOKEN_BUDGET = env_int("CHAT_CONTEXT_TOKEN_BUDGET", 400, minimum=50)
-CHAT_MAX_ANSWER_SENTENCES = env_int("CHAT_MAX_ANSWER_SENTENCES", 6, minimum=1)
+CHAT_MAX_ANSWER_SENTENCES = env_int("CHAT_MAX_ANSWER_SENTENCES", 3, minimum=1)  # a list's items come along
 CHAT_MAX_REPLY_CHARS = env_int("CHAT_MAX_REPLY_CHARS", 2000, minimum=100)
 APPROVED_MATCH_THRESHOLD = env_float("APPROVED_MATCH_THRESHOLD", 0.86)
-ANSWERABLE_MIN_COSINE = env_float("ANSWERABLE_MIN_COSINE", 0.35)
-ANSWERABLE_MIN_COVERAGE = env_float("ANSWERABLE_MIN_COVERAGE", 0.6)
+# The learned reader (support/reader/): its weights, the P(answerable) below which a turn escalates
+# (unset: the threshold chosen on the reader's calibration split, stored with the weights), how many
+# sentences may support the answer, and how close to the answer's score a supporting one must be.
+READER_MODEL_PATH = env_str("READER_MODEL_PATH") or None
+READER_MIN_ANSWERABLE = env_float("READER_MIN_ANSWERABLE", -1.0)  # negative: the weights' own threshold
+READER_MAX_SUPPORTING = env_int("READER_MAX_SUPPORTING", 2, minimum=0)
+READER_SUPPORT_RATIO = env_float("READER_SUPPORT_RATIO", 0.5)
 LLM_PROMPT_VERSION = "2026-11-28.1"
 LLM_BREAKER_FAILURES = env_int("LLM_BREAKER_FAILURES", 5, minimum=1)
 LLM_BREAKER_COOLDOWN_SECONDS = env_int("LLM_BREAKER_COOLDOWN_SECONDS", 30, minimum=1)

@@ -116,7 +116,9 @@ def _parse_markdown(text: str, fallback_title: str) -> ParsedDocument:
     pending_heading: int | None = None
     in_item = 0
     in_cell = False
+    in_head = False
     row: list[str] = []
+    header: list[str] = []
     for tok in tokens:
         if tok.type == "heading_open":
             pending_heading = int(tok.tag[1])
@@ -131,6 +133,12 @@ def _parse_markdown(text: str, fallback_title: str) -> ParsedDocument:
             in_item += 1
         elif tok.type == "list_item_close":
             in_item -= 1
+        elif tok.type == "thead_open":
+            in_head, header = True, []
+        elif tok.type == "thead_close":
+            in_head = False
+        elif tok.type == "table_close":
+            header = []
         elif tok.type == "tr_open":
             row = []
         elif tok.type in ("td_open", "th_open"):
@@ -140,8 +148,10 @@ def _parse_markdown(text: str, fallback_title: str) -> ParsedDocument:
         elif tok.type == "inline" and in_cell:
             row.append(clean(_inline_text(tok)))
         elif tok.type == "tr_close":
-            if any(row):
-                blocks.append(Block(_path(title, headings), " | ".join(row), is_item=True))
+            if in_head:
+                header = row
+            elif any(row):
+                blocks.append(Block(_path(title, headings), table_row(header, row), is_item=True))
         elif tok.type == "inline":
             content = clean(_inline_text(tok))
             if content:
@@ -152,6 +162,16 @@ def _parse_markdown(text: str, fallback_title: str) -> ParsedDocument:
                 blocks.append(Block(_path(title, headings), content))
     title = title or fallback_title
     return ParsedDocument(title=title, source_format="markdown", blocks=_retitle(blocks, title))
+
+
+def table_row(header: list[str], cells: list[str]) -> str:
+    """A table row that can be quoted alone: each cell with its column's name ("Tier: Silver |
+    Return window: 30 days"), so a row never needs the header line above it to make sense."""
+    if len(header) == len(cells):
+        return " | ".join(
+            f"{name}: {cell}" if name and cell else cell for name, cell in zip(header, cells, strict=True) if cell
+        )
+    return " | ".join(c for c in cells if c)
 
 
 def _inline_text(tok) -> str:
@@ -224,8 +244,15 @@ def _parse_html(data: bytes, fallback_title: str) -> ParsedDocument:
                 " ".join(s for s in el.find_all(string=True) if s.find_parent(["ul", "ol"]) in (el.parent,))
             )
         elif name == "tr":
-            cells = [clean(c.get_text(" ")) for c in el.find_all(["td", "th"])]
-            content = " | ".join(c for c in cells if c)
+            cells = el.find_all(["td", "th"])
+            if cells and all(c.name == "th" for c in cells):
+                continue  # a header row: its names go into every row below it
+            table = el.find_parent("table")
+            head = table.find("tr") if table is not None else None
+            names = [clean(c.get_text(" ")) for c in head.find_all("th")] if head is not None else []
+            if head is el:
+                names = []
+            content = table_row(names, [clean(c.get_text(" ")) for c in cells])
         else:
             content = clean(el.get_text(" "))
         if content:

@@ -4,7 +4,7 @@ Search = pgvector cosine top-N (HNSW) + BM25 full-text top-N (over the
 `ChunkTerm` postings of PostgreSQL's English tsvector lexemes), fused by
 reciprocal rank, over `searchable` chunks only (current versions of verified,
 unretired documents). One SQL statement returns the top k above the
-similarity floor with what compression needs (sentence spans and vectors), so
+similarity floor with what the reader needs (sentence spans and vectors), so
 a chat turn reads its passages once; the query vector is computed by the
 caller (once per chat turn) and passed in.
 """
@@ -46,9 +46,12 @@ class SearchHit:
     text_rank: int | None
     score: float
     version_title: str = ""  # the title at this version, as citations show it (the document's may differ)
-    # The chunk's sentences (character spans) and their ingestion-time vectors (float16), for compression.
+    # The chunk's sentences (character spans) and their ingestion-time vectors (float16), for the reader.
     sentence_spans: list = field(default_factory=list)
     sentence_vectors: bytes = b""
+    # False when the chunk before it in its document sits under the same heading: the chunk
+    # continues a section instead of opening it (the reader weighs a section's first sentence).
+    opens_section: bool = True
 
 
 _SEARCH_SQL = """
@@ -80,7 +83,10 @@ fused AS (
       FROM vec FULL OUTER JOIN fts ON vec.id = fts.id
 )
 SELECT c.id, d.id, d.title, d.source_key, v.id, v.number, c.ordinal, c.heading_path, c.text,
-       s.cosine, f.tscore, f.vrank, f.trank, f.rrf, v.title, c.sentence_spans, c.sentence_vectors
+       s.cosine, f.tscore, f.vrank, f.trank, f.rrf, v.title, c.sentence_spans, c.sentence_vectors,
+       NOT EXISTS (SELECT 1 FROM knowledge_chunk p
+                    WHERE p.version_id = c.version_id AND p.ordinal = c.ordinal - 1
+                      AND p.heading_path = c.heading_path) AS opens_section
   FROM fused f
   JOIN knowledge_chunk c ON c.id = f.id
   CROSS JOIN LATERAL (SELECT 1 - (c.embedding <=> %(vec)s::vector) AS cosine) s
@@ -246,6 +252,7 @@ def chunk_search(
             version_title=r[14],
             sentence_spans=json.loads(r[15]) if r[15] else [],  # Django leaves jsonb undecoded
             sentence_vectors=bytes(r[16] or b""),
+            opens_section=bool(r[17]),
         )
         for r in rows
     ]

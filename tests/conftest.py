@@ -31,6 +31,14 @@ def pytest_terminal_summary(terminalreporter) -> None:
         )
 
 
+@pytest.fixture
+def answer_freely(settings):
+    """Tests of what happens around a grounded answer (citations, provenance, the LLM composer,
+    the console) need one whatever the reader thinks of the question: any candidate is answered.
+    Whether the reader answers the right questions is tested on the question sets instead."""
+    settings.READER_MIN_ANSWERABLE = 0.0
+
+
 @pytest.fixture(autouse=True)
 def _media_and_uploads(tmp_path, settings):
     settings.UPLOAD_DIR = tmp_path / "uploads"
@@ -86,16 +94,16 @@ def redis_url() -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
-    # Critical-topic rules, full-text statistics and the answerability vocabulary
+    # Critical-topic rules, full-text statistics and the reader's knowledge-base statistics
     # are cached per process, keyed by the knowledge generation; each test's
     # database starts over (generation 1 again), so the caches must too.
     from knowledge import selectors
-    from support.pipeline import lexicon, triggers
+    from support.pipeline import read, triggers
 
     def forget():
         triggers.invalidate_rules()
         selectors._stats = None
-        lexicon._vocab = None
+        read._stats = None
 
     forget()
     yield

@@ -1,23 +1,13 @@
-"""Words: salient terms of a question, stems, the knowledge base's vocabulary
-with inverse document frequencies, and the kind of value a question asks for.
-
-These are the lexical signals answerability and compression stand on. The
-vocabulary is read from the searchable chunks once per knowledge-base state
-(it changes only when a version is verified or a document retired).
-"""
+"""Words: content words and stems (what verification compares), and whether a
+question says enough to search on. English only, nothing of any one knowledge base."""
 
 from __future__ import annotations
 
-import math
 import re
 import threading
-from collections import Counter
-from dataclasses import dataclass
 from functools import lru_cache
 
 import snowballstemmer
-
-from knowledge.models import Chunk
 
 _stemmer = snowballstemmer.stemmer("english")
 _stem_lock = threading.Lock()
@@ -51,8 +41,8 @@ guess wonder wondering guys folks mate sure thing stuff anyway though
 # specific subject: on their own they are too vague to search.
 GENERIC = _words(
     """
-help question questions problem issue info information support service assist assistance query brightwheel
-bike bikes order orders item items product products
+help question questions problem issue info information support service assist assistance query
+order orders item items product products thing things
 """
 )
 
@@ -76,19 +66,6 @@ def has_digit(word: str) -> bool:
     return any(ch.isdigit() for ch in word)
 
 
-@lru_cache(maxsize=65536)
-def zipf(word: str) -> float:
-    """How common a word is in general English (wordfreq's Zipf scale: 7 = 'the', 1 = very rare)."""
-    from wordfreq import zipf_frequency
-
-    return zipf_frequency(word, "en")
-
-
-def informativeness(word: str) -> float:
-    """Weight of a question word: rare words carry the subject, common ones little."""
-    return min(4.0, max(0.2, 6.0 - zipf(word)))
-
-
 @lru_cache(maxsize=8192)
 def stems(text: str) -> frozenset[str]:
     """Stems of the content words, with hyphenated compounds also in their parts
@@ -107,140 +84,6 @@ def _stems(text: str) -> set[str]:
     return out
 
 
-# --- What kind of value does the question ask for? ----------------------------------------
-
-_MONEY = re.compile(
-    r"(?:€|£|\$|\beur\b|\beuro|\bgbp\b|\busd\b)\s?\d|\d\s?(?:€|£|\$|eur\b|euros?\b)"
-    r"|\bfree\b|\bno charge\b|\bat no cost\b",
-    re.I,
-)
-_DURATION = re.compile(
-    r"\b\d+(?:[.,]\d+)?\s*(?:-|–|to)?\s*\d*\s*(?:business |working |calendar )?"
-    r"(?:minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)\b"
-    r"|\bwithin\b|\bsame day\b|\bnext day\b|\bimmediately\b|\blifetime\b",
-    re.I,
-)
-_TIME = re.compile(
-    r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|wed|thu|fri|sat|sun)\b",
-    re.I,
-)
-_NUMBER = re.compile(
-    r"\b\d+(?:[.,]\d+)?\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty)\b", re.I
-)
-_CONTACT = re.compile(r"@|\+?\d[\d\s]{6,}\d|\bphone\b|\bcall\b|\bemail\b|\bchat\b|\bform\b", re.I)
-
-
-@dataclass(frozen=True)
-class AnswerType:
-    name: str
-    pattern: re.Pattern | None
-
-
-# "charge" is money when someone or something is charged ("charges", "any charge", "delivery charge",
-# "do you charge for", "charged me", "charge my card"); "how do I charge the battery" asks how, and
-# "does the battery hold a charge" asks about the battery, not a price.
-_MONEY_CUE = re.compile(
-    r"\bhow much\b|\bcost|\bprice|\bfees?\b|\bpay for\b|\bexpensive\b|\bcharges\b"
-    r"|\b(?:any|an extra|extra|additional|delivery|shipping|service|handling)\s+charge\b"
-    r"|\bcharged?\s+(?:me|you|us|them|for|extra|a fee|my card)\b",
-    re.I,
-)
-_TIME_CUE = re.compile(
-    r"\bwhat time\b|\bopening hours\b|\bwhen (?:are|is) (?:you|the \w+) open\b|\bopen on\b|\bhours\b", re.I
-)
-_DURATION_CUE = re.compile(
-    r"\bhow long\b|\bhow many (?:days|weeks|months|years|hours)\b|\bhow soon\b|\bhow quickly\b|\bwhen will\b"
-    r"|\bhow fast\b|\bdeadline\b|\bvalid for\b|\bexpire",
-    re.I,
-)
-_NUMBER_CUE = re.compile(r"\bhow many\b|\bhow far\b|\bhow heavy\b|\bwhat size\b|\bhow old\b|\bpercent|\brange\b", re.I)
-_CONTACT_CUE = re.compile(
-    r"\bhow (?:can|do) i (?:contact|reach)\b|\bphone number\b|\bemail address\b|\bcontact\b", re.I
-)
-
-_ANSWER_TYPES: list[tuple[re.Pattern, AnswerType]] = [
-    (_MONEY_CUE, AnswerType("money", _MONEY)),
-    (_TIME_CUE, AnswerType("time", _TIME)),
-    (_DURATION_CUE, AnswerType("duration", _DURATION)),
-    (_NUMBER_CUE, AnswerType("number", _NUMBER)),
-    (_CONTACT_CUE, AnswerType("contact", _CONTACT)),
-]
-
-
-def answer_type(question: str) -> AnswerType | None:
-    for cue, kind in _ANSWER_TYPES:
-        if cue.search(question):
-            return kind
-    return None
-
-
-# --- The knowledge base's vocabulary ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    df: dict[str, int]
-    n_chunks: int
-
-    def idf(self, term: str) -> float:
-        return math.log((self.n_chunks + 1) / (self.df.get(term, 0) + 0.5))
-
-    def known(self, term: str) -> bool:
-        return term in self.df
-
-    def correct(self, word: str) -> str | None:
-        """A known stem one edit away from an unknown word (typos: 'refnd' → 'refund').
-        Real English words are left alone: 'crack' is not a typo of 'track'."""
-        if zipf(word.lower()) >= 2.5:
-            return None
-        return _closest(word.lower(), self)
-
-
-def _edits1(word: str) -> set[str]:
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    deletes = {a + b[1:] for a, b in splits if b}
-    transposes = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-    replaces = {a + c + b[1:] for a, b in splits if b for c in letters}
-    inserts = {a + c + b for a, b in splits for c in letters}
-    return deletes | transposes | replaces | inserts
-
-
-def _closest(word: str, vocab: Vocabulary) -> str | None:
-    if len(word) < 4 or not word.isalpha():
-        return None
-    best: tuple[int, str] | None = None
-    for candidate in _edits1(word):
-        s = stem(candidate)
-        if s in vocab.df and (best is None or vocab.df[s] > best[0]):
-            best = (vocab.df[s], s)
-    return best[1] if best else None
-
-
-_vocab_lock = threading.Lock()
-_vocab: tuple[str, Vocabulary] | None = None
-
-
-def vocabulary(state_key: str) -> Vocabulary:
-    """The vocabulary of the searchable chunks, rebuilt when `state_key` changes."""
-    global _vocab
-    if _vocab is not None and _vocab[0] == state_key:
-        return _vocab[1]
-    with _vocab_lock:
-        if _vocab is None or _vocab[0] != state_key:
-            _vocab = (state_key, _build_vocabulary())
-        return _vocab[1]
-
-
-def _build_vocabulary() -> Vocabulary:
-    df: Counter[str] = Counter()
-    n = 0
-    for heading, text in Chunk.objects.filter(searchable=True).values_list("heading_path", "text").iterator(2000):
-        n += 1
-        df.update(_stems(heading + " " + text))  # uncached: each chunk is read once here
-    return Vocabulary(dict(df), n)
-
-
 @lru_cache(maxsize=4096)
 def question_terms(question: str) -> tuple[str, ...]:
     """Distinct content words of a question, in order."""
@@ -248,3 +91,10 @@ def question_terms(question: str) -> tuple[str, ...]:
     for word in content_words(question):
         seen.setdefault(word, None)
     return tuple(seen)
+
+
+def is_vague(question: str) -> bool:
+    """Too little to search on: 'help', 'hello?', a lone word."""
+    terms = question_terms(question)
+    specific = [t for t in terms if t not in GENERIC]
+    return len(specific) == 0 or (len(specific) == 1 and len(tokens(question)) <= 2)

@@ -33,9 +33,9 @@ from knowledge import selectors
 from knowledge.models import KnowledgeState
 from support import hours
 from support.models import Conversation, Message
-from support.pipeline import answerability, compose, lexicon, llm, output, policy, record, triggers, verify
-from support.pipeline.compress import compress
+from support.pipeline import compose, lexicon, llm, output, policy, read, record, triggers, verify
 from support.pipeline.types import Reply, Turn
+from support.reader import model as reader_model
 from support.selectors import CitedSource
 
 # The stages of one turn, in the order they run; docs/architecture.md lists the same (tested).
@@ -48,7 +48,7 @@ STAGES = (
     "triggers",
     "approved",
     "retrieval",
-    "compress",
+    "read",
     "compose",
     "verify",
     "output",
@@ -60,8 +60,9 @@ FINGERPRINT_SETTINGS = (
     "CHAT_CONTEXT_TOKEN_BUDGET",
     "CHAT_MAX_ANSWER_SENTENCES",
     "APPROVED_MATCH_THRESHOLD",
-    "ANSWERABLE_MIN_COSINE",
-    "ANSWERABLE_MIN_COVERAGE",
+    "READER_MIN_ANSWERABLE",
+    "READER_MAX_SUPPORTING",
+    "READER_SUPPORT_RATIO",
     "SEARCH_MIN_COSINE",
     "SEARCH_CANDIDATES",
     "SEARCH_HNSW_EF_SEARCH",
@@ -74,18 +75,19 @@ FINGERPRINT_SETTINGS = (
 
 NO_ANSWER_TEXT = "I couldn't find this in our verified help articles, so I won't guess. {handover}"
 BLOCKED_TEXT = (
-    "Sorry, I can't help with that request. I can answer questions about our products, orders, delivery, "
-    "returns and services — or hand you to a person with “Talk to a person”."
+    "Sorry, I can't help with that request. I can answer questions from our help articles — "
+    "or hand you to a person with “Talk to a person”."
 )
 CLARIFY_TEXT = (
-    "Could you tell me a bit more about what you need? For example: “How long do I have to return an e-bike?” "
-    "or “What does delivery to Germany cost?”"
+    "Could you tell me a bit more about what you need? Ask it as a whole question, the way you would ask "
+    "a person at our help desk."
 )
 
 
 def config_fingerprint() -> str:
     values = {name: getattr(settings, name, None) for name in FINGERPRINT_SETTINGS}
     values["composer"] = llm.composer_name() if llm.enabled() else compose.EXTRACTIVE
+    values["reader"] = reader_model.digest()
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -213,7 +215,7 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
         return turn, _escalate(no_answer, Reason.LIMIT, why="daily_budget")
 
     with _stage(turn, "retrieval"):
-        vague = answerability.is_vague(question)
+        vague = lexicon.is_vague(question)
         generation = KnowledgeState.current()
         hits = (
             []
@@ -222,7 +224,6 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
                 query=question, vector=turn.vector, k=settings.CHAT_RETRIEVAL_K, generation=generation
             )
         )
-        decision = answerability.decide(question, hits, lexicon.vocabulary(str(generation))) if not vague else None
     turn.signals["retrieved"] = [
         {
             "chunk_id": h.chunk_id,
@@ -236,13 +237,14 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
     ]
     if vague:
         return turn, Reply(kind=Kind.CLARIFY, text=CLARIFY_TEXT, reason=Reason.VAGUE)
-    turn.signals["answerability"] = decision.as_signals()
-    if not decision.answerable:
-        return turn, _escalate(no_answer, Reason.NO_ANSWER, why=decision.reason)
 
-    with _stage(turn, "compress"):
-        asked = lexicon.answer_type(question)
-        passages = compress(hits, turn.vector, decision.stems, asked.pattern if asked else None)
+    with _stage(turn, "read"):
+        reading = read.read(question, turn.vector, hits, generation)
+        passages = read.quote(reading, hits) if reading.answerable else []
+    turn.signals["reader"] = reading.as_signals()
+    if not reading.answerable:
+        why = "nothing_retrieved" if not hits else "not_answerable"
+        return turn, _escalate(no_answer, Reason.NO_ANSWER, why=why)
     if not passages:
         return turn, _escalate(no_answer, Reason.NO_ANSWER, why="nothing_kept")
     context_tokens = sum(estimate_tokens(p.quote) for p in passages)

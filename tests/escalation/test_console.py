@@ -157,6 +157,7 @@ def test_internal_notes_stay_internal(demo_kb, agent):
     assert b"Customer is a VIP" in login(agent).get(reverse("console:detail", args=[escalation.pk])).content
 
 
+@pytest.mark.usefixtures("answer_freely")
 def test_detail_shows_transcript_citations_and_retrieval_evidence(demo_kb, agent):
     api = APIClient()
     created = api.post("/api/v1/conversations/").json()
@@ -243,6 +244,7 @@ def test_correction_becomes_an_approved_answer_and_joins_the_regression_set(demo
         call_command("evaluate", "--regressions")
 
 
+@pytest.mark.usefixtures("answer_freely")
 def test_problematic_screen_lists_thumbs_down_and_corrections_with_provenance(demo_kb, agent):
     api = APIClient()
     created = api.post("/api/v1/conversations/").json()

@@ -17,14 +17,17 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def traffic(demo_kb):
+def traffic(demo_kb, settings):
+    """Two answered questions and two escalated ones. What the dashboard counts is under test here,
+    not the reader, so each question's fate is fixed with the answerability threshold."""
     api = APIClient()
-    for text in [
-        "How many days do I have to return an e-bike?",
-        "Do you sell tandem bikes?",
-        "do you sell tandem bicycles",
-        "What does delivery to Germany cost?",
+    for text, answered in [
+        ("How many days do I have to return an e-bike?", True),
+        ("Do you sell tandem bikes?", False),
+        ("do you sell tandem bicycles", False),
+        ("What does delivery to Germany cost?", True),
     ]:
+        settings.READER_MIN_ANSWERABLE = 0.0 if answered else 1.01
         created = api.post("/api/v1/conversations/").json()
         api.post(
             f"/api/v1/conversations/{created['id']}/messages/",

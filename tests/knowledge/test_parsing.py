@@ -13,10 +13,20 @@ def test_markdown_keeps_headings_lists_and_title():
     assert len(items) == 2 and items[1].text.startswith("Return shipping costs €19.90")
 
 
-def test_markdown_tables_become_rows():
+def test_markdown_tables_become_rows_that_carry_their_column_names():
     doc = parse_document("t.md", b"# Sizes\n\n| Height | Frame |\n|---|---|\n| 160-170 cm | S |\n| 170-180 cm | M |\n")
     rows = [b.text for b in doc.blocks if b.is_item]
-    assert rows == ["Height | Frame", "160-170 cm | S", "170-180 cm | M"]
+    assert rows == ["Height: 160-170 cm | Frame: S", "Height: 170-180 cm | Frame: M"]
+
+
+def test_html_table_rows_carry_their_header_and_the_header_row_is_not_a_row():
+    html = (
+        b"<html><body><h1>Returns</h1><table><tr><th>Tier</th><th>Return window</th></tr>"
+        b"<tr><td>Silver</td><td>30 days</td></tr><tr><td>Gold</td><td></td></tr></table>"
+        b"<table><tr><td>no</td><td>header</td></tr></table></body></html>"
+    )
+    rows = [b.text for b in parse_document("r.html", html).blocks if b.is_item]
+    assert rows == ["Tier: Silver | Return window: 30 days", "Tier: Gold", "no | header"]
 
 
 def test_html_drops_scripts_styles_and_navigation():

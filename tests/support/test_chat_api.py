@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from escalation.models import Escalation
 from support.models import Citation, Conversation, Message
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("answer_freely")]
 
 
 @pytest.fixture
@@ -53,8 +53,8 @@ def test_a_grounded_answer_cites_the_current_verified_version(api, demo_kb):
     # provenance is recorded
     bot = Message.objects.get(pk=reply["id"])
     assert bot.composer == "extractive" and len(bot.config_fingerprint) == 12
-    assert {"embed", "retrieval", "compress", "compose", "verify"} <= set(bot.stage_ms)
-    assert bot.signals["answerability"]["answerable"] is True and bot.tokens_in > 0
+    assert {"embed", "retrieval", "read", "compose", "verify"} <= set(bot.stage_ms)
+    assert bot.signals["reader"]["answerable"] is True and bot.tokens_in > 0
 
 
 def test_the_citations_a_turn_returns_are_the_ones_it_recorded(api, demo_kb):
@@ -85,7 +85,8 @@ def test_the_same_question_gets_the_same_answer(api, demo_kb):
     assert len(answers) == 1
 
 
-def test_unanswerable_question_is_escalated_not_invented(api, demo_kb):
+def test_unanswerable_question_is_escalated_not_invented(api, demo_kb, settings):
+    settings.READER_MIN_ANSWERABLE = -1.0  # the reader's own threshold: this test is about answerability
     cid, token = start(api)
     reply = say(api, cid, token, "Do you sell tandem bikes?").json()["reply"]
     assert reply["kind"] == "escalated" and reply["citations"] == []

@@ -15,7 +15,7 @@ from django.core.cache import cache
 
 from support.pipeline import llm, run
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("answer_freely")]
 
 QUESTION = "How many days do I have to return an e-bike?"
 

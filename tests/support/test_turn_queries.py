@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 from knowledge import services as knowledge_services
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("answer_freely")]
 
 GROUNDED_TURN_QUERIES = 16
 APPROVED_TURN_QUERIES = 11

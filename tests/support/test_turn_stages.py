@@ -31,6 +31,7 @@ def test_the_architecture_page_lists_the_stages_in_the_order_they_run():
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("answer_freely")
 def test_a_grounded_turn_runs_every_stage_in_order(demo_kb):
     conversation = services.conversation_create().conversation
     result = services.message_post(conversation=conversation, text="How many days do I have to return an e-bike?")

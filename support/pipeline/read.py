@@ -1,0 +1,262 @@
+"""Read, the stage after retrieval: which retrieved sentence answers the question, whether any
+does, and what must be quoted with it.
+
+The learned reader (support/reader/) scores every sentence of the retrieved chunks and gives a
+calibrated P(answerable); one threshold serves every knowledge base. Nothing here knows a
+shop's words: the question's terms are weighed by the knowledge base's own statistics (read
+from its searchable chunks once per knowledge generation), and the only word lists are the
+English markers of a condition or a list ("unless", "only if", a trailing colon).
+
+What is quoted: the answering sentence first, then at most READER_MAX_SUPPORTING sentences
+from the same section that carry its conditions and exceptions (the next sentence when it
+states one, the sentence a "This …" points back to, a list's introduction or its items).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.conf import settings
+
+from core import embeddings
+from core.text import estimate_tokens
+from knowledge.models import Chunk
+from knowledge.selectors import BM25_K1, SearchHit
+from support.pipeline.types import Passage
+from support.reader import model as reader_model
+from support.reader.features import tokens
+
+# A sentence that states a condition or an exception to the one before it.
+_CONDITION = re.compile(
+    r"^(?:however|but|unless|except|only|note|please note|if|provided|as long as|otherwise|in that case|"
+    r"exceptions?|this does not|this doesn't)\b|\b(?:unless|except|excluding|only if|provided that|as long as|"
+    r"does not apply|do not apply)\b",
+    re.IGNORECASE,
+)
+_POINTS_BACK = re.compile(r"^(?:this|that|these|those|it|they|such)\b", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+MAX_LIST_ITEMS = 8
+MIN_WORDS = 3  # shorter prose (a version line, a lone label) is never quoted on its own; list items may be short
+
+
+@dataclass
+class Candidate:
+    hit: int  # index into the turn's hits
+    index: int  # sentence index in that hit
+    text: str
+    p: float
+    is_item: bool
+
+
+@dataclass
+class Reading:
+    p_answerable: float
+    threshold: float
+    candidates: list[Candidate] = field(default_factory=list)  # best first
+    chunk_order: list[int] = field(default_factory=list)  # hits reranked by the reader
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.candidates) and self.p_answerable >= self.threshold
+
+    def as_signals(self) -> dict:
+        top = self.candidates[0] if self.candidates else None
+        return {
+            "p_answerable": round(self.p_answerable, 4),
+            "threshold": self.threshold,
+            "answerable": self.answerable,
+            "top": {"hit": top.hit, "sentence": top.index, "p": round(top.p, 4)} if top else None,
+            "chunk_order": self.chunk_order,
+        }
+
+
+def threshold() -> float:
+    configured = settings.READER_MIN_ANSWERABLE
+    return float(configured) if configured >= 0 else reader_model.load().threshold
+
+
+def read(question: str, vector: np.ndarray, hits: list[SearchHit], generation: int) -> Reading:
+    """Score the hits' sentences; `hits` come best first from the hybrid search."""
+    limit = threshold()
+    if not hits:
+        return Reading(0.0, limit)
+    heads = heading_vectors([h.heading_path for h in hits])
+    chunks = [as_chunk(h, heads[h.heading_path]) for h in hits]
+    scored = reader_model.load().score(question, vector, chunks, kb_stats(generation))
+    candidates = [
+        Candidate(s["chunk"], s["index"], s["text"], s["p"], _is_item(hits[s["chunk"]], s["index"]))
+        for s in scored["sentences"]
+    ]
+    return Reading(scored["p_answerable"], limit, candidates, scored["chunk_order"])
+
+
+def as_chunk(hit: SearchHit, heading_vector: np.ndarray) -> dict:
+    """A search hit as the reader's features read it."""
+    return {
+        "doc_id": hit.document_id,
+        "heading_path": hit.heading_path,
+        "text": hit.text,
+        "sentence_spans": hit.sentence_spans,
+        "sentence_vectors": _sentence_vectors(hit, heading_vector.shape[0]),
+        "heading_vector": heading_vector,
+        "section_chunk_index": 0 if hit.opens_section else 1,
+        "cosine": hit.cosine,
+        "vector_rank": hit.vector_rank,
+        "text_rank": hit.text_rank,
+        # The search leaves BM25's constant (k1 + 1) factor out of its SQL; the reader learned full scores.
+        "bm25": hit.text_score * (BM25_K1 + 1),
+    }
+
+
+def quote(reading: Reading, hits: list[SearchHit]) -> list[Passage]:
+    """The answering sentence and what must come with it, as numbered passages (answer first)."""
+    answer = next((c for c in reading.candidates if c.is_item or _words(c.text) >= MIN_WORDS), None)
+    if answer is None:
+        return []
+    hit = hits[answer.hit]
+    sentences = [hit.text[a:b] for a, b in hit.sentence_spans]
+    items = [_is_item(hit, i) for i in range(len(sentences))]
+    keep = {answer.index} | _companions(answer.index, sentences, items)
+    supporting = 0
+    for cand in reading.candidates[1:]:
+        # Another sentence the reader rates close to the answer, in the same section: a second
+        # fact the question needs (a price and its condition, a period and its exception).
+        if supporting >= settings.READER_MAX_SUPPORTING:
+            break
+        if cand.hit != answer.hit or cand.index in keep or _words(cand.text) < MIN_WORDS:
+            continue
+        if cand.p >= settings.READER_SUPPORT_RATIO * answer.p:
+            keep.add(cand.index)
+            supporting += 1
+    chosen = _fit(keep, answer.index, sentences, items)
+    ordered = [answer.index] + [i for i in chosen if i != answer.index]
+    if items[answer.index] or (answer.index + 1 < len(items) and items[answer.index + 1]):
+        ordered = chosen  # a list reads in its own order, introduction first
+    return [
+        Passage(
+            n=1,
+            chunk_id=hit.chunk_id,
+            version_id=hit.version_id,
+            document_id=hit.document_id,
+            document_title=hit.document_title,
+            version_number=hit.version_number,
+            heading_path=hit.heading_path,
+            text=hit.text,
+            cosine=hit.cosine,
+            sentences=[sentences[i] for i in ordered],
+            items=[items[i] for i in ordered],
+            version_title=hit.version_title,
+        )
+    ]
+
+
+def _companions(i: int, sentences: list[str], items: list[bool]) -> set[int]:
+    """What a sentence cannot be quoted without: its list (the sentence right before a list
+    introduces it, whether or not it ends in a colon, and an item needs the others), the sentence
+    it points back to, and a condition or exception stated right after it."""
+    out: set[int] = set()
+    intro = None
+    if items[i]:
+        j = i - 1
+        while j >= 0 and items[j]:
+            j -= 1
+        if j >= 0:
+            intro = j
+    elif i + 1 < len(sentences) and items[i + 1]:
+        intro = i
+    if intro is not None:
+        run = []
+        k = intro + 1
+        while k < len(sentences) and items[k]:
+            run.append(k)
+            k += 1
+        out.add(intro)
+        if len(run) <= MAX_LIST_ITEMS:
+            out.update(run)
+    if i > 0 and _POINTS_BACK.match(sentences[i]) and not items[i]:
+        out.add(i - 1)
+    if i + 1 < len(sentences) and not items[i + 1] and _CONDITION.search(sentences[i + 1]):
+        out.add(i + 1)
+    return out
+
+
+def _fit(indices: set[int], answer: int, sentences: list[str], items: list[bool]) -> list[int]:
+    """Within the context token budget and the sentence cap (list items do not count against the
+    cap: a list is quoted whole or not at all); the answer always stays, the nearest go first."""
+    budget = settings.CHAT_CONTEXT_TOKEN_BUDGET
+    cap = settings.CHAT_MAX_ANSWER_SENTENCES
+    used = max(1, estimate_tokens(sentences[answer]))
+    kept = [answer]
+    counted = 0 if items[answer] else 1
+    for i in sorted(indices - {answer}, key=lambda i: (abs(i - answer), i)):
+        cost = max(1, estimate_tokens(sentences[i]))
+        if used + cost > budget or (not items[i] and counted >= cap):
+            continue
+        kept.append(i)
+        used += cost
+        counted += 0 if items[i] else 1
+    return sorted(kept)
+
+
+def _words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def _is_item(hit: SearchHit, index: int) -> bool:
+    start = hit.sentence_spans[index][0]
+    line_start = hit.text.rfind("\n", 0, start) + 1
+    return hit.text[line_start:start].startswith("- ") or (start >= 2 and hit.text[start - 2 : start] == "- ")
+
+
+def _sentence_vectors(hit: SearchHit, dims: int) -> np.ndarray:
+    if not hit.sentence_vectors:
+        return np.zeros((len(hit.sentence_spans), dims), dtype=np.float32)
+    return np.frombuffer(hit.sentence_vectors, dtype=np.float16).reshape(-1, dims)
+
+
+# --- What the reader needs from the knowledge base, cached ------------------------------------------
+
+_HEADINGS = 4096
+_heading_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+_heading_lock = threading.Lock()
+
+
+def heading_vectors(headings: list[str]) -> dict[str, np.ndarray]:
+    """Each heading path's vector; headings repeat from turn to turn, so they are embedded once."""
+    with _heading_lock:
+        missing = [h for h in dict.fromkeys(headings) if h not in _heading_cache]
+    if missing:
+        vectors = embeddings.embed_passages(missing)
+        with _heading_lock:
+            for heading, vector in zip(missing, vectors, strict=True):
+                _heading_cache[heading] = vector
+            while len(_heading_cache) > _HEADINGS:
+                _heading_cache.popitem(last=False)
+    with _heading_lock:
+        return {h: _heading_cache.get(h) for h in headings}
+
+
+_stats_lock = threading.Lock()
+_stats: tuple[int, dict] | None = None
+
+
+def kb_stats(generation: int) -> dict:
+    """How many searchable chunks contain each term: the knowledge base's own vocabulary,
+    rebuilt when a version is verified or a document retired (the generation changes)."""
+    global _stats
+    if _stats is not None and _stats[0] == generation:
+        return _stats[1]
+    with _stats_lock:
+        if _stats is None or _stats[0] != generation:
+            df: Counter[str] = Counter()
+            n = 0
+            rows = Chunk.objects.filter(searchable=True).values_list("heading_path", "text")
+            for heading, text in rows.iterator(2000):
+                n += 1
+                df.update(set(tokens(heading + "\n" + text)))
+            _stats = (generation, {"n": n, "df": dict(df)})
+        return _stats[1]
