@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint format venv browser bench clean-db
+.PHONY: run test lint format venv browser bench reader clean-db
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found " + sys.version.split()[0] + ")")'
@@ -48,6 +48,10 @@ bench: $(STAMP)
 	$(PY) bench/turn.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/public_qa.py --set all
+
+# Retrain the reader on doc2dial, refreshing the committed weights (minutes; support/reader/README.md).
+reader: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(PY) manage.py train_reader --out support/reader/model.json
 
 clean-db:
 	-$(PY) -c 'import os; os.environ.setdefault("DJANGO_SETTINGS_MODULE","config.settings"); from pathlib import Path; from config import embedded_db; embedded_db.stop(Path("var/pgdata"))'

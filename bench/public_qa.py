@@ -22,6 +22,19 @@ What it measures, per set (/work/shared/benchmarks/support_qa/<set>/):
      does (ConditionalQA), whether a gold document is cited, and the context
      tokens handed to the composer against pasting the whole documents of the
      top-5 retrieved chunks.
+     Headline, one table per set: correct / wrong / escalated and the answered
+     replies' median / p90 length in words, every reply scored by the one judge
+     in support.judge (support.judge.judge; words-only matching).
+     Gold: ConditionalQA spans = every `answers[].text` that is not yes/no,
+     yes/no = the yes/no answers (both under different conditions: stating
+     either is accepted), `answerable: false` rows unanswerable; split by
+     answer_type (span / yes_no / none). doc2dial spans = [answer_span].
+
+doc2dial split (--split, default heldout): "heldout" keeps only the questions
+whose doc_ids are all in the "test" list of support/reader/split.json, the
+documents the reader never trained on; "all" keeps every question. The
+knowledge base is all 273 doc2dial documents either way, so retrieval must
+still find the right page among all of them. ConditionalQA has no split.
 
 Isolation: its own embedded PostgreSQL in var/bench-qa-pgdata (not the
 developer's database, not bench/ingest.py's var/bench-pgdata), migrated at
@@ -34,7 +47,8 @@ if the tables held only that set. Reruns skip documents already ingested;
 --reingest truncates the knowledge tables and ingests again.
 
 Run from the project root:
-  .venv/bin/python bench/public_qa.py [--set conditionalqa|doc2dial|all] [--reingest] [--limit N] [--retrieval-only]
+  .venv/bin/python bench/public_qa.py [--set conditionalqa|doc2dial|all] [--split heldout|all]
+      [--reingest] [--limit N] [--retrieval-only]
 """
 
 from __future__ import annotations
@@ -42,7 +56,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 import time
@@ -52,10 +65,26 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _common
+from support.judge import EITHER, YES_NO, Gold, Verdict, contains, headline_table, judge
 
 PGDATA = _common.ROOT / "var" / "bench-qa-pgdata"
 MODES = ("hybrid", "vector", "text")
 PREFIX = {"conditionalqa": "cqa-", "doc2dial": "d2d-"}
+READER_SPLIT = _common.ROOT / "support" / "reader" / "split.json"
+# The answer settings printed with every run (those the running code defines; the same on every set).
+SETTINGS_SHOWN = (
+    "CHAT_RETRIEVAL_K",
+    "SEARCH_MIN_COSINE",
+    "ANSWERABLE_MIN_COSINE",
+    "ANSWERABLE_MIN_COVERAGE",
+    "READER_MODEL_PATH",
+    "READER_MIN_ANSWERABLE",
+    "READER_MAX_SUPPORTING",
+    "READER_SUPPORT_RATIO",
+    "CHAT_MAX_ANSWER_SENTENCES",
+    "CHAT_CONTEXT_TOKEN_BUDGET",
+    "CHAT_MAX_MESSAGE_CHARS",
+)
 
 # The row of /work/shared/FINDINGS.md's naive baseline each variant is compared with.
 BASELINE_NOTE = {
@@ -103,18 +132,24 @@ def chat_message(variant: str, question: dict, limit: int) -> tuple[str, bool]:
     return f"{scenario[:room].rstrip()} {asked}".strip()[:limit], True
 
 
-_WORDS = re.compile(r"[a-z0-9]+")
-_CITE = re.compile(r"\s?\[\d{1,2}\]")
+def heldout(questions: list[dict]) -> list[dict]:
+    """doc2dial questions whose gold documents are all in the reader's held-out "test" documents."""
+    test = set(json.loads(READER_SPLIT.read_text(encoding="utf-8"))["test"])
+    return [q for q in questions if all(doc_id in test for doc_id in q["doc_ids"])]
 
 
-def words(text: str) -> str:
-    """Lower-case words joined by one space: spacing, punctuation and citation markers do not count."""
-    return " ".join(_WORDS.findall(_CITE.sub(" ", text).lower()))
-
-
-def contains(reply: str, span: str) -> bool:
-    needle = words(span)
-    return bool(needle) and f" {needle} " in f" {words(reply)} "
+def gold_of(question: dict) -> Gold:
+    """The judge's gold for a ConditionalQA or doc2dial question (see the module docstring)."""
+    if not question["answerable"]:
+        return Gold(answerable=False)
+    if "answers" in question:  # ConditionalQA
+        texts = [a["text"] for a in question["answers"]]
+        yes_no = sorted({t.strip().lower() for t in texts} & set(YES_NO))
+        return Gold(
+            spans=[t for t in texts if t.strip().lower() not in YES_NO],
+            yes_no=(yes_no[0] if len(yes_no) == 1 else EITHER) if yes_no else None,
+        )
+    return Gold(spans=[question["answer_span"]] if question.get("answer_span") else [])
 
 
 # --- Knowledge base ------------------------------------------------------------------------------
@@ -236,6 +271,10 @@ def run_pipeline(variant: str, questions: list[dict]) -> tuple[list[dict], int]:
         retrieved = turn.signals.get("retrieved", [])
         version_facts([r["version_id"] for r in retrieved])
         retrieved_docs = list(dict.fromkeys(version_doc[r["version_id"]][0] for r in retrieved))
+        # The document of the first chunk in search (RRF) order and in the reader's order.
+        order = (turn.signals.get("reader") or {}).get("chunk_order") or []
+        rrf_top = source_key.get(version_doc[retrieved[0]["version_id"]][0], "") if retrieved else ""
+        reader_top = source_key.get(version_doc[retrieved[order[0]]["version_id"]][0], "") if order else rrf_top
         cited_docs = list(dict.fromkeys(source_key.get(p.document_id, "") for p in reply.passages))
         rows.append(
             {
@@ -249,6 +288,8 @@ def run_pipeline(variant: str, questions: list[dict]) -> tuple[list[dict], int]:
                 "composer": reply.composer,
                 "cited": cited_docs,
                 "retrieved": [source_key.get(d, "") for d in retrieved_docs],
+                "rrf_top": rrf_top,
+                "reader_top": reader_top,
                 "context_tokens": turn.signals.get("context_tokens"),
                 "naive_tokens": sum(
                     version_doc[v][1] for v in dict.fromkeys(r["version_id"] for r in retrieved)
@@ -268,12 +309,36 @@ def pct(part: int, whole: int) -> str:
 ANSWERED = ("grounded", "approved")
 
 
+def verdict_of(row: dict) -> Verdict:
+    return judge(kind=row["kind"], text=row.get("text", ""), gold=gold_of(row["q"]))
+
+
+def headline(name: str, rows: list[dict]) -> str:
+    """correct / wrong / escalated / reply words: all questions, and ConditionalQA by answer_type."""
+    verdicts = [(r["q"], verdict_of(r)) for r in rows]
+    groups = [("all", [v for _, v in verdicts])]
+    if name == "conditionalqa":
+        for answer_type in ("span", "yes_no", "none"):
+            groups.append((f"answer_type {answer_type}", [v for q, v in verdicts if q["answer_type"] == answer_type]))
+    wrong = Counter(v.why for _, v in verdicts if v.why)
+    note = ", ".join(f"{why} {n}" for why, n in wrong.most_common())
+    return headline_table(groups) + (f"\n\nwhy wrong: {note}" if note else "")
+
+
 def answer_report(name: str, rows: list[dict], truncated: int) -> str:
     answerable = [r for r in rows if r["q"]["answerable"]]
     unanswerable = [r for r in rows if not r["q"]["answerable"]]
     answered = [r for r in answerable if r["kind"] in ANSWERED]
-    lines: list[str] = []
+    lines: list[str] = [headline(name, rows), "", "details:", ""]
     table: list[list[object]] = []
+    searched = [r for r in answerable if r.get("rrf_top")]
+    for label, key in (("search (RRF) order", "rrf_top"), ("reader order", "reader_top")):
+        table.append(
+            [
+                f"answerable questions: the first retrieved chunk is from a gold document, {label}",
+                pct(sum(r[key] in gold_keys(r["q"], lenient=True) for r in searched), len(searched)),
+            ]
+        )
     if unanswerable:
         escalated = sum(r["kind"] == "escalated" for r in unanswerable)
         table.append(["unanswerable questions escalated", pct(escalated, len(unanswerable))])
@@ -330,7 +395,7 @@ def answer_report(name: str, rows: list[dict], truncated: int) -> str:
         )
     table.append(
         [
-            "answerable questions: a gold document among the pipeline's own top-5 chunks",
+            "answerable questions: a gold document among the pipeline's own retrieved chunks (CHAT_RETRIEVAL_K)",
             pct(sum(bool(gold_keys(r["q"]) & set(r.get("retrieved", []))) for r in answerable), len(answerable)),
         ]
     )
@@ -348,7 +413,7 @@ def answer_report(name: str, rows: list[dict], truncated: int) -> str:
                 [
                     ["pipeline (compressed passages)", f"{statistics.mean(ctx):.0f}", f"{statistics.median(ctx):.0f}"],
                     [
-                        "naive: whole documents of the top-5 hybrid chunks",
+                        "naive: whole documents of the pipeline's retrieved chunks",
                         f"{statistics.mean(naive):.0f}",
                         f"{statistics.median(naive):.0f}",
                     ],
@@ -383,10 +448,15 @@ def answer_report(name: str, rows: list[dict], truncated: int) -> str:
 # --- Main ------------------------------------------------------------------------------------------
 
 
-def evaluate_set(name: str, questions: list[dict], *, retrieval_only: bool = False) -> None:
+def evaluate_set(
+    name: str, questions: list[dict], *, total: int, retrieval_only: bool = False, split: str = ""
+) -> None:
     print(f"\n## {name}\n", flush=True)
     chunks = only_searchable(name)
-    print(f"searchable chunks (this set only): {chunks}; questions: {len(questions)}\n", flush=True)
+    print(f"searchable chunks (this set only): {chunks}; questions: {len(questions)}", flush=True)
+    if split:
+        print(split, flush=True)
+    print(flush=True)
     if name == "conditionalqa":
         with_scenario = [(f"{q['scenario']} {q['question']}".strip(), gold_keys(q), gold_keys(q)) for q in questions]
         question_only = [(q["question"], gold_keys(q), gold_keys(q)) for q in questions]
@@ -398,6 +468,10 @@ def evaluate_set(name: str, questions: list[dict], *, retrieval_only: bool = Fal
         queries = [(q["question"], gold_keys(q), gold_keys(q, lenient=True)) for q in questions]
         print("### retrieval, question\n")
         print(retrieval_table(retrieval(queries), "doc2dial", lenient=True), flush=True)
+    if len(questions) < total:
+        print(
+            f"\n(the naive baseline column is over all {total} questions of the set; ours over these {len(questions)})"
+        )
     if retrieval_only:
         return
     print("\n### answer pipeline\n", flush=True)
@@ -416,6 +490,12 @@ def main() -> None:
     parser.add_argument("--reingest", action="store_true", help="truncate the knowledge tables and ingest again")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions of each set (smoke test)")
     parser.add_argument("--retrieval-only", action="store_true", help="skip the answer pipeline (about 1 minute)")
+    parser.add_argument(
+        "--split",
+        choices=["heldout", "all"],
+        default="heldout",
+        help="doc2dial questions: heldout = only those on the reader's held-out test documents (default); all",
+    )
     args = parser.parse_args()
 
     os.environ["EMBEDDED_PGDATA"] = str(PGDATA)
@@ -430,11 +510,7 @@ def main() -> None:
         _common.print_context("public_qa.py", sys.argv[1:])
         print(
             f"composer: {llm.composer_name() if llm.enabled() else 'extractive'}; "
-            f"CHAT_RETRIEVAL_K={settings.CHAT_RETRIEVAL_K}, SEARCH_MIN_COSINE={settings.SEARCH_MIN_COSINE}, "
-            f"ANSWERABLE_MIN_COSINE={settings.ANSWERABLE_MIN_COSINE}, "
-            f"ANSWERABLE_MIN_COVERAGE={settings.ANSWERABLE_MIN_COVERAGE}, "
-            f"CHAT_CONTEXT_TOKEN_BUDGET={settings.CHAT_CONTEXT_TOKEN_BUDGET}, "
-            f"CHAT_MAX_MESSAGE_CHARS={settings.CHAT_MAX_MESSAGE_CHARS}",
+            + ", ".join(f"{name}={getattr(settings, name)}" for name in SETTINGS_SHOWN if hasattr(settings, name)),
             flush=True,
         )
         names = list(_common.DATASETS) if args.set == "all" else [args.set]
@@ -442,8 +518,23 @@ def main() -> None:
         embeddings.warm()
         ensure_ingested({name: data[name][0] for name in names}, args.reingest)
         for name in names:
-            questions = data[name][1][: args.limit] if args.limit else data[name][1]
-            evaluate_set(name, questions, retrieval_only=args.retrieval_only)
+            questions = data[name][1]
+            split = ""
+            if name == "doc2dial":
+                if args.split == "heldout":
+                    questions = heldout(questions)
+                    split = (
+                        f"split: heldout -- the {len(questions)} of {len(data[name][1])} questions whose documents "
+                        f"are all in the reader's held-out test list ({READER_SPLIT.relative_to(_common.ROOT)}); "
+                        f"the knowledge base is all {len(data[name][0])} documents, so retrieval still searches "
+                        "every page"
+                    )
+                else:
+                    split = f"split: all -- every one of the {len(questions)} questions"
+            if args.limit:
+                questions = questions[: args.limit]
+                split += f"{'; ' if split else ''}--limit {args.limit}: the first {len(questions)} of them"
+            evaluate_set(name, questions, total=len(data[name][1]), retrieval_only=args.retrieval_only, split=split)
     finally:
         _common.stop_server()
 

@@ -1,7 +1,11 @@
-"""Offline evaluation of the pipeline on a question set.
+"""Offline evaluation of the pipeline on a question set, and the one judge every set is scored by.
 
-Each row: {"question", "expected_kind", "expected_document", "must_contain": [...]}.
+Each row of a question set: {"question", "expected_kind", "expected_document", "must_contain": [...]}.
 Nothing is recorded: the pipeline runs without a conversation.
+
+The judge (``judge``) is the same for the demo set and the public sets (bench/public_qa.py): a
+reply is *correct*, *wrong* (answered but not correct: the figure that must go to zero) or
+*escalated* (not answered). See ``judge`` for the rules and ``words`` for how text is compared.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ import json
 import statistics
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.choices import ReplyKind as Kind
 from core.errors import ApplicationError
 from knowledge.models import Chunk
+from support.judge import CORRECT, Gold, Verdict, headline_table, judge, tally
 from support.pipeline import run
 
 
@@ -26,6 +32,14 @@ class Row:
     expected_document: str | None
     must_contain: list[str]
 
+    @property
+    def gold(self) -> Gold:
+        """Grounded rows: must_contain are the facts and the expected document must be cited;
+        escalated / clarify rows are unanswerable (escalating or clarifying is right there)."""
+        if self.expected_kind == Kind.GROUNDED:
+            return Gold(facts=list(self.must_contain), cite=[self.expected_document] if self.expected_document else [])
+        return Gold(answerable=False, facts=list(self.must_contain))
+
 
 @dataclass
 class RowResult:
@@ -34,9 +48,13 @@ class RowResult:
     text: str
     cited_documents: list[str]
     retrieved_documents: list[str]
-    outcome: str  # correct, incomplete, wrong, missed, escalated_ok, clarify_ok, ...
+    # The finer outcome the demo report has always shown: correct, incomplete (answered from the
+    # expected document, a fact missing), wrong (another document cited, or an unanswerable question
+    # answered), missed (answerable, not answered), ok (the expected kind), other_kind, error.
+    outcome: str
     reason: str
     ms: float
+    verdict: Verdict
 
 
 @dataclass
@@ -45,6 +63,18 @@ class Report:
 
     def _of(self, kind: str) -> list[RowResult]:
         return [r for r in self.results if r.row.expected_kind == kind]
+
+    @property
+    def headline(self) -> dict:
+        """correct / wrong / escalated / escalated_correctly (counts and shares) and reply words."""
+        return tally(r.verdict for r in self.results)
+
+    def table(self) -> str:
+        groups = [("all", [r.verdict for r in self.results])]
+        for kind in (Kind.GROUNDED, Kind.ESCALATED, Kind.CLARIFY):
+            if rows := self._of(kind):
+                groups.append((f"expected {kind}", [r.verdict for r in rows]))
+        return headline_table(groups)
 
     @property
     def summary(self) -> dict:
@@ -58,8 +88,7 @@ class Report:
 
         outcomes = Counter(r.outcome for r in self.results)
         return {
-            "questions": len(self.results),
-            "answerable": len(answerable),
+            **self.headline,
             "unanswerable": len(unanswerable),
             "vague": len(vague),
             "retrieval_hit_at_1": share(with_doc, lambda r: r.retrieved_documents[:1] == [r.row.expected_document]),
@@ -69,6 +98,8 @@ class Report:
             "answerable_escalated": share(answerable, lambda r: r.kind in (Kind.ESCALATED, Kind.CLARIFY)),
             "unanswerable_escalated": share(unanswerable, lambda r: r.kind == Kind.ESCALATED),
             "vague_clarified": share(vague, lambda r: r.kind == Kind.CLARIFY),
+            # The older, narrower count: another document cited, or an unanswerable question answered.
+            # "wrong" above (every answered reply that is not correct) is the one that must reach zero.
             "wrong_answers": outcomes.get("wrong", 0),
             "latency_ms_p50": round(statistics.median(r.ms for r in self.results), 1) if self.results else None,
             "outcomes": dict(outcomes),
@@ -95,9 +126,19 @@ def load_rows(path: Path) -> list[Row]:
     return rows
 
 
-def _contains(text: str, needle: str) -> bool:
-    norm = lambda s: " ".join(s.replace("–", "-").replace("—", "-").lower().split())  # noqa: E731
-    return norm(needle) in norm(text)
+def row_outcome(row: Row, kind: str, cited: Sequence[str], verdict: Verdict) -> str:
+    """The finer demo outcome (see RowResult.outcome), consistent with the verdict."""
+    if row.expected_kind == Kind.GROUNDED:
+        if not verdict.answered:
+            return "missed"
+        if verdict.outcome == CORRECT:
+            return "correct"
+        if row.expected_document and row.expected_document not in cited and kind == Kind.GROUNDED:
+            return "wrong"
+        return "incomplete"
+    if verdict.answered:
+        return "wrong"
+    return "ok" if kind == row.expected_kind else "other_kind"
 
 
 def evaluate_row(row: Row) -> RowResult:
@@ -105,7 +146,8 @@ def evaluate_row(row: Row) -> RowResult:
     try:
         turn, reply = run.answer(text=row.question)
     except ApplicationError as exc:
-        return RowResult(row, "error", exc.message, [], [], "error", exc.code, 0.0)
+        verdict = judge(kind="error", text=exc.message, gold=row.gold)
+        return RowResult(row, "error", exc.message, [], [], "error", exc.code, 0.0, verdict)
     ms = (time.perf_counter() - start) * 1000
     chunk_ids = [r["chunk_id"] for r in turn.signals.get("retrieved", [])]
     keys = dict(Chunk.objects.filter(id__in=chunk_ids).values_list("id", "version__document__source_key"))
@@ -116,26 +158,10 @@ def evaluate_row(row: Row) -> RowResult:
         )
     )
     cited = list(dict.fromkeys(cited_keys[p.chunk_id] for p in reply.passages if p.chunk_id in cited_keys))
-    answered = reply.kind in (Kind.GROUNDED, Kind.APPROVED)
-    if row.expected_kind == Kind.GROUNDED:
-        if not answered:
-            outcome = "missed"
-        elif all(_contains(reply.text, s) for s in row.must_contain) and (
-            not row.expected_document or row.expected_document in cited or reply.kind == Kind.APPROVED
-        ):
-            outcome = "correct"
-        elif row.expected_document and row.expected_document not in cited and reply.kind == Kind.GROUNDED:
-            outcome = "wrong"
-        else:
-            outcome = "incomplete"
-    elif answered:
-        outcome = "wrong"
-    elif reply.kind == row.expected_kind:
-        outcome = "ok"
-    else:
-        outcome = "other_kind"
+    verdict = judge(kind=reply.kind, text=reply.text, gold=row.gold, cited=cited)
+    outcome = row_outcome(row, reply.kind, cited, verdict)
     why = turn.signals.get("answerability", {}).get("reason", reply.reason)
-    return RowResult(row, reply.kind, reply.text, cited, retrieved, outcome, why, ms)
+    return RowResult(row, reply.kind, reply.text, cited, retrieved, outcome, why, ms, verdict)
 
 
 def evaluate(rows: list[Row]) -> Report:

@@ -155,26 +155,23 @@ def quote(reading: Reading, hits: list[SearchHit]) -> list[Passage]:
 
 
 def _companions(i: int, sentences: list[str], items: list[bool]) -> set[int]:
-    """What a sentence cannot be quoted without: its list (the sentence right before a list
-    introduces it, whether or not it ends in a colon, and an item needs the others), the sentence
-    it points back to, and a condition or exception stated right after it."""
+    """What a sentence cannot be quoted without: a list item needs the sentence that introduces
+    its list (the one right before the list, colon or not); a sentence that introduces a list is
+    answered by the list, so its items come along (up to MAX_LIST_ITEMS); the sentence it points
+    back to; a condition or exception stated right after it."""
     out: set[int] = set()
-    intro = None
     if items[i]:
         j = i - 1
         while j >= 0 and items[j]:
             j -= 1
         if j >= 0:
-            intro = j
+            out.add(j)
     elif i + 1 < len(sentences) and items[i + 1]:
-        intro = i
-    if intro is not None:
         run = []
-        k = intro + 1
+        k = i + 1
         while k < len(sentences) and items[k]:
             run.append(k)
             k += 1
-        out.add(intro)
         if len(run) <= MAX_LIST_ITEMS:
             out.update(run)
     if i > 0 and _POINTS_BACK.match(sentences[i]) and not items[i]:

@@ -2,7 +2,7 @@
 
 A LightGBM ranker (trained by `manage.py train_reader`, dumped to JSON) scores
 each candidate sentence of a turn; a logistic model over turn-level features,
-calibrated isotonically on a split that is never reported, gives
+calibrated (Platt) on the calibration split, gives
 P(answerable). Both are evaluated here in numpy (about 5 ms a turn for ~40
 sentences): no model forward pass, no training library at run time.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from support.reader.features import featurize, turn_features
+from support.reader.features import TURN_FEATURES, featurize, turn_features
 
 MODEL_PATH = Path(__file__).resolve().parent / "model.json"
 
@@ -105,11 +105,17 @@ def _model(d):
 
 
 class Calibrator:
+    """Turn-model score → probability: Platt's sigmoid (a, b) or an isotonic table (x, y)."""
+
     def __init__(self, d):
-        self.x = np.array(d["x"])
-        self.y = np.array(d["y"])
+        self.platt = (float(d["a"]), float(d["b"])) if "a" in d else None
+        self.x = np.array(d.get("x", []))
+        self.y = np.array(d.get("y", []))
 
     def __call__(self, s):
+        if self.platt is not None:
+            a, b = self.platt
+            return 1.0 / (1.0 + np.exp(-(a * np.asarray(s) + b)))
         return np.interp(s, self.x, self.y)
 
 
@@ -119,6 +125,9 @@ class Reader:
         self.sent = _model(spec["sentence_model"])
         self.turn = _model(spec["turn_model"])
         self.calib = Calibrator(spec["calibration"])
+        # The turn model may read a subset of the turn features (the ones that carry over to new sites).
+        used = spec.get("turn_features_used") or spec.get("turn_features") or TURN_FEATURES
+        self.turn_columns = [TURN_FEATURES.index(name) for name in used]
 
     @property
     def threshold(self) -> float:
@@ -151,7 +160,7 @@ class Reader:
         for (ci, _), pi in zip(keys, p, strict=False):
             chunk_scores[ci] = max(chunk_scores[ci], pi)
         tf = turn_features(X, logits, keys, chunks)
-        p_ans = float(self.calib(self.turn.logit(tf[None, :])[0]))
+        p_ans = float(self.calib(self.turn.logit(tf[None, self.turn_columns])[0]))
         order = np.argsort(-p, kind="stable")
         sents = [{"chunk": keys[i][0], "index": keys[i][1], "text": texts[i], "p": float(p[i])} for i in order]
         return {

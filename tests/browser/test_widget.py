@@ -18,6 +18,7 @@ def ask(page, text: str) -> None:
     page.keyboard.press("Enter")
 
 
+@pytest.mark.usefixtures("answer_freely")
 def test_ask_read_cited_answer_open_citation_rate_and_ask_for_a_person(page, live_server, live_demo_kb):
     page.goto(f"{live_server.url}/chat/")
     ask(page, "How many days do I have to return an e-bike?")
@@ -52,6 +53,7 @@ def test_ask_read_cited_answer_open_citation_rate_and_ask_for_a_person(page, liv
     shot(page, "chat-handed-over")
 
 
+@pytest.mark.usefixtures("answer_freely")
 def test_typing_indicator_and_keyboard_only_use(page, live_server, live_demo_kb):
     page.goto(f"{live_server.url}/chat/")
     page.keyboard.press("Tab")  # skip links in the header until the question box

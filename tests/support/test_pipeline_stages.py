@@ -164,9 +164,16 @@ def _reading(hit, order: list[int], p_answerable: float = 0.9):
     return Reading(p_answerable, 0.5, candidates, [0])
 
 
-def test_a_list_item_is_quoted_with_its_introduction_and_its_list():
+def test_a_list_item_is_quoted_with_its_introduction():
     hit = _hit(PAYMENT, PAYMENT_PARTS)
     (p,) = read.quote(_reading(hit, [2, 6, 4]), [hit])
+    assert p.sentences == ["We accept these payment methods:", "PayPal"]
+    assert p.items == [False, True]
+
+
+def test_a_list_introduction_is_answered_by_its_list():
+    hit = _hit(PAYMENT, PAYMENT_PARTS)
+    (p,) = read.quote(_reading(hit, [0, 6, 4]), [hit])
     assert p.sentences == ["We accept these payment methods:", "Visa and Mastercard", "PayPal", "Bank transfer"]
     assert p.items == [False, True, True, True]
 

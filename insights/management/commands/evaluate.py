@@ -18,7 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("questions", nargs="?", type=Path)
         parser.add_argument("--min-correct", type=float, help="fail below this share of answerable questions answered")
         parser.add_argument("--min-escalated", type=float, help="fail below this share of unanswerable ones escalated")
-        parser.add_argument("--max-wrong", type=int, help="fail above this many wrong answers")
+        parser.add_argument(
+            "--max-wrong", type=int, help="fail above this many wrong answers (answered but not correct)"
+        )
         parser.add_argument("--json", type=Path, help="write every row's result here")
         parser.add_argument("--show", choices=["all", "failures", "none"], default="failures")
         parser.add_argument(
@@ -46,7 +48,10 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"[{result.outcome:<10}] expected {result.row.expected_kind:<9} got {result.kind:<9} "
                     f"({result.reason}) {result.row.question[:90]}"
+                    + (f" -- {result.verdict.why}" if result.verdict.why else "")
                 )
+        self.stdout.write(report.table())
+        self.stdout.write("")
         width = max(len(k) for k in summary)
         for key, value in summary.items():
             self.stdout.write(f"{key:<{width}}  {value}")
@@ -61,6 +66,9 @@ class Command(BaseCommand):
                                 "expected_kind": r.row.expected_kind,
                                 "kind": r.kind,
                                 "outcome": r.outcome,
+                                "verdict": r.verdict.label,
+                                "why": r.verdict.why,
+                                "reply_words": r.verdict.words,
                                 "reason": r.reason,
                                 "text": r.text,
                                 "cited": r.cited_documents,
@@ -78,8 +86,8 @@ class Command(BaseCommand):
             problems.append(f"answered_correctly {summary['answered_correctly']} < {options['min_correct']}")
         if options["min_escalated"] is not None and (summary["unanswerable_escalated"] or 0) < options["min_escalated"]:
             problems.append(f"unanswerable_escalated {summary['unanswerable_escalated']} < {options['min_escalated']}")
-        if options["max_wrong"] is not None and summary["wrong_answers"] > options["max_wrong"]:
-            problems.append(f"wrong_answers {summary['wrong_answers']} > {options['max_wrong']}")
+        if options["max_wrong"] is not None and summary["wrong"] > options["max_wrong"]:
+            problems.append(f"wrong {summary['wrong']} > {options['max_wrong']}")
         if problems:
             raise CommandError("; ".join(problems))
 
