@@ -422,6 +422,8 @@ def approved_version_approve(*, version: ApprovedAnswerVersion, user=None) -> Ap
 def approved_version_retire(*, version: ApprovedAnswerVersion, user=None) -> ApprovedAnswerVersion:
     _require_curator(user)
     version = ApprovedAnswerVersion.objects.select_for_update().get(pk=version.pk)
+    if version.status == ApprovedAnswerVersion.Status.RETIRED:
+        return version  # retiring twice (a double submit, a stale tab, the admin action) changes nothing
     transition(version, ApprovedAnswerVersion.Status.RETIRED)
     KnowledgeState.bump()
     audit(actor=user, action="approved_answer.retire", obj=version.answer, before=version)

@@ -1,11 +1,8 @@
-"""Offline evaluation of the pipeline on a question set, and the one judge every set is scored by.
+"""Offline evaluation of the pipeline on a question set.
 
 Each row of a question set: {"question", "expected_kind", "expected_document", "must_contain": [...]}.
-Nothing is recorded: the pipeline runs without a conversation.
-
-The judge (``judge``) is the same for the demo set and the public sets (bench/public_qa.py): a
-reply is *correct*, *wrong* (answered but not correct: the figure that must go to zero) or
-*escalated* (not answered). See ``judge`` for the rules and ``words`` for how text is compared.
+Nothing is recorded: the pipeline runs without a conversation. Replies are scored by the same judge as
+the public sets (support.judge: correct, wrong, escalated, reply words).
 """
 
 from __future__ import annotations

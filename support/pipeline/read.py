@@ -115,8 +115,9 @@ def as_chunk(hit: SearchHit, heading_vector: np.ndarray) -> dict:
 def quote(reading: Reading, hits: list[SearchHit]) -> list[Passage]:
     """The answering sentence and what must come with it, as numbered passages (answer first)."""
     answer = next((c for c in reading.candidates if c.is_item or _words(c.text) >= MIN_WORDS), None)
-    if answer is None:
-        return []
+    top = reading.candidates[0] if reading.candidates else None
+    if answer is None or answer.p < settings.READER_SUPPORT_RATIO * top.p:
+        return []  # P(answerable) was judged on the top sentence; a far weaker one is not that answer
     hit = hits[answer.hit]
     sentences = [hit.text[a:b] for a, b in hit.sentence_spans]
     items = [_is_item(hit, i) for i in range(len(sentences))]
@@ -224,17 +225,21 @@ _heading_lock = threading.Lock()
 
 def heading_vectors(headings: list[str]) -> dict[str, np.ndarray]:
     """Each heading path's vector; headings repeat from turn to turn, so they are embedded once."""
+    wanted = list(dict.fromkeys(headings))
     with _heading_lock:
-        missing = [h for h in dict.fromkeys(headings) if h not in _heading_cache]
+        found = {h: _heading_cache[h] for h in wanted if h in _heading_cache}
+        for h in found:
+            _heading_cache.move_to_end(h)
+    missing = [h for h in wanted if h not in found]
     if missing:
         vectors = embeddings.embed_passages(missing)
+        found.update(zip(missing, vectors, strict=True))
         with _heading_lock:
-            for heading, vector in zip(missing, vectors, strict=True):
-                _heading_cache[heading] = vector
+            for heading in missing:
+                _heading_cache[heading] = found[heading]
             while len(_heading_cache) > _HEADINGS:
                 _heading_cache.popitem(last=False)
-    with _heading_lock:
-        return {h: _heading_cache.get(h) for h in headings}
+    return found
 
 
 _stats_lock = threading.Lock()

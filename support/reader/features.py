@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import threading
 
 import numpy as np
 import snowballstemmer
@@ -66,12 +67,16 @@ QTYPES = [
 _STEM_CACHE: dict[str, str] = {}
 
 
+_STEM_LOCK = threading.Lock()  # the snowball stemmer keeps its state on the object: one caller at a time
+
+
 def _stem(w: str) -> str:
     s = _STEM_CACHE.get(w)
     if s is None:
-        if len(_STEM_CACHE) > 200_000:
-            _STEM_CACHE.clear()
-        s = _STEM_CACHE[w] = _STEM(w)
+        with _STEM_LOCK:
+            if len(_STEM_CACHE) > 200_000:
+                _STEM_CACHE.clear()
+            s = _STEM_CACHE[w] = _STEM(w)
     return s
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from support.reader.features import TURN_FEATURES, featurize, turn_features
+from support.reader.features import SENT_FEATURES, TURN_FEATURES, featurize, turn_features
 
 MODEL_PATH = Path(__file__).resolve().parent / "model.json"
 
@@ -124,6 +124,8 @@ class Reader:
         self.spec = spec
         self.sent = _model(spec["sentence_model"])
         self.turn = _model(spec["turn_model"])
+        if spec.get("sent_features", SENT_FEATURES) != SENT_FEATURES:
+            raise ValueError("these reader weights were trained on other sentence features than this code computes")
         self.calib = Calibrator(spec["calibration"])
         # The turn model may read a subset of the turn features (the ones that carry over to new sites).
         used = spec.get("turn_features_used") or spec.get("turn_features") or TURN_FEATURES

@@ -189,11 +189,22 @@ def test_the_answer_comes_first_with_the_condition_stated_after_it():
 
 
 def test_short_fragments_are_never_the_answer():
+    from support.pipeline.read import Candidate, Reading
+
     text = "Version 2.\nUpdated.\nDelivery takes 3 to 5 business days."
     parts = ["Version 2.", "Updated.", "Delivery takes 3 to 5 business days."]
     hit = _hit(text, parts)
-    (p,) = read.quote(_reading(hit, [0, 1, 2]), [hit])
+
+    def reading(p_sentence: float) -> Reading:
+        scores = [(0, 0.5), (1, 0.1), (2, p_sentence)]
+        ranked = sorted(scores, key=lambda s: -s[1])
+        return Reading(0.9, 0.5, [Candidate(0, i, parts[i], p, False) for i, p in ranked], [0])
+
+    # a sentence close to the fragment's score answers instead of it
+    (p,) = read.quote(reading(0.4), [hit])
     assert p.sentences[0] == "Delivery takes 3 to 5 business days."
+    # one far weaker is not the answer the reader judged answerable: nothing is quoted (the turn escalates)
+    assert read.quote(reading(0.2), [hit]) == []
 
 
 def test_the_reply_stays_within_the_sentence_cap(settings):
