@@ -41,7 +41,17 @@ from knowledge import chunking, parsing
 from support.reader.features import SENT_FEATURES, TURN_FEATURES, featurize, tokens, turn_features
 from support.reader.model import Calibrator, Linear, Reader, Trees
 
-DEFAULT_DATA = Path("/work/shared/benchmarks/support_qa/doc2dial")
+# The shared benchmark folder sits beside the project (../shared), as bench/_common.py finds it.
+_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA = (
+    next(
+        (p for p in (_ROOT.parent / "shared", Path("/work/shared")) if (p / "benchmarks").is_dir()),
+        Path("/work/shared"),
+    )
+    / "benchmarks"
+    / "support_qa"
+    / "doc2dial"
+)
 SPLIT_PATH = Path(__file__).resolve().parent / "split.json"
 SPLITS = ("train", "calib", "test")
 
