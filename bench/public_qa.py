@@ -42,7 +42,7 @@ start and stopped at the end. Both sets' documents are ingested once through
 knowledge.services.version_ingest(verify=True) as "# {title}\\n\\n{text}" and
 kept; while one set is measured the other set's documents are retired (with
 knowledge.services.document_retire, so they are not searchable and the
-answerability vocabulary is rebuilt), so each set is searched on its own, as
+reader's term statistics are rebuilt), so each set is searched on its own, as
 if the tables held only that set. Reruns skip documents already ingested;
 --reingest truncates the knowledge tables and ingests again.
 
