@@ -241,6 +241,36 @@ def retrieval_table(result: dict, baseline: str, lenient: bool = False) -> str:
 
 
 def run_pipeline(variant: str, questions: list[dict]) -> tuple[list[dict], int]:
+    """Every question through run.answer. The reader's threshold is lowered to 0 for the run and
+    applied afterwards (`at_threshold`), so one run gives both the replies at the configured threshold
+    and the escalation/coverage curve over other thresholds; the replies are the same either way,
+    since the threshold only decides whether a turn that has a quote escalates."""
+    from django.conf import settings
+
+    from support.pipeline import read
+
+    threshold = read.threshold() if hasattr(read, "threshold") else None
+    configured = getattr(settings, "READER_MIN_ANSWERABLE", None)
+    if threshold is not None:
+        settings.READER_MIN_ANSWERABLE = 0.0
+    try:
+        rows, truncated = _run_questions(variant, questions)
+    finally:
+        if threshold is not None:
+            settings.READER_MIN_ANSWERABLE = configured
+    return [at_threshold(r, threshold) for r in rows], truncated
+
+
+def at_threshold(row: dict, threshold: float | None) -> dict:
+    """The row as the pipeline answers with P(answerable) threshold `threshold` (None: as run)."""
+    row = {**row, "kind0": row["kind"], "text0": row.get("text", "")}
+    p = row.get("p")
+    if threshold is not None and p is not None and row["kind"] in ANSWERED and p < threshold:
+        row.update(kind="escalated", reason="no_answer", why="not_answerable", text="", cited=[], context_tokens=None)
+    return row
+
+
+def _run_questions(variant: str, questions: list[dict]) -> tuple[list[dict], int]:
     from django.conf import settings
 
     from core.errors import ApplicationError
@@ -290,6 +320,7 @@ def run_pipeline(variant: str, questions: list[dict]) -> tuple[list[dict], int]:
                 "retrieved": [source_key.get(d, "") for d in retrieved_docs],
                 "rrf_top": rrf_top,
                 "reader_top": reader_top,
+                "p": (turn.signals.get("reader") or {}).get("p_answerable"),
                 "context_tokens": turn.signals.get("context_tokens"),
                 "naive_tokens": sum(
                     version_doc[v][1] for v in dict.fromkeys(r["version_id"] for r in retrieved)
@@ -325,11 +356,40 @@ def headline(name: str, rows: list[dict]) -> str:
     return headline_table(groups) + (f"\n\nwhy wrong: {note}" if note else "")
 
 
+def reliability(rows: list[dict]) -> str:
+    """The reader's P(answerable) against what happened: the escalation/coverage curve (every question
+    judged as if the threshold were t) and the calibration error of P against "answered correctly"."""
+    scored = [r for r in rows if r.get("p") is not None]
+    if not scored:
+        return ""
+    at_zero = [(r["p"], judge(kind=r["kind0"], text=r["text0"], gold=gold_of(r["q"]))) for r in scored]
+    unscored = [verdict_of(r) for r in rows if r.get("p") is None]  # vague, triggers, errors: as run
+    table = []
+    for t in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+        outcomes = Counter(v.outcome if p >= t else "escalated" for p, v in at_zero)
+        outcomes.update(v.outcome for v in unscored)
+        table.append([f"{t:.1f}", outcomes["correct"], outcomes["wrong"], outcomes["escalated"]])
+    p = [x for x, _ in at_zero]
+    y = [v.outcome == "correct" for _, v in at_zero]
+    bins: dict[int, list[tuple[float, bool]]] = {}
+    for pi, yi in zip(p, y, strict=True):
+        bins.setdefault(min(9, int(pi * 10)), []).append((pi, yi))
+    ece = sum(len(b) * abs(sum(x for x, _ in b) / len(b) - sum(z for _, z in b) / len(b)) for b in bins.values())
+    lines = [
+        f"reader reliability on the {len(scored)} questions it read: expected calibration error (10 bins) of "
+        f"P(answerable) against 'answered correctly' {ece / len(scored):.3f}; mean P {statistics.mean(p):.3f}, "
+        f"share answered correctly if never escalating {statistics.mean(y):.3f}",
+        "",
+        _common.table(["threshold on P(answerable)", "correct", "wrong", "escalated"], table),
+    ]
+    return "\n".join(lines)
+
+
 def answer_report(name: str, rows: list[dict], truncated: int) -> str:
     answerable = [r for r in rows if r["q"]["answerable"]]
     unanswerable = [r for r in rows if not r["q"]["answerable"]]
     answered = [r for r in answerable if r["kind"] in ANSWERED]
-    lines: list[str] = [headline(name, rows), "", "details:", ""]
+    lines: list[str] = [headline(name, rows), "", reliability(rows), "", "details:", ""]
     table: list[list[object]] = []
     searched = [r for r in answerable if r.get("rrf_top")]
     for label, key in (("search (RRF) order", "rrf_top"), ("reader order", "reader_top")):
