@@ -75,8 +75,6 @@ READER_SPLIT = _common.ROOT / "support" / "reader" / "split.json"
 SETTINGS_SHOWN = (
     "CHAT_RETRIEVAL_K",
     "SEARCH_MIN_COSINE",
-    "ANSWERABLE_MIN_COSINE",
-    "ANSWERABLE_MIN_COVERAGE",
     "READER_MODEL_PATH",
     "READER_MIN_ANSWERABLE",
     "READER_MAX_SUPPORTING",
@@ -249,23 +247,21 @@ def run_pipeline(variant: str, questions: list[dict]) -> tuple[list[dict], int]:
 
     from support.pipeline import read
 
-    threshold = read.threshold() if hasattr(read, "threshold") else None
-    configured = getattr(settings, "READER_MIN_ANSWERABLE", None)
-    if threshold is not None:
-        settings.READER_MIN_ANSWERABLE = 0.0
+    threshold = read.threshold()
+    configured = settings.READER_MIN_ANSWERABLE
+    settings.READER_MIN_ANSWERABLE = 0.0
     try:
         rows, truncated = _run_questions(variant, questions)
     finally:
-        if threshold is not None:
-            settings.READER_MIN_ANSWERABLE = configured
+        settings.READER_MIN_ANSWERABLE = configured
     return [at_threshold(r, threshold) for r in rows], truncated
 
 
-def at_threshold(row: dict, threshold: float | None) -> dict:
-    """The row as the pipeline answers with P(answerable) threshold `threshold` (None: as run)."""
+def at_threshold(row: dict, threshold: float) -> dict:
+    """The row as the pipeline answers with P(answerable) threshold `threshold`."""
     row = {**row, "kind0": row["kind"], "text0": row.get("text", "")}
     p = row.get("p")
-    if threshold is not None and p is not None and row["kind"] in ANSWERED and p < threshold:
+    if p is not None and row["kind"] in ANSWERED and p < threshold:
         row.update(kind="escalated", reason="no_answer", why="not_answerable", text="", cited=[], context_tokens=None)
     return row
 
@@ -311,9 +307,9 @@ def _run_questions(variant: str, questions: list[dict]) -> tuple[list[dict], int
                 "q": q,
                 "kind": reply.kind,
                 "reason": reply.reason,
-                # An escalation says why in its detail (answerability reason, trigger name,
-                # nothing_kept, unsupported_answer, output check); an answer has none.
-                "why": reply.detail or turn.signals.get("answerability", {}).get("reason", ""),
+                # An escalation says why in its detail (not_answerable, trigger name, nothing_kept,
+                # unsupported_answer, output check); an answer has none.
+                "why": reply.detail,
                 "text": reply.text,
                 "composer": reply.composer,
                 "cited": cited_docs,

@@ -225,6 +225,7 @@ def _parse_html(data: bytes, fallback_title: str) -> ParsedDocument:
     title = ""
     headings: list[tuple[int, str]] = []
     blocks: list[Block] = []
+    headers: dict[int, list[str]] = {}  # a table's column names (its first row of <th>), read once
     for el in body.find_all(_BLOCK_TAGS):
         if el.find_parent(_BLOCK_TAGS) is not None and el.name not in ("li", "tr"):
             continue  # its text is already part of the enclosing block
@@ -248,10 +249,10 @@ def _parse_html(data: bytes, fallback_title: str) -> ParsedDocument:
             if cells and all(c.name == "th" for c in cells):
                 continue  # a header row: its names go into every row below it
             table = el.find_parent("table")
-            head = table.find("tr") if table is not None else None
-            names = [clean(c.get_text(" ")) for c in head.find_all("th")] if head is not None else []
-            if head is el:
-                names = []
+            if table is not None and id(table) not in headers:
+                first = table.find("tr")
+                headers[id(table)] = [clean(c.get_text(" ")) for c in first.find_all("th")] if first else []
+            names = headers.get(id(table), []) if table is not None else []
             content = table_row(names, [clean(c.get_text(" ")) for c in cells])
         else:
             content = clean(el.get_text(" "))

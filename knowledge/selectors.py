@@ -245,7 +245,7 @@ def chunk_search(
             heading_path=r[7],
             text=r[8],
             cosine=float(r[9]),
-            text_score=float(r[10]),
+            text_score=float(r[10]) * (BM25_K1 + 1),  # the SQL leaves BM25's constant factor out
             vector_rank=r[11],
             text_rank=r[12],
             score=float(r[13]),

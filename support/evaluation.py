@@ -157,7 +157,7 @@ def evaluate_row(row: Row) -> RowResult:
     cited = list(dict.fromkeys(cited_keys[p.chunk_id] for p in reply.passages if p.chunk_id in cited_keys))
     verdict = judge(kind=reply.kind, text=reply.text, gold=row.gold, cited=cited)
     outcome = row_outcome(row, reply.kind, cited, verdict)
-    why = turn.signals.get("answerability", {}).get("reason", reply.reason)
+    why = reply.detail or reply.reason
     return RowResult(row, reply.kind, reply.text, cited, retrieved, outcome, why, ms, verdict)
 
 

@@ -62,10 +62,6 @@ def content_words(text: str) -> list[str]:
     return [t for t in tokens(text) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
 
 
-def has_digit(word: str) -> bool:
-    return any(ch.isdigit() for ch in word)
-
-
 @lru_cache(maxsize=8192)
 def stems(text: str) -> frozenset[str]:
     """Stems of the content words, with hyphenated compounds also in their parts

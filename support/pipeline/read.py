@@ -25,7 +25,7 @@ from django.conf import settings
 from core import embeddings
 from core.text import estimate_tokens
 from knowledge.models import Chunk
-from knowledge.selectors import BM25_K1, SearchHit
+from knowledge.selectors import SearchHit
 from support.pipeline.types import Passage
 from support.reader import model as reader_model
 from support.reader.features import tokens
@@ -107,8 +107,7 @@ def as_chunk(hit: SearchHit, heading_vector: np.ndarray) -> dict:
         "cosine": hit.cosine,
         "vector_rank": hit.vector_rank,
         "text_rank": hit.text_rank,
-        # The search leaves BM25's constant (k1 + 1) factor out of its SQL; the reader learned full scores.
-        "bm25": hit.text_score * (BM25_K1 + 1),
+        "bm25": hit.text_score,
     }
 
 
@@ -207,7 +206,7 @@ def _words(text: str) -> int:
 def _is_item(hit: SearchHit, index: int) -> bool:
     start = hit.sentence_spans[index][0]
     line_start = hit.text.rfind("\n", 0, start) + 1
-    return hit.text[line_start:start].startswith("- ") or (start >= 2 and hit.text[start - 2 : start] == "- ")
+    return hit.text[line_start:start].startswith("- ")
 
 
 def _sentence_vectors(hit: SearchHit, dims: int) -> np.ndarray:

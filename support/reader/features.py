@@ -13,14 +13,13 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import threading
 
 import numpy as np
-import snowballstemmer
 
-_STEM = snowballstemmer.stemmer("english").stemWord
+from support.pipeline.lexicon import stem
 
-# Generic English function words (not knowledge-base vocabulary).
+# English function words, chat openers and question words: the reader's own list, frozen with its
+# weights (support.pipeline.lexicon.STOPWORDS, for verification, is longer; changing this one means retraining).
 STOP = set(
     """a an the and or but if then else of to in on at by for with from into onto about as is are was were be been
     being am do does did doing have has had having i me my mine we our ours you your yours he him his she her it its
@@ -41,7 +40,10 @@ _DATE = re.compile(
     r"wednesday|thursday|friday|saturday|sunday)\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b(?:19|20)\d{2}\b",
     re.I,
 )
-_CONTACT = re.compile(r"https?://|www\.|\b\S+@\S+\.\w+|\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}|\b1-8\d\d", re.I)
+# A web or mail address, or a phone number written in groups of digits (any country's grouping).
+_CONTACT = re.compile(
+    r"https?://|www\.|\b\S+@\S+\.\w+|\+\d[\d\s().-]{6,}\d|\(?\b\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}\b", re.I
+)
 _PERCENT = re.compile(r"\d\s?%|\bpercent\b", re.I)
 _DIGIT = re.compile(r"\d")
 _MODAL = re.compile(r"\b(?:must|can|cannot|can't|may|should|need|needs|required?|allowed|eligible|have to)\b", re.I)
@@ -64,24 +66,8 @@ QTYPES = [
 ]
 
 
-_STEM_CACHE: dict[str, str] = {}
-
-
-_STEM_LOCK = threading.Lock()  # the snowball stemmer keeps its state on the object: one caller at a time
-
-
-def _stem(w: str) -> str:
-    s = _STEM_CACHE.get(w)
-    if s is None:
-        with _STEM_LOCK:
-            if len(_STEM_CACHE) > 200_000:
-                _STEM_CACHE.clear()
-            s = _STEM_CACHE[w] = _STEM(w)
-    return s
-
-
 def tokens(text: str) -> list[str]:
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOP and len(w) > 1]
+    return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOP and len(w) > 1]
 
 
 def qtype(question: str) -> np.ndarray:

@@ -115,10 +115,8 @@ def test_vague_questions():
 
 def test_no_word_list_names_one_knowledge_base():
     """The words the pipeline knows are English, not a shop's: no product, place or brand."""
-    from support.reader import features
-
     shop_words = {"bike", "bikes", "ebike", "e-bike", "brightwheel", "frame", "pedelec", "battery"}
-    assert not shop_words & (lexicon.GENERIC | lexicon.STOPWORDS | features.STOP)
+    assert not shop_words & (lexicon.GENERIC | lexicon.STOPWORDS)
 
 
 def _hit(text: str, parts: list[str], heading: str = "Payment methods", opens: bool = True):
@@ -396,3 +394,24 @@ def test_rate_limits_on_a_cache_without_counters_use_incr_and_add(settings):
     assert raised.value.extra["retry_after"] >= 1
     with pytest.raises(ApplicationError):
         policy.rate_limit(("conv", "c3", 2), ("ip", "1.2.3.4", 2))  # the address's third
+
+
+def test_at_most_the_configured_number_of_supporting_sentences(settings):
+    from support.pipeline.read import Candidate, Reading
+
+    parts = [f"Rule number {n} applies to every order we ship." for n in range(6)]
+    hit = _hit(" ".join(parts), parts)
+    candidates = [Candidate(0, i, parts[i], 0.9 - 0.01 * i, False) for i in range(6)]  # all close to the top
+    reading = Reading(0.9, 0.5, candidates, [0])
+    settings.READER_MAX_SUPPORTING = 1
+    assert len(read.quote(reading, [hit])[0].sentences) == 2
+    settings.READER_MAX_SUPPORTING = 2
+    assert len(read.quote(reading, [hit])[0].sentences) == 3
+
+
+def test_a_list_longer_than_the_cap_is_not_quoted_whole():
+    items = [f"Option {n}" for n in range(read.MAX_LIST_ITEMS + 1)]
+    text = "You can choose from these options:\n" + "\n".join(f"- {i}" for i in items)
+    hit = _hit(text, ["You can choose from these options:", *items])
+    (p,) = read.quote(_reading(hit, [0]), [hit])
+    assert p.sentences == ["You can choose from these options:"]
