@@ -41,11 +41,13 @@ def _remember(request: HttpRequest, conversation: Conversation, token: str) -> N
 
 
 def _context(request: HttpRequest, conversation: Conversation | None, **extra) -> dict:
-    messages = list(selectors.transcript(conversation=conversation)) if conversation else []
+    # Not "messages": base.html shows Django's message framework under that name, and the
+    # transcript shown there as banners repeated the conversation above the chat.
+    transcript = list(selectors.transcript(conversation=conversation)) if conversation else []
     return {
         "conversation": conversation,
-        "messages": messages,
-        "last_id": messages[-1].pk if messages else 0,
+        "transcript": transcript,
+        "last_id": transcript[-1].pk if transcript else 0,
         "turns_left": services.turns_left(conversation) if conversation else settings.CHAT_MAX_TURNS,
         "embed": request.GET.get("embed") == "1" or request.POST.get("embed") == "1",
         "support_open": hours.is_open(timezone.now()),
