@@ -14,7 +14,7 @@ from django.utils.html import escape
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ErrorCode
 from support import hours, selectors, services
 from support.models import Conversation
 
@@ -65,7 +65,7 @@ def chat(request: HttpRequest) -> HttpResponse:
 @xframe_options_exempt
 def chat_send(request: HttpRequest) -> HttpResponse:
     conversation = _current(request)
-    error = ""
+    error, retry_after = "", None
     try:
         if conversation is None:
             created = services.conversation_create(channel="web", ip=_ip(request))
@@ -77,7 +77,12 @@ def chat_send(request: HttpRequest) -> HttpResponse:
         conversation = result.conversation
     except ApplicationError as exc:
         error = exc.message
-    return render(request, "support/_transcript.html", _context(request, conversation, error=error))
+        if exc.code == ErrorCode.RATE_LIMITED:
+            # Nothing was written: the page keeps the question in the box and says when it can go.
+            retry_after = int(exc.extra.get("retry_after", settings.CHAT_RATE_WINDOW_SECONDS))
+            error = "You are sending messages faster than we can take them."
+    context = _context(request, conversation, error=error, retry_after=retry_after)
+    return render(request, "support/_transcript.html", context)
 
 
 @require_GET

@@ -8,7 +8,8 @@
   box.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
-      if (box.value.trim()) form.requestSubmit();
+      const send = form.querySelector("button[type=submit]");
+      if (box.value.trim() && !send.disabled) form.requestSubmit();
     }
   });
   form.addEventListener("htmx:beforeRequest", () => {
@@ -21,8 +22,38 @@
       pending.scrollIntoView({block: "end"});
     }
   });
+  // A refused message (rate limit, too long) stays in the box; over the rate limit the
+  // Send button waits until the server will take it, counting down.
+  const send = form.querySelector("button[type=submit]");
+  let countdown = null;
+  const waitToSend = (notice) => {
+    const seconds = parseInt(notice.dataset.retryAfter, 10);
+    if (!seconds) return;
+    const until = Date.now() + seconds * 1000;
+    const at = new Date(until).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit"});
+    const atSpan = notice.querySelector(".retry-at");
+    const inSpan = notice.querySelector(".retry-in");
+    if (atSpan) atSpan.textContent = " (at " + at + ")";
+    clearInterval(countdown);
+    const tick = () => {
+      const left = Math.ceil((until - Date.now()) / 1000);
+      if (left <= 0) {
+        clearInterval(countdown);
+        send.disabled = false;
+        if (inSpan) inSpan.textContent = "now";
+        if (atSpan) atSpan.textContent = "";
+        return;
+      }
+      send.disabled = true;
+      if (inSpan) inSpan.textContent = left + (left === 1 ? " second" : " seconds");
+    };
+    tick();
+    countdown = setInterval(tick, 1000);
+  };
   form.addEventListener("htmx:afterRequest", (event) => {
-    if (event.detail.successful) { box.value = ""; }
+    const notice = transcript.querySelector(".msg.error[data-keep-text]");
+    if (event.detail.successful && !notice) { box.value = ""; }
+    if (notice) waitToSend(notice);
     box.focus();
   });
   const scroll = () => {
