@@ -51,7 +51,11 @@ def queue(request: HttpRequest) -> HttpResponse:
 @agent_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     escalation = selectors.access_escalation(request.user, pk)
-    transcript = list(support_selectors.transcript(conversation=escalation.conversation).select_related("author"))
+    transcript = list(
+        support_selectors.transcript(conversation=escalation.conversation)
+        .select_related("author")
+        .prefetch_related("security_events")  # the guard's verdict on each customer message
+    )
     if request.htmx and request.GET.get("partial") == "transcript":
         return render(request, "escalation/_transcript.html", {"escalation": escalation, "transcript": transcript})
     agents = get_user_model().objects.filter(groups__name=AGENTS, is_active=True).exclude(pk=request.user.pk)

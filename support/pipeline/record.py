@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from core import events
 from core.choices import Reason
 from core.choices import ReplyKind as Kind
+from guardrails.scoring import GuardResult
 from guardrails.services import security_event_record
 from support.models import Citation, Conversation, Message
 from support.pipeline import policy
@@ -128,8 +129,11 @@ def hand_over(
 
 
 @transaction.atomic
-def customer_only_record(*, conversation: Conversation, text: str, now) -> Message:
-    """A person owns the conversation: what the customer wrote is kept, the bot stays silent."""
+def customer_only_record(*, conversation: Conversation, text: str, now, guard: GuardResult | None = None) -> Message:
+    """A person owns the conversation: what the customer wrote is kept, with the guard's verdict on
+    it as a security event (as on a bot turn), and the bot stays silent."""
     message = Message.objects.create(conversation=conversation, role=Message.Role.CUSTOMER, text=text)
     Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=now)
+    if guard is not None:
+        security_event_record(result=guard, text=text, conversation=conversation, message=message)
     return message

@@ -132,8 +132,16 @@ def turn(*, conversation: Conversation, text: str, ip: str = "", now=None) -> Tu
     with _stage(state, "admit"):
         conversation, new_token = policy.admit(conversation=conversation, ip=ip, now=now)
     if conversation.status == Conversation.Status.HUMAN:
-        # A person owns the conversation: the bot stays silent.
-        message = record.customer_only_record(conversation=conversation, text=sanitize(text), now=now)
+        # A person owns the conversation: the bot stays silent, but the guard still scores the
+        # message (an injection aimed at the agent is as much an attack), so the console shows
+        # the flag and reviewers see the security event.
+        with _stage(state, "guard"):
+            state.text = sanitize(text)
+        with _stage(state, "embed"):
+            state.vector = embeddings.embed_query(normalize_question(state.text) or state.text)
+        with _stage(state, "injection"):
+            state.guard = score_message(state.text, state.vector)
+        message = record.customer_only_record(conversation=conversation, text=state.text, now=now, guard=state.guard)
         conversation.refresh_from_db()
         return TurnResult(conversation, message, None, new_token, stage_ms=state.stage_ms)
     state, reply = answer(text=text, conversation=conversation, now=now, state=state)
