@@ -263,6 +263,8 @@ LLM_CACHE_SECONDS = env_int("LLM_CACHE_SECONDS", 7 * 24 * 3600, minimum=0)
 SUPPORT_HOURS = env_str("SUPPORT_HOURS", "mon-fri 08:00-18:00; sat 09:00-13:00")
 SUPPORT_TIMEZONE = env_str("SUPPORT_TIMEZONE", "Europe/Amsterdam")
 SUPPORT_FIRST_REPLY_MINUTES = env_int("SUPPORT_FIRST_REPLY_MINUTES", 10, minimum=1)
+# The company's name as customers see it (chat and widget titles); empty: a neutral "Help".
+SUPPORT_COMPANY_NAME = env_str("SUPPORT_COMPANY_NAME")
 
 # --- Guardrails ---------------------------------------------------------------------------
 GUARD_BLOCK_THRESHOLD = env_float("GUARD_BLOCK_THRESHOLD", 0.80)

@@ -40,6 +40,15 @@ def _remember(request: HttpRequest, conversation: Conversation, token: str) -> N
     request.session[SESSION_KEY] = {"id": str(conversation.pk), "token": token}
 
 
+def _titles() -> dict[str, str]:
+    """The chat's titles from SUPPORT_COMPANY_NAME, never a name baked into a template."""
+    company = settings.SUPPORT_COMPANY_NAME
+    return {
+        "chat_title": f"Help · {company}" if company else "Help",
+        "chat_frame_title": f"{company} support chat" if company else "Customer support chat",
+    }
+
+
 def _context(request: HttpRequest, conversation: Conversation | None, **extra) -> dict:
     # Not "messages": base.html shows Django's message framework under that name, and the
     # transcript shown there as banners repeated the conversation above the chat.
@@ -51,6 +60,7 @@ def _context(request: HttpRequest, conversation: Conversation | None, **extra) -
         "turns_left": services.turns_left(conversation) if conversation else settings.CHAT_MAX_TURNS,
         "embed": request.GET.get("embed") == "1" or request.POST.get("embed") == "1",
         "support_open": hours.is_open(timezone.now()),
+        **_titles(),
         **extra,
     }
 
@@ -156,7 +166,8 @@ def chat_new(request: HttpRequest) -> HttpResponse:
 def widget_js(request: HttpRequest) -> HttpResponse:
     """The embeddable snippet: <script src="https://support.example.com/widget.js" async></script>."""
     origin = request.build_absolute_uri("/").rstrip("/")
-    response = render(request, "support/widget.js", {"origin": origin}, content_type="text/javascript")
+    context = {"origin": origin, "title": _titles()["chat_frame_title"]}
+    response = render(request, "support/widget.js", context, content_type="text/javascript")
     response["Cache-Control"] = "public, max-age=300"
     return response
 

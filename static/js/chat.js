@@ -56,6 +56,16 @@
     if (notice) waitToSend(notice);
     box.focus();
   });
+  // Inside the widget's frame: the page that embeds us asks for the focus when the chat opens,
+  // and Escape asks it to close the chat.
+  if (window.parent !== window) {
+    window.addEventListener("message", (event) => {
+      if (event.source === window.parent && event.data && event.data.groundwork === "focus") box.focus();
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") window.parent.postMessage({groundwork: "close"}, "*");
+    });
+  }
   const scroll = () => {
     const last = transcript.querySelector(".messages-list > li:last-child");
     if (last) last.scrollIntoView({block: "end"});

@@ -65,3 +65,75 @@ def test_rate_limited_question_stays_in_the_box_with_when_it_can_be_sent(page, l
     page.keyboard.press("Enter")  # Enter does not send it early either
     page.wait_for_timeout(300)
     assert page.input_value("#question") == "And what does delivery to Germany cost?"
+
+
+def _luminance(rgb: str) -> float:
+    channels = [int(c) / 255 for c in re.findall(r"\d+", rgb)[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(fg: str, bg: str) -> float:
+    """WCAG 2 contrast ratio of two computed CSS colours (rgb(...) strings)."""
+    high, low = sorted([_luminance(fg), _luminance(bg)], reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_widget_keyboard_open_focus_escape_and_tab_order(page, live_server, live_demo_kb):
+    page.goto(f"{live_server.url}/embed/")
+    launcher = page.get_by_role("button", name="Help")
+    launcher.wait_for()
+    # the launcher comes before the chat frame in the tab order
+    assert page.evaluate(
+        "document.querySelector('#groundwork-launcher').compareDocumentPosition("
+        "document.getElementById('groundwork-chat')) & Node.DOCUMENT_POSITION_FOLLOWING"
+    )
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "groundwork-launcher"
+
+    # Enter opens the chat and puts the focus in the question box
+    page.keyboard.press("Enter")
+    frame = page.frame(name="groundwork-chat") or page.frames[1]
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'groundwork-chat'")
+    frame.wait_for_function("document.activeElement && document.activeElement.id === 'question'")
+    page.keyboard.type("hello")
+    assert frame.input_value("#question") == "hello"
+    shot(page, "widget-keyboard-open")
+
+    # Escape closes it and gives the focus back to the launcher
+    page.keyboard.press("Escape")
+    page.wait_for_function("document.getElementById('groundwork-chat').style.display === 'none'")
+    assert page.evaluate("document.activeElement.id") == "groundwork-launcher"
+    assert launcher.get_attribute("aria-expanded") == "false"
+
+
+@pytest.mark.usefixtures("answer_freely")
+def test_focus_ring_link_contrast_and_thumbs_target_size(page, live_server, live_demo_kb):
+    page.goto(f"{live_server.url}/chat/")
+    page.fill("#question", "How many days do I have to return an e-bike?")
+    page.keyboard.press("Enter")
+    answer = page.locator(".msg.bot.kind-grounded").last
+    answer.wait_for()
+
+    # links: 4.5:1 against what they sit on (the page, the bubble)
+    for selector in ("a.cite", ".sources a", "header a", "button.link"):
+        colours = page.eval_on_selector(
+            selector,
+            """el => { let bg = el, c = 'rgba(0, 0, 0, 0)';
+                while (bg && (c = getComputedStyle(bg).backgroundColor) === 'rgba(0, 0, 0, 0)') bg = bg.parentElement;
+                return [getComputedStyle(el).color, bg ? c : 'rgb(255, 255, 255)']; }""",
+        )
+        assert contrast(*colours) >= 4.5, f"{selector}: {colours} is {contrast(*colours):.2f}:1"
+
+    # the focus ring: 3:1 against white and against the page
+    page.focus("#question")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # a keyboard focus, so :focus-visible applies
+    ring = page.evaluate("getComputedStyle(document.activeElement).outlineColor")
+    for background in ("rgb(255, 255, 255)", "rgb(246, 247, 249)"):
+        assert contrast(ring, background) >= 3, f"focus ring {ring} is {contrast(ring, background):.2f}:1"
+
+    # thumbs buttons are at least 44 x 44 CSS pixels
+    for name in ("Yes, this helped", "No, this did not help"):
+        box = answer.get_by_role("button", name=name).bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44, f"{name}: {box}"
