@@ -65,6 +65,12 @@ def _context(request: HttpRequest, conversation: Conversation | None, **extra) -
     }
 
 
+def _partial(request: HttpRequest, conversation: Conversation | None, **extra) -> HttpResponse:
+    """The transcript after an action, with the actions under it swapped out of band: they
+    depend on the conversation's state ("Talk to a person" goes once a person owns it)."""
+    return render(request, "support/_transcript.html", _context(request, conversation, partial=True, **extra))
+
+
 @require_GET
 @xframe_options_exempt  # the widget opens this page in an iframe on the company's site
 def chat(request: HttpRequest) -> HttpResponse:
@@ -91,14 +97,13 @@ def chat_send(request: HttpRequest) -> HttpResponse:
             # Nothing was written: the page keeps the question in the box and says when it can go.
             retry_after = int(exc.extra.get("retry_after", settings.CHAT_RATE_WINDOW_SECONDS))
             error = "You are sending messages faster than we can take them."
-    context = _context(request, conversation, error=error, retry_after=retry_after)
-    return render(request, "support/_transcript.html", context)
+    return _partial(request, conversation, error=error, retry_after=retry_after)
 
 
 @require_GET
 @xframe_options_exempt
 def chat_poll(request: HttpRequest) -> HttpResponse:
-    return render(request, "support/_transcript.html", _context(request, _current(request)))
+    return _partial(request, _current(request))
 
 
 @require_POST
@@ -123,7 +128,7 @@ def chat_handoff(request: HttpRequest) -> HttpResponse:
         _remember(request, conversation, created.token)
     services.handoff(conversation=conversation)
     conversation.refresh_from_db()
-    return render(request, "support/_transcript.html", _context(request, conversation))
+    return _partial(request, conversation)
 
 
 @require_POST
@@ -159,7 +164,7 @@ def chat_contact(request: HttpRequest) -> HttpResponse:
 @xframe_options_exempt
 def chat_new(request: HttpRequest) -> HttpResponse:
     request.session.pop(SESSION_KEY, None)
-    return render(request, "support/_transcript.html", _context(request, None))
+    return _partial(request, None)
 
 
 @require_GET

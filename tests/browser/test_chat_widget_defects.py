@@ -137,3 +137,46 @@ def test_focus_ring_link_contrast_and_thumbs_target_size(page, live_server, live
     for name in ("Yes, this helped", "No, this did not help"):
         box = answer.get_by_role("button", name=name).bounding_box()
         assert box["width"] >= 44 and box["height"] >= 44, f"{name}: {box}"
+
+
+def test_no_favicon_404_long_customer_messages_look_like_the_customers_and_no_handoff_button_after_handover(
+    page, live_server, live_demo_kb
+):
+    missing = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    page.goto(f"{live_server.url}/chat/")
+    page.wait_for_load_state("networkidle")
+    page.goto(f"{live_server.url}/embed/")
+    page.wait_for_load_state("networkidle")
+    assert not missing, f"404s: {missing}"
+    # Chromium fetches the icon outside the page's events: check what it would fetch
+    for path in ("/chat/", "/embed/", "/accounts/login/"):
+        page.goto(f"{live_server.url}{path}")
+        icon = page.eval_on_selector("link[rel~=icon]", "el => el.href")
+        assert page.request.get(icon).ok, f"{path}: {icon}"
+    assert page.request.get(f"{live_server.url}/favicon.ico").ok
+
+    page.goto(f"{live_server.url}/chat/")
+    long_text = "I ordered a bike last month and " + "it still has not arrived, " * 20 + "what can I do?"
+    page.fill("#question", long_text)
+    page.keyboard.press("Enter")
+    page.locator(".msg.bot[id^='msg-']").last.wait_for()
+    transcript = page.locator("#transcript").bounding_box()
+    mine = page.locator(".msg.customer").last.bounding_box()
+    bot = page.locator(".msg.bot[id^='msg-']").last
+    # the customer's long message keeps to the right and does not span the whole width
+    assert mine["x"] - transcript["x"] >= 0.12 * transcript["width"], (mine, transcript)
+    colours = page.evaluate(
+        "[...document.querySelectorAll('.msg.customer, .msg.bot')].map(e => getComputedStyle(e).backgroundColor)"
+    )
+    assert colours[0] not in colours[1:], colours
+
+    # after the hand-over, "Talk to a person" is gone
+    if "kind-escalated" not in (bot.get_attribute("class") or ""):
+        page.get_by_role("button", name="Talk to a person").click()
+        page.locator(".msg.bot.kind-escalated").wait_for()
+    page.locator(".msg.system").wait_for()
+    shot(page, "chat-long-message-handed-over")
+    assert page.get_by_role("button", name="Talk to a person").count() == 0
+    page.reload()
+    assert page.get_by_role("button", name="Talk to a person").count() == 0
