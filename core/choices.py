@@ -34,6 +34,58 @@ class Reason(models.TextChoices):
     GROUNDED = "grounded", "Answered from the knowledge base"
 
 
+# What the codes in a reply's or an escalation's detail mean, for people: the pipeline writes
+# the codes, the console and the dashboard show these words.
+DETAIL_LABELS = {
+    "nothing_retrieved": "nothing in the help articles matched",
+    "not_answerable": "the articles found do not answer it",
+    "nothing_kept": "no passage fitted the answer",
+    "unsupported_answer": "the draft answer was not supported by its sources",
+    "guard_flag": "flagged by the input guard",
+    "daily_budget": "the daily budget is spent",
+    "max_turns": "the turn limit was reached",
+    "conversation_budget": "the conversation's budget is spent",
+    "empty": "the reply was empty",
+    "too_long": "the reply was too long",
+    "leak": "the reply talked about its instructions",
+    "commitment": "the reply promised something its sources do not",
+    "language": "the reply was in another language",
+    "inactivity": "the customer went quiet",
+}
+
+
+# Reply kinds in words (not as TextChoices labels: those are part of the model field, and a
+# wording change would need a migration).
+KIND_LABELS = {
+    ReplyKind.APPROVED: "approved answer",
+    ReplyKind.GROUNDED: "answered from the articles",
+    ReplyKind.CLARIFY: "asked to clarify",
+    ReplyKind.ESCALATED: "handed to a person",
+    ReplyKind.BLOCKED: "blocked by the input guard",
+    ReplyKind.LIMIT: "limit reached",
+}
+
+
+def kind_label(code: str) -> str:
+    return KIND_LABELS.get(code, code.replace("_", " "))
+
+
+def reason_label(code: str) -> str:
+    """A reason code as people read it ("no_answer" → "No grounded answer")."""
+    try:
+        return str(Reason(code).label)
+    except ValueError:
+        return detail_label(code)
+
+
+def detail_label(code: str) -> str:
+    """A detail code in words; a code we have no words for (or a topic's own name) reads as it is,
+    without underscores."""
+    if code in DETAIL_LABELS:
+        return DETAIL_LABELS[code]
+    return code.replace("_", " ")
+
+
 # The reasons a person is called for: the escalation queue's reasons.
 ESCALATION_REASONS = (
     Reason.NO_ANSWER,

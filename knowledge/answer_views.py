@@ -14,10 +14,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core import embeddings
 from core.errors import ApplicationError
-from core.models import AuditEvent
 from core.permissions import curator_required
 from core.text import question_key
 from knowledge import selectors, services
+from knowledge.history import approved_answer_history
 from knowledge.models import ApprovedAnswer, ApprovedAnswerVersion
 
 
@@ -99,9 +99,7 @@ def answer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for newer, older in itertools.pairwise(versions):
         diffs[newer.pk] = selectors.text_diff(older.text, newer.text)
     overlaps = {v.pk: selectors.approved_overlaps(version=v) for v in versions if v.status != "retired"}
-    history = AuditEvent.objects.filter(
-        object_type="knowledge.approvedanswer", object_id=str(answer.pk)
-    ).select_related("actor")
+    history = approved_answer_history(answer=answer)
     now = timezone.now()
     return render(
         request,

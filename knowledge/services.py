@@ -395,6 +395,7 @@ def approved_version_create(
     QuestionVariant.objects.bulk_create(
         [QuestionVariant(version=version, text=q, embedding=vectors[i]) for i, q in enumerate(questions)]
     )
+    audit(actor=user, action="approved_answer.draft", obj=answer, after=version, number=version.number)
     return version
 
 
@@ -414,7 +415,15 @@ def approved_version_approve(*, version: ApprovedAnswerVersion, user=None) -> Ap
         transition(previous, ApprovedAnswerVersion.Status.RETIRED)
     transition(version, ApprovedAnswerVersion.Status.APPROVED, approved_by=user, approved_at=timezone.now())
     KnowledgeState.bump()
-    audit(actor=user, action="approved_answer.approve", obj=version.answer, before=previous, after=version)
+    audit(
+        actor=user,
+        action="approved_answer.approve",
+        obj=version.answer,
+        before=previous,
+        after=version,
+        number=version.number,
+        previous_number=previous.number if previous else None,
+    )
     return version
 
 
@@ -426,7 +435,7 @@ def approved_version_retire(*, version: ApprovedAnswerVersion, user=None) -> App
         return version  # retiring twice (a double submit, a stale tab, the admin action) changes nothing
     transition(version, ApprovedAnswerVersion.Status.RETIRED)
     KnowledgeState.bump()
-    audit(actor=user, action="approved_answer.retire", obj=version.answer, before=version)
+    audit(actor=user, action="approved_answer.retire", obj=version.answer, before=version, number=version.number)
     return version
 
 
