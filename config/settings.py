@@ -263,6 +263,9 @@ LLM_CACHE_SECONDS = env_int("LLM_CACHE_SECONDS", 7 * 24 * 3600, minimum=0)
 SUPPORT_HOURS = env_str("SUPPORT_HOURS", "mon-fri 08:00-18:00; sat 09:00-13:00")
 SUPPORT_TIMEZONE = env_str("SUPPORT_TIMEZONE", "Europe/Amsterdam")
 SUPPORT_FIRST_REPLY_MINUTES = env_int("SUPPORT_FIRST_REPLY_MINUTES", 10, minimum=1)
+# A critical topic's pattern hit counts when the message is at least this similar (cosine) to one of
+# the topic's example sentences; low on purpose: it rules out a word's other sense, nothing more.
+CRITICAL_TOPIC_MIN_SIMILARITY = env_float("CRITICAL_TOPIC_MIN_SIMILARITY", 0.2)
 # The company's name as customers see it (chat and widget titles); empty: a neutral "Help".
 SUPPORT_COMPANY_NAME = env_str("SUPPORT_COMPANY_NAME")
 

@@ -9,7 +9,7 @@ from support.models import Conversation, CriticalTopic, Message
 class CriticalTopicForm(forms.ModelForm):
     class Meta:
         model = CriticalTopic
-        fields = ["name", "priority", "patterns", "reply", "active"]
+        fields = ["name", "priority", "patterns", "examples", "reply", "active"]
 
     def clean_patterns(self) -> str:
         patterns = self.cleaned_data["patterns"]

@@ -120,6 +120,14 @@ class CriticalTopic(models.Model):
     patterns = models.TextField(
         help_text="One regular expression per line, matched case-insensitively against the message."
     )
+    examples = models.TextField(
+        blank=True,
+        help_text=(
+            "One sentence per line saying what this topic is about. A pattern's hit counts only when the message "
+            "is near one of them in meaning, so a word used in another sense ('does it hurt my credit score?') "
+            "does not call a person. Empty: the patterns alone decide."
+        ),
+    )
     reply = models.TextField(blank=True, help_text="What the customer is told; empty uses the standard hand-over.")
     active = models.BooleanField(default=True)
 

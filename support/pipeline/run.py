@@ -199,7 +199,7 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
         return turn, Reply(kind=Kind.BLOCKED, text=BLOCKED_TEXT, reason=Reason.GUARD)
 
     with _stage(turn, "triggers"):
-        reply = triggers.check(question, handover=handover)
+        reply = triggers.check(question, handover=handover, vector=turn.vector)
     if reply is not None:
         return turn, reply
 

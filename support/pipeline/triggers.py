@@ -2,7 +2,13 @@
 is about a critical topic (legal threats, injuries and safety, fraud and
 chargebacks, deleting an account or personal data). Intent rules, checked
 before retrieval: such messages look just like ordinary questions to
-similarity search, so similarity must not decide them."""
+similarity search, so similarity must not decide them.
+
+A pattern finds a word; the word may be used in another sense ("does it hurt
+my credit score?", "how do I bleed my brakes?"). A topic that says what it
+means in example sentences counts a hit only when the message is near one of
+them in meaning (CRITICAL_TOPIC_MIN_SIMILARITY, low: it only rules out a
+message about something else, it never finds a topic on its own)."""
 
 from __future__ import annotations
 
@@ -11,7 +17,12 @@ import threading
 import time
 from dataclasses import dataclass
 
+import numpy as np
+from django.conf import settings
 from django.db.models.signals import post_delete, post_save
+
+from core import embeddings
+from core.text import question_key
 
 from core.choices import Priority, Reason
 from core.choices import ReplyKind as Kind
@@ -33,6 +44,13 @@ class Rule:
     priority: int
     patterns: tuple[re.Pattern, ...]
     reply: str
+    examples: np.ndarray | None = None  # one unit vector a row; None: the patterns alone decide
+
+    def means(self, vector: np.ndarray | None) -> bool:
+        """Whether a message with this vector is about this topic, as far as meaning can tell."""
+        if self.examples is None or vector is None:
+            return True
+        return float(np.max(self.examples @ vector)) >= settings.CRITICAL_TOPIC_MIN_SIMILARITY
 
 
 _rules_lock = threading.Lock()
@@ -56,7 +74,9 @@ def _load_rules() -> list[Rule]:
                 compiled.append(re.compile(line, re.IGNORECASE))
             except re.error:
                 continue  # the admin form refuses these; an old bad row must not break chat
-        rules.append(Rule(topic.name, topic.priority, tuple(compiled), topic.reply))
+        examples = [line.strip() for line in topic.examples.splitlines() if line.strip()]
+        vectors = np.stack([embeddings.embed_query(question_key(e)) for e in examples]) if examples else None
+        rules.append(Rule(topic.name, topic.priority, tuple(compiled), topic.reply, vectors))
     return rules
 
 
@@ -82,9 +102,11 @@ def connect_signals() -> None:
     post_delete.connect(invalidate_rules, sender=CriticalTopic, dispatch_uid="critical_topic_deleted")
 
 
-def check(text: str, *, handover: str) -> Reply | None:
+def check(text: str, *, handover: str, vector: np.ndarray | None = None) -> Reply | None:
+    """A hand-over when the message is about a critical topic or asks for a person. `vector` is
+    the message's (question_key) vector; without it, a topic's patterns alone decide."""
     for rule in rules():
-        if any(p.search(text) for p in rule.patterns):
+        if any(p.search(text) for p in rule.patterns) and rule.means(vector):
             return Reply(
                 kind=Kind.ESCALATED,
                 text=rule.reply or handover,
