@@ -22,10 +22,9 @@ from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 
 from core import embeddings
-from core.text import question_key
-
 from core.choices import Priority, Reason
 from core.choices import ReplyKind as Kind
+from core.text import question_key
 from support.pipeline.types import Reply
 
 _WHO = r"(?:human|person|people|agent|someone|somebody|representative|operator|staff|manager|team member)"
