@@ -4,10 +4,13 @@ permission checked while fetching, services do the work."""
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -35,9 +38,13 @@ def _act(request: HttpRequest, pk: int, action) -> HttpResponse:
 def queue(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     reason = request.GET.get("reason", "")
-    items = list(selectors.queue(status=status, reason=reason)[:200])
+    page = Paginator(selectors.queue(status=status, reason=reason), settings.CONSOLE_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     context = {
-        "items": items,
+        "items": list(page),
+        "page": page,
+        "filters": urlencode({"status": status, "reason": reason}),
         "status": status,
         "reason": reason,
         "reasons": Escalation.REASONS,

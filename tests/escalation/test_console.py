@@ -101,7 +101,7 @@ def test_queue_query_count_is_pinned(demo_kb, agent, django_assert_num_queries):
         escalate()
     client = login(agent)
     client.get(reverse("console:queue"))  # warm the session
-    with django_assert_num_queries(5):  # session, user, groups (role check), open alerts, the queue
+    with django_assert_num_queries(6):  # session, user, groups (role check), open alerts, the count, the page
         response = client.get(reverse("console:queue"))
     assert response.status_code == 200
 
