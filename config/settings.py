@@ -281,6 +281,8 @@ ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
 DRIFT_WINDOW_MINUTES = env_int("DRIFT_WINDOW_MINUTES", 60, minimum=1)
 DRIFT_BASELINE_HOURS = env_int("DRIFT_BASELINE_HOURS", 24 * 7, minimum=1)
 DRIFT_MIN_EVENTS = env_int("DRIFT_MIN_EVENTS", 20, minimum=1)
+# An alert rule's rate is judged only over at least this many (conversations, rated replies, replies).
+ALERT_MIN_SAMPLE = env_int("ALERT_MIN_SAMPLE", 20, minimum=1)
 DRIFT_RETRIEVAL_DROP = env_float("DRIFT_RETRIEVAL_DROP", 0.1)
 RETRY_ALERT_PER_HOUR = env_int("RETRY_ALERT_PER_HOUR", 30, minimum=1)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -194,19 +194,25 @@ def rollup_recent(*, days: int = 2, now=None) -> int:
 # --- Alert rules -------------------------------------------------------------------------------------------
 
 
-def _rule_value(metric: str, data: dict) -> float | None:
+def _rule_sample(metric: str, data: dict) -> tuple[float, int] | None:
+    """A rule's value and the number it is a share of (its sample), or None without any."""
     conv = data.get("conversations", 0)
     replies = sum(data.get("replies_by_kind", {}).values())
     rated = sum(data.get("thumbs_up_by_kind", {}).values()) + sum(data.get("thumbs_down_by_kind", {}).values())
     if metric == "escalation_rate":
-        return data.get("escalated", 0) / conv if conv else None
+        return (data.get("escalated", 0) / conv, conv) if conv else None
     if metric == "thumbs_down_rate":
-        return sum(data.get("thumbs_down_by_kind", {}).values()) / rated if rated else None
+        return (sum(data.get("thumbs_down_by_kind", {}).values()) / rated, rated) if rated else None
     if metric == "cost_per_conversation":
-        return data.get("tokens", 0) / conv if conv else None
+        return (data.get("tokens", 0) / conv, conv) if conv else None
     if metric == "retry_rate":
-        return data.get("retries", 0) / replies if replies else None
+        return (data.get("retries", 0) / replies, replies) if replies else None
     return None
+
+
+def _rule_value(metric: str, data: dict) -> float | None:
+    found = _rule_sample(metric, data)
+    return found[0] if found else None
 
 
 def alert_rules_check(*, now=None) -> list[Alert]:
@@ -227,9 +233,11 @@ def alert_rules_check(*, now=None) -> list[Alert]:
     for rule in AlertRule.objects.filter(active=True):
         if live.get("conversations", 0) < rule.min_events:
             continue
-        value = _rule_value(rule.metric, live)
-        if value is None:
+        found = _rule_sample(rule.metric, live)
+        # A rate of 2 thumbs-down out of 2 is 100 % and means nothing: too few to alert on.
+        if found is None or found[1] < settings.ALERT_MIN_SAMPLE:
             continue
+        value = found[0]
         past = [v for v in (_rule_value(rule.metric, d) for d in history) if v is not None]
         baseline = sum(past) / len(past) if past else None
         reason = ""

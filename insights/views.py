@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import csv
 from datetime import date, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from core.permissions import curator_required
-from insights import charts, metrics, selectors
+from insights import charts, metrics, selectors, services
 from insights.models import Alert
 from knowledge.models import Document
 
@@ -64,6 +66,14 @@ def _tile(label: str, current: float | None, previous: float | None, shown: str,
     if delta is not None and abs(delta) >= 0.005:
         direction = "up" if (delta > 0) == good_when_up else "down"
     return {"label": label, "value": shown, "delta": delta, "direction": direction}
+
+
+@require_POST
+@curator_required
+def alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    """Curators acknowledge an alert where they read it, not in Django admin."""
+    services.alert_resolve(alert=get_object_or_404(Alert, pk=pk), user=request.user)
+    return redirect(reverse("insights:dashboard") + "#alerts")
 
 
 @require_GET
@@ -123,25 +133,27 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         _tile("Blocked messages", cur["blocked"], prev["blocked"], _num(cur["blocked"]), good_when_up=False),
     ]
     daily = selectors.daily_summaries(days)
+    # Every chart spans the whole period (up to today), whatever days have figures.
+    line_chart = partial(charts.line_chart, start=period.start, end=min(period.end, timezone.localdate(now)))
     chart_list = [
-        charts.line_chart(selectors.series(daily, lambda s: s.get("conversations")), title="Conversations per day"),
-        charts.line_chart(
+        line_chart(selectors.series(daily, lambda s: s.get("conversations")), title="Conversations per day"),
+        line_chart(
             selectors.series(daily, lambda s: s.get("containment")), title="Containment", fmt=lambda v: f"{v:.0%}"
         ),
-        charts.line_chart(
+        line_chart(
             selectors.series(daily, lambda s: s.get("intervention_rate")),
             title="Human intervention",
             fmt=lambda v: f"{v:.0%}",
         ),
-        charts.line_chart(
+        line_chart(
             selectors.series(daily, lambda s: s.get("thumbs_up_share")),
             title="Thumbs-up share",
             fmt=lambda v: f"{v:.0%}",
         ),
-        charts.line_chart(
+        line_chart(
             selectors.series(daily, lambda s: s.get("tokens_per_conversation")), title="Tokens per conversation"
         ),
-        charts.line_chart(selectors.series(daily, lambda s: s.get("turn_p95_ms")), title="Turn latency p95 (ms)"),
+        line_chart(selectors.series(daily, lambda s: s.get("turn_p95_ms")), title="Turn latency p95 (ms)"),
     ]
     start, _ = metrics.day_bounds(period.start)
     _, end = metrics.day_bounds(period.end)

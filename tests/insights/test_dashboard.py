@@ -42,7 +42,7 @@ def test_dashboard_shows_real_figures_and_knowledge_gaps(client, curator, traffi
     page = client.get(reverse("insights:dashboard")).content.decode()
     assert "Containment" in page and "Human intervention" in page and "<svg" in page
     assert "Knowledge gaps" in page and "tandem" in page and "Draft an approved answer" in page
-    assert "no_answer" in page  # why people were needed
+    assert "No grounded answer" in page  # why people were needed, in words
 
 
 def test_dashboard_is_for_curators_and_admins(client, agent):
@@ -87,7 +87,8 @@ def test_metrics_endpoint_is_token_protected_and_parses(client, settings, traffi
     assert "groundwork_llm_breaker_open" in families and "groundwork_tokens" in families
 
 
-def test_alert_rules_fire_once_on_threshold(traffic):
+def test_alert_rules_fire_once_on_threshold(traffic, settings):
+    settings.ALERT_MIN_SAMPLE = 4  # the four conversations of `traffic`
     AlertRule.objects.filter(metric="escalation_rate").update(threshold=0.25, min_events=1)
     raised = services.alert_rules_check()
     assert [a.kind for a in raised] == ["escalation_rate"]
