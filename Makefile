@@ -20,7 +20,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 run: $(STAMP)
-	DEBUG=$${DEBUG:-1} $(PY) manage.py serve
+	DEBUG=$${DEBUG:-1} SUPPORT_COMPANY_NAME=$${SUPPORT_COMPANY_NAME-Brightwheel Bikes} $(PY) manage.py serve
 
 browser:
 	@bash scripts/ensure_chromium.sh
