@@ -35,7 +35,9 @@ What you need to return a bike:
 """
 
 
-def test_citation_page_renders_tables_and_lists_with_the_cited_heading_in_view(browser, live_server, transactional_db):
+def test_citation_page_renders_tables_and_lists_with_the_cited_heading_in_view(
+    browser, live_server, transactional_db, django_db_serialized_rollback
+):
     for job in services.jobs_create(files=[SourceFile("loyalty.md", DOC.encode())], verify=True):
         services.job_run(job_id=job.pk)
     cited = Chunk.objects.get(text__contains="Gold")
