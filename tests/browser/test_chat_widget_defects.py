@@ -85,11 +85,11 @@ def test_widget_keyboard_open_focus_escape_and_tab_order(page, live_server, live
     launcher.wait_for()
     # the launcher comes before the chat frame in the tab order
     assert page.evaluate(
-        "document.querySelector('#groundwork-launcher').compareDocumentPosition("
+        "document.querySelector('button[aria-controls=groundwork-chat]').compareDocumentPosition("
         "document.getElementById('groundwork-chat')) & Node.DOCUMENT_POSITION_FOLLOWING"
     )
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "groundwork-launcher"
+    assert page.evaluate("document.activeElement.getAttribute('aria-controls')") == "groundwork-chat"
 
     # Enter opens the chat and puts the focus in the question box
     page.keyboard.press("Enter")
@@ -103,7 +103,7 @@ def test_widget_keyboard_open_focus_escape_and_tab_order(page, live_server, live
     # Escape closes it and gives the focus back to the launcher
     page.keyboard.press("Escape")
     page.wait_for_function("document.getElementById('groundwork-chat').style.display === 'none'")
-    assert page.evaluate("document.activeElement.id") == "groundwork-launcher"
+    assert page.evaluate("document.activeElement.getAttribute('aria-controls')") == "groundwork-chat"
     assert launcher.get_attribute("aria-expanded") == "false"
 
 
