@@ -59,6 +59,22 @@
   // Inside the widget's frame: the page that embeds us asks for the focus when the chat opens,
   // and Escape asks it to close the chat.
   if (window.parent !== window) {
+    // Replies that arrive (the page polls while a person owns the conversation) are counted for the
+    // launcher's unread badge; the embedding page shows it only while the chat is closed.
+    const lastId = () => parseInt((transcript.querySelector(".messages-list") || {dataset: {}}).dataset.lastId || "0", 10);
+    let seen = lastId();
+    document.body.addEventListener("htmx:afterSwap", () => {
+      const now = lastId();
+      if (now > seen) {
+        const fresh = [...transcript.querySelectorAll(".msg.agent[id^='msg-'], .msg.bot[id^='msg-']")]
+          .filter((el) => parseInt(el.id.slice(4), 10) > seen).length;
+        if (fresh) window.parent.postMessage({groundwork: "unread", count: fresh}, "*");
+      }
+      seen = Math.max(seen, now);
+    });
+    document.querySelectorAll("[data-close-chat]").forEach((b) => b.addEventListener("click", () => {
+      window.parent.postMessage({groundwork: "close"}, "*");
+    }));
     window.addEventListener("message", (event) => {
       if (event.source === window.parent && event.data && event.data.groundwork === "focus") box.focus();
     });

@@ -20,15 +20,38 @@
   frame.src = origin + "/chat/?embed=1";
   frame.style.cssText = "position:fixed;right:20px;bottom:76px;z-index:2147483000;width:min(400px,calc(100vw - 40px));height:min(600px,calc(100vh - 110px));border:1px solid #d9dee3;border-radius:12px;background:#fff;box-shadow:0 8px 30px rgba(0,0,0,.2);display:none";
 
+  var phone = window.matchMedia("(max-width: 520px)");
+  var desk = frame.style.cssText;
+  var unread = 0;
   function isOpen() { return frame.style.display !== "none"; }
+  function label() {
+    // The launcher's name, with the replies that came while the chat was closed (a badge, as in Intercom).
+    var open = isOpen();
+    button.textContent = open ? "Close" : "Help";
+    button.setAttribute("aria-label", open ? "Close chat" : unread ? "Help (" + unread + " new message" + (unread > 1 ? "s" : "") + ")" : "Help");
+    if (!open && unread) {
+      var badge = document.createElement("span");
+      badge.className = "groundwork-unread";
+      badge.textContent = String(unread);
+      badge.setAttribute("aria-hidden", "true");
+      badge.style.cssText = "display:inline-block;min-width:20px;margin-left:8px;padding:0 6px;border-radius:10px;background:#fff;color:#a40e26;font:700 13px/20px system-ui,sans-serif;text-align:center";
+      button.appendChild(badge);
+    }
+  }
   function focusChat() {
     frame.focus();
     if (frame.contentWindow) frame.contentWindow.postMessage({groundwork: "focus"}, origin);
   }
   function setOpen(open) {
+    // On a phone the chat takes the whole screen (it closes from its own Close button or Escape).
+    frame.style.cssText = open && phone.matches
+      ? desk + ";inset:0;right:0;bottom:0;width:100%;height:100%;border:0;border-radius:0;box-shadow:none"
+      : desk;
     frame.style.display = open ? "block" : "none";
+    button.style.display = open && phone.matches ? "none" : "";
     button.setAttribute("aria-expanded", open ? "true" : "false");
-    button.textContent = open ? "Close" : "Help";
+    if (open) unread = 0;
+    label();
     if (open) { focusChat(); } else { button.focus(); }
   }
   button.addEventListener("click", function () { setOpen(!isOpen()); });
@@ -40,6 +63,10 @@
     // Only the chat frame may close itself (Escape pressed inside it).
     if (event.source !== frame.contentWindow || event.origin !== origin) return;
     if (event.data && event.data.groundwork === "close" && isOpen()) setOpen(false);
+    if (event.data && event.data.groundwork === "unread" && !isOpen()) {
+      unread += Math.max(1, parseInt(event.data.count, 10) || 1);
+      label();
+    }
   });
   document.body.appendChild(button);
   document.body.appendChild(frame);

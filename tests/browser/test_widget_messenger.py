@@ -1,0 +1,55 @@
+"""What Intercom and Chatwoot users expect of the widget (issue #20, second list): the agent's name and
+initials, an unread badge on the closed launcher, and a full-screen chat on a phone with its own Close."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from escalation import services as escalation_services
+from escalation.models import Escalation
+from tests.browser.conftest import shot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_agent_reply_shows_name_and_badges_the_closed_launcher(page, live_server, live_demo_kb):
+    agent = User.objects.create_user("dana", password="pw", first_name="Dana", is_staff=True)
+    agent.groups.add(Group.objects.get_or_create(name="agents")[0])
+    page.goto(f"{live_server.url}/embed/")
+    launcher = page.get_by_role("button", name="Help")
+    launcher.click()
+    frame = page.frame_locator("#groundwork-chat")
+    frame.get_by_role("button", name="Talk to a person").click()
+    frame.locator(".msg.system").wait_for()
+    page.keyboard.press("Escape")  # the customer closes the chat and reads the page
+
+    escalation = Escalation.objects.get()
+    escalation_services.escalation_claim(escalation_id=escalation.pk, agent=agent)
+    escalation_services.escalation_reply(escalation=escalation, agent=agent, text="Hi, Dana here. How can I help?")
+
+    badge = page.locator("#groundwork-launcher .groundwork-unread")
+    badge.wait_for(timeout=10_000)
+    assert badge.inner_text() == "1"
+    assert "1 new message" in page.locator("#groundwork-launcher").get_attribute("aria-label")
+    shot(page, "widget-unread-badge")
+
+    page.locator("#groundwork-launcher").click()
+    reply = frame.locator(".msg.agent").last
+    assert "Dana" in reply.locator(".who").inner_text()
+    assert reply.locator(".avatar").inner_text() == "D"
+    assert badge.count() == 0 or badge.is_hidden()
+
+
+def test_widget_is_full_screen_on_a_phone_and_closes_from_inside(browser, live_server, live_demo_kb):
+    page = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/embed/")
+    page.get_by_role("button", name="Help").click()
+    box = page.locator("#groundwork-chat").bounding_box()
+    assert box["width"] >= 389 and box["height"] >= 843, box
+    frame = page.frame_locator("#groundwork-chat")
+    frame.locator("#question").wait_for()
+    shot(page, "widget-phone-full-screen")
+    frame.get_by_role("button", name="Close chat").click()
+    page.wait_for_function("document.getElementById('groundwork-chat').style.display === 'none'")
