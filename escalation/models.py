@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from core.choices import ESCALATION_REASONS, Priority
 from core.transitions import Transitions
@@ -61,6 +64,18 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} ({self.status})"
+
+    @property
+    def first_reply_state(self) -> str:
+        """Against the first-reply time customers are promised (SUPPORT_FIRST_REPLY_MINUTES): "overdue"
+        past it, "due" in its last fifth, "" otherwise or once a person has replied."""
+        if self.first_reply_at is not None or self.status == self.Status.RESOLVED:
+            return ""
+        promise = timedelta(minutes=settings.SUPPORT_FIRST_REPLY_MINUTES)
+        waited = timezone.now() - self.opened_at
+        if waited > promise:
+            return "overdue"
+        return "due" if waited > promise * 0.8 else ""
 
 
 class EscalationNote(models.Model):

@@ -14,8 +14,9 @@ from knowledge.models import Chunk, Document
 from support.models import Message
 
 
-def queue(*, status: str = "", reason: str = "") -> QuerySet[Escalation]:
-    """Critical first, then longest waiting. Resolved ones only when asked for."""
+def queue(*, status: str = "", reason: str = "", q: str = "") -> QuerySet[Escalation]:
+    """Critical first, then longest waiting. Resolved ones only when asked for; `q` finds the
+    escalations whose conversation contains those words (what the customer or anyone wrote)."""
     qs = Escalation.objects.select_related("conversation", "claimed_by", "trigger_message__reply_to")
     if status in Escalation.Status.values:
         qs = qs.filter(status=status)
@@ -23,6 +24,9 @@ def queue(*, status: str = "", reason: str = "") -> QuerySet[Escalation]:
         qs = qs.exclude(status=Escalation.Status.RESOLVED)
     if reason in dict(Escalation.REASONS):
         qs = qs.filter(reason=reason)
+    if q.strip():
+        said = Message.objects.filter(conversation=OuterRef("conversation"), text__icontains=q.strip())
+        qs = qs.filter(Exists(said))
     return qs.order_by("priority", "opened_at", "id")
 
 

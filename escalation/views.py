@@ -38,13 +38,15 @@ def _act(request: HttpRequest, pk: int, action) -> HttpResponse:
 def queue(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     reason = request.GET.get("reason", "")
-    page = Paginator(selectors.queue(status=status, reason=reason), settings.CONSOLE_PAGE_SIZE).get_page(
+    q = request.GET.get("q", "")[:200]
+    page = Paginator(selectors.queue(status=status, reason=reason, q=q), settings.CONSOLE_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     context = {
         "items": list(page),
         "page": page,
-        "filters": urlencode({"status": status, "reason": reason}),
+        "filters": urlencode({"status": status, "reason": reason, "q": q}),
+        "q": q,
         "status": status,
         "reason": reason,
         "reasons": Escalation.REASONS,
