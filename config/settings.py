@@ -266,6 +266,8 @@ SUPPORT_FIRST_REPLY_MINUTES = env_int("SUPPORT_FIRST_REPLY_MINUTES", 10, minimum
 # A critical topic's pattern hit counts when the message is at least this similar (cosine) to one of
 # the topic's example sentences; low on purpose: it rules out a word's other sense, nothing more.
 CRITICAL_TOPIC_MIN_SIMILARITY = env_float("CRITICAL_TOPIC_MIN_SIMILARITY", 0.2)
+# Transcripts a customer may have emailed per conversation per rate window.
+CHAT_TRANSCRIPT_EMAILS_PER_WINDOW = env_int("CHAT_TRANSCRIPT_EMAILS_PER_WINDOW", 2, minimum=1)
 # Escalations per page of the agents' queue.
 CONSOLE_PAGE_SIZE = env_int("CONSOLE_PAGE_SIZE", 25, minimum=1)
 # The company's name as customers see it (chat and widget titles); empty: a neutral "Help".

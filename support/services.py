@@ -7,6 +7,7 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
@@ -14,7 +15,7 @@ from django.utils import timezone
 from core.choices import Priority, Reason
 from core.choices import ReplyKind as Kind
 from core.errors import ApplicationError, ErrorCode
-from support import hours
+from support import hours, selectors
 from support.models import Conversation, Message
 from support.pipeline import policy, record, run
 from support.pipeline.policy import NewConversation, hash_token
@@ -91,11 +92,34 @@ def turns_left(conversation: Conversation) -> int:
     return max(0, settings.CHAT_MAX_TURNS - conversation.turns)
 
 
-def conversation_set_contact(*, conversation: Conversation, email: str) -> None:
-    """Outside support hours the customer leaves an address for the answer."""
+def _valid_email(email: str) -> str:
     email = email.strip()
     try:
         validate_email(email)
     except ValidationError:
         raise ApplicationError("That does not look like an email address.", code=ErrorCode.INVALID) from None
-    Conversation.objects.filter(pk=conversation.pk).update(contact_email=email)
+    return email
+
+
+def conversation_set_contact(*, conversation: Conversation, email: str) -> None:
+    """Outside support hours the customer leaves an address for the answer."""
+    Conversation.objects.filter(pk=conversation.pk).update(contact_email=_valid_email(email))
+
+
+def transcript_email(*, conversation: Conversation, email: str) -> None:
+    """The conversation as plain text to the customer's address. Counted per conversation
+    (CHAT_TRANSCRIPT_EMAILS_PER_WINDOW): the chat is public and must not become a way to mail anyone."""
+    email = _valid_email(email)
+    policy.rate_limit(("transcript", str(conversation.pk), settings.CHAT_TRANSCRIPT_EMAILS_PER_WINDOW))
+    company = settings.SUPPORT_COMPANY_NAME or "our support team"
+    lines = []
+    for m in selectors.transcript(conversation=conversation).select_related("author"):
+        if m.role == Message.Role.CUSTOMER:
+            who = "You"
+        elif m.role == Message.Role.AGENT:
+            who = (m.author.first_name if m.author else "") or "Support team"
+        else:
+            who = "Assistant"
+        lines.append(f"{who}: {m.text}\n")
+    body = f"Your conversation with {company}, {timezone.localtime():%Y-%m-%d %H:%M}.\n\n" + "\n".join(lines)
+    send_mail(f"Your conversation with {company}", body, None, [email])

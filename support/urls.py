@@ -18,6 +18,7 @@ urlpatterns = [
     path("chat/handoff/", views.chat_handoff, name="chat-handoff"),
     path("chat/rate/", views.chat_rate, name="chat-rate"),
     path("chat/new/", views.chat_new, name="chat-new"),
+    path("chat/transcript/", views.chat_transcript, name="chat-transcript"),
     path("chat/contact/", views.chat_contact, name="chat-contact"),
     path("widget.js", views.widget_js, name="widget-js"),
     path("embed/", views.embed_demo, name="embed-demo"),

@@ -66,8 +66,8 @@ def _context(request: HttpRequest, conversation: Conversation | None, **extra) -
 
 
 def _partial(request: HttpRequest, conversation: Conversation | None, **extra) -> HttpResponse:
-    """The transcript after an action, with the actions under it swapped out of band: they
-    depend on the conversation's state ("Talk to a person" goes once a person owns it)."""
+    """The transcript after an action, with "Talk to a person" swapped out of band: it goes once a
+    person owns the conversation (the rest of the actions stay, so an open form is not reset)."""
     return render(request, "support/_transcript.html", _context(request, conversation, partial=True, **extra))
 
 
@@ -158,6 +158,20 @@ def chat_contact(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         return HttpResponse(f'<p class="error" role="alert">{escape(exc.message)}</p>')
     return HttpResponse('<p class="thanks" role="status">Thanks — we will answer you by email.</p>')
+
+
+@require_POST
+@xframe_options_exempt
+def chat_transcript(request: HttpRequest) -> HttpResponse:
+    """The customer asks for the conversation by email."""
+    conversation = _current(request)
+    if conversation is None:
+        return HttpResponse('<p class="error" role="alert">Start a conversation first.</p>')
+    try:
+        services.transcript_email(conversation=conversation, email=request.POST.get("email", ""))
+    except ApplicationError as exc:
+        return HttpResponse(f'<p class="error" role="alert">{escape(exc.message)}</p>')
+    return HttpResponse('<p class="thanks" role="status">The conversation has been sent to your email.</p>')
 
 
 @require_POST
