@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -11,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from core.permissions import is_agent, is_curator
 from escalation.models import Correction, Escalation
 from knowledge.models import Chunk, Document
-from support.models import Message
+from support.models import Conversation, Message
 
 
 def queue(*, status: str = "", reason: str = "", q: str = "") -> QuerySet[Escalation]:
@@ -103,3 +104,33 @@ def can_review(user) -> bool:
 
 def documents_for_filter() -> QuerySet[Document]:
     return Document.objects.order_by("title").only("id", "title")
+
+
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
+
+
+def browser_name(user_agent: str) -> str:
+    """ "Chrome on Android" from a User-Agent header: enough for an agent to picture the customer's screen."""
+    browser = next((name for token, name in _BROWSERS if token in user_agent), "")
+    system = next((name for token, name in _SYSTEMS if token in user_agent), "")
+    if "Mobile" in user_agent and system not in ("Android", "iPhone", "iPad"):
+        system = f"{system} mobile".strip()
+    return " on ".join(p for p in (browser, system) if p) or re.sub(r"\s+", " ", user_agent)[:60]
+
+
+def earlier_conversations(conversation: Conversation, *, limit: int = 5) -> list[Conversation]:
+    """The conversations this one follows (a closed or idle chat is followed by a new one), newest first."""
+    found: list[Conversation] = []
+    current = conversation.previous
+    while current is not None and len(found) < limit:
+        found.append(current)
+        current = current.previous
+    return found

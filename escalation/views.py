@@ -79,6 +79,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "mine": escalation.claimed_by_id == request.user.pk,
             "outcomes": Escalation.Outcome.choices,
             "agents": agents,
+            "browser": selectors.browser_name(escalation.conversation.user_agent),
+            "earlier": selectors.earlier_conversations(escalation.conversation),
         },
     )
 

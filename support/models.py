@@ -28,6 +28,10 @@ class Conversation(models.Model):
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     rating_comment = models.TextField(blank=True)
     contact_email = models.EmailField(blank=True)
+    # Where and how the customer wrote from, for the agent (as the browser reported it).
+    page_url = models.CharField(max_length=1000, blank=True, help_text="The page the chat was opened on.")
+    user_agent = models.CharField(max_length=300, blank=True)
+    language = models.CharField(max_length=35, blank=True, help_text="The browser's first preferred language.")
     created_at = models.DateTimeField(auto_now_add=True)
     last_activity_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -22,8 +22,10 @@ from support.pipeline.policy import NewConversation, hash_token
 from support.pipeline.run import TurnResult
 
 
-def conversation_create(*, channel: str = "api", ip: str = "", previous: Conversation | None = None) -> NewConversation:
-    return policy.conversation_open(channel=channel, ip=ip, previous=previous)
+def conversation_create(
+    *, channel: str = "api", ip: str = "", previous: Conversation | None = None, context: dict[str, str] | None = None
+) -> NewConversation:
+    return policy.conversation_open(channel=channel, ip=ip, previous=previous, context=context)
 
 
 def access_conversation(conversation_id, token: str) -> Conversation:

@@ -19,10 +19,24 @@ from support import hours, selectors, services
 from support.models import Conversation
 
 SESSION_KEY = "chat"
+PAGE_KEY = "chat_page"
 
 
 def _ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _client_context(request: HttpRequest) -> dict[str, str]:
+    """Where the customer writes from, for the agent: the page the widget was opened on (it passes
+    its address), else the referring page; the browser; its first preferred language."""
+    languages = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+    page = request.session.get(PAGE_KEY, "") or request.META.get("HTTP_REFERER", "")
+    return {
+        # The console links to it: only a web address, never a javascript: or data: one.
+        "page_url": page if page.startswith(("http://", "https://")) else "",
+        "user_agent": request.META.get("HTTP_USER_AGENT", ""),
+        "language": languages.split(",")[0].split(";")[0].strip(),
+    }
 
 
 def _current(request: HttpRequest) -> Conversation | None:
@@ -74,6 +88,9 @@ def _partial(request: HttpRequest, conversation: Conversation | None, **extra) -
 @require_GET
 @xframe_options_exempt  # the widget opens this page in an iframe on the company's site
 def chat(request: HttpRequest) -> HttpResponse:
+    page = request.GET.get("page", "")
+    if page.startswith(("http://", "https://")):
+        request.session[PAGE_KEY] = page[:1000]  # the widget's host page, shown to the agent
     return render(request, "support/chat.html", _context(request, _current(request)))
 
 
@@ -84,7 +101,7 @@ def chat_send(request: HttpRequest) -> HttpResponse:
     error, retry_after = "", None
     try:
         if conversation is None:
-            created = services.conversation_create(channel="web", ip=_ip(request))
+            created = services.conversation_create(channel="web", ip=_ip(request), context=_client_context(request))
             conversation = created.conversation
             _remember(request, conversation, created.token)
         result = services.message_post(conversation=conversation, text=request.POST.get("text", ""), ip=_ip(request))
@@ -123,7 +140,7 @@ def chat_thumbs(request: HttpRequest, message_id: int) -> HttpResponse:
 def chat_handoff(request: HttpRequest) -> HttpResponse:
     conversation = _current(request)
     if conversation is None:
-        created = services.conversation_create(channel="web", ip=_ip(request))
+        created = services.conversation_create(channel="web", ip=_ip(request), context=_client_context(request))
         conversation = created.conversation
         _remember(request, conversation, created.token)
     services.handoff(conversation=conversation)

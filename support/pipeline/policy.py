@@ -100,12 +100,27 @@ class NewConversation:
     token: str
 
 
-def conversation_open(*, channel: str = "api", ip: str = "", previous: Conversation | None = None) -> NewConversation:
-    """A new conversation and the token that is its only key (stored hashed)."""
+CONTEXT_FIELDS = ("page_url", "user_agent", "language")
+
+
+def conversation_open(
+    *, channel: str = "api", ip: str = "", previous: Conversation | None = None, context: dict[str, str] | None = None
+) -> NewConversation:
+    """A new conversation and the token that is its only key (stored hashed). `context` is where the
+    customer wrote from (CONTEXT_FIELDS); a conversation that follows another keeps its context."""
     if ip:
         rate_limit(("new", ip, settings.CHAT_RATE_LIMIT_NEW_CONVERSATIONS_PER_IP))
     token = secrets.token_urlsafe(32)
-    conversation = Conversation.objects.create(token_hash=hash_token(token), channel=channel, previous=previous)
+    given = context or {}
+    values = {
+        name: (given.get(name) or (getattr(previous, name) if previous else "") or "")[
+            : Conversation._meta.get_field(name).max_length
+        ]
+        for name in CONTEXT_FIELDS
+    }
+    conversation = Conversation.objects.create(
+        token_hash=hash_token(token), channel=channel, previous=previous, **values
+    )
     return NewConversation(conversation, token)
 
 

@@ -53,3 +53,29 @@ def test_widget_is_full_screen_on_a_phone_and_closes_from_inside(browser, live_s
     shot(page, "widget-phone-full-screen")
     frame.get_by_role("button", name="Close chat").click()
     page.wait_for_function("document.getElementById('groundwork-chat').style.display === 'none'")
+
+
+def test_agent_sees_where_the_customer_wrote_from(browser, live_server, live_demo_kb):
+    agent = User.objects.create_user("dana", password="dana-pass-123", first_name="Dana", is_staff=True)
+    agent.groups.add(Group.objects.get_or_create(name="agents")[0])
+    customer = browser.new_context(locale="de-DE").new_page()
+    customer.set_default_timeout(20_000)
+    customer.goto(f"{live_server.url}/embed/?campaign=spring")
+    customer.get_by_role("button", name="Help").click()
+    frame = customer.frame_locator("#groundwork-chat")
+    frame.get_by_role("button", name="Talk to a person").click()
+    frame.locator(".msg.system").wait_for()
+
+    console = browser.new_context().new_page()
+    console.set_default_timeout(20_000)
+    console.goto(f"{live_server.url}/accounts/login/")
+    console.fill("#id_username", "dana")
+    console.fill("#id_password", "dana-pass-123")
+    console.get_by_role("button", name="Log in").click()
+    console.wait_for_load_state()
+    console.goto(f"{live_server.url}/console/{Escalation.objects.get().pk}/")
+    context = console.locator("dl.context").inner_text()
+    shot(console, "console-customer-context")
+    assert "/embed/?campaign=spring" in context
+    assert "Chrome" in context and "Linux" in context
+    assert "de-DE" in context

@@ -17,7 +17,7 @@
   frame.id = "groundwork-chat";
   frame.name = "groundwork-chat";
   frame.title = title;
-  frame.src = origin + "/chat/?embed=1";
+  frame.src = origin + "/chat/?embed=1&page=" + encodeURIComponent(location.href);
   frame.style.cssText = "position:fixed;right:20px;bottom:76px;z-index:2147483000;width:min(400px,calc(100vw - 40px));height:min(600px,calc(100vh - 110px));border:1px solid #d9dee3;border-radius:12px;background:#fff;box-shadow:0 8px 30px rgba(0,0,0,.2);display:none";
 
   var phone = window.matchMedia("(max-width: 520px)");
