@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from escalation.models import Escalation
+from escalation.models import CannedReply, Escalation
 
 
 @admin.register(Escalation)
@@ -11,3 +11,10 @@ class EscalationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    list_display = ("shortcut", "active", "updated_at")
+    list_editable = ("active",)
+    search_fields = ("shortcut", "text")

@@ -133,3 +133,18 @@ class Correction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_problem_display()}: {self.question[:40]}"
+
+
+class CannedReply(models.Model):
+    """A reply agents insert with a shortcut ("/returns" in the reply box), curated in the admin."""
+
+    shortcut = models.SlugField(max_length=40, unique=True, help_text='Typed after "/" in the reply box.')
+    text = models.TextField()
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shortcut"]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"

@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from core.permissions import is_agent, is_curator
-from escalation.models import Correction, Escalation
+from escalation.models import CannedReply, Correction, Escalation
 from knowledge.models import Chunk, Document
 from support.models import Conversation, Message
 
@@ -134,3 +134,8 @@ def earlier_conversations(conversation: Conversation, *, limit: int = 5) -> list
         found.append(current)
         current = current.previous
     return found
+
+
+def canned_replies() -> list[dict[str, str]]:
+    """The active canned replies, for the reply box's "/" shortcuts."""
+    return list(CannedReply.objects.filter(active=True).values("shortcut", "text"))

@@ -80,6 +80,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "outcomes": Escalation.Outcome.choices,
             "agents": agents,
             "browser": selectors.browser_name(escalation.conversation.user_agent),
+            "canned": selectors.canned_replies(),
             "earlier": selectors.earlier_conversations(escalation.conversation),
         },
     )
