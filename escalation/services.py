@@ -15,6 +15,7 @@ from core.transitions import transition
 from escalation.models import Correction, Escalation, EscalationNote
 from knowledge import services as knowledge_services
 from knowledge.models import ApprovedAnswerVersion, Document
+from support import services as support_services
 from support.models import Conversation, Message
 
 
@@ -90,6 +91,12 @@ def escalation_reply(*, escalation: Escalation, agent, text: str) -> Message:
     Conversation.objects.filter(pk=escalation.conversation_id).update(last_activity_at=now)
     audit(actor=agent, action="escalation.reply", obj=escalation, after=message)
     return message
+
+
+def escalation_typing(*, escalation: Escalation, agent) -> None:
+    """The owner is writing a reply; the customer sees "… is typing" (no write, a cache key)."""
+    _require_owner(escalation, agent)
+    support_services.agent_typing_mark(conversation_id=escalation.conversation_id, name=agent.first_name)
 
 
 @transaction.atomic

@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/claim/", views.claim, name="claim"),
     path("<int:pk>/release/", views.release, name="release"),
     path("<int:pk>/reply/", views.reply, name="reply"),
+    path("<int:pk>/typing/", views.typing, name="typing"),
     path("<int:pk>/note/", views.note, name="note"),
     path("<int:pk>/resolve/", views.resolve, name="resolve"),
     path("<int:pk>/transfer/", views.transfer, name="transfer"),

@@ -3,6 +3,7 @@ permission checked while fetching, services do the work."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from urllib.parse import urlencode
 
@@ -106,6 +107,15 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         lambda e: services.escalation_reply(escalation=e, agent=request.user, text=request.POST.get("text", "")),
     )
+
+
+@require_POST
+@agent_required
+def typing(request: HttpRequest, pk: int) -> HttpResponse:
+    """The reply box tells the customer's chat that the agent is writing (throttled by htmx)."""
+    with contextlib.suppress(ApplicationError):  # not (or no longer) the owner: nothing to show
+        services.escalation_typing(escalation=selectors.access_escalation(request.user, pk), agent=request.user)
+    return HttpResponse(status=204)
 
 
 @require_POST

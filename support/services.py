@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -125,3 +126,17 @@ def transcript_email(*, conversation: Conversation, email: str) -> None:
         lines.append(f"{who}: {m.text}\n")
     body = f"Your conversation with {company}, {timezone.localtime():%Y-%m-%d %H:%M}.\n\n" + "\n".join(lines)
     send_mail(f"Your conversation with {company}", body, None, [email])
+
+
+# How long "… is typing" shows after the agent's last keystroke (the chat polls every 3 s).
+TYPING_SECONDS = 6
+
+
+def agent_typing_mark(*, conversation_id, name: str) -> None:
+    """The agent is writing a reply: the customer's chat says so for a few seconds."""
+    cache.set(f"typing:{conversation_id}", name or "Support team", TYPING_SECONDS)
+
+
+def agent_typing(conversation: Conversation) -> str:
+    """The name of the agent writing to this conversation now, or ""."""
+    return cache.get(f"typing:{conversation.pk}", "")

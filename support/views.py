@@ -74,6 +74,11 @@ def _context(request: HttpRequest, conversation: Conversation | None, **extra) -
         "turns_left": services.turns_left(conversation) if conversation else settings.CHAT_MAX_TURNS,
         "embed": request.GET.get("embed") == "1" or request.POST.get("embed") == "1",
         "support_open": hours.is_open(timezone.now()),
+        "agent_typing": (
+            services.agent_typing(conversation)
+            if conversation is not None and conversation.status == Conversation.Status.HUMAN
+            else ""
+        ),
         **_titles(),
         **extra,
     }

@@ -79,3 +79,29 @@ def test_agent_sees_where_the_customer_wrote_from(browser, live_server, live_dem
     assert "/embed/?campaign=spring" in context
     assert "Chrome" in context and "Linux" in context
     assert "de-DE" in context
+
+
+def test_customer_sees_the_agent_typing(browser, live_server, live_demo_kb):
+    agent = User.objects.create_user("dana", password="dana-pass-123", first_name="Dana", is_staff=True)
+    agent.groups.add(Group.objects.get_or_create(name="agents")[0])
+    customer = browser.new_context().new_page()
+    customer.set_default_timeout(20_000)
+    customer.goto(f"{live_server.url}/chat/")
+    customer.get_by_role("button", name="Talk to a person").click()
+    customer.locator(".msg.system").wait_for()
+    escalation = Escalation.objects.get()
+    escalation_services.escalation_claim(escalation_id=escalation.pk, agent=agent)
+
+    console = browser.new_context().new_page()
+    console.set_default_timeout(20_000)
+    console.goto(f"{live_server.url}/accounts/login/")
+    console.fill("#id_username", "dana")
+    console.fill("#id_password", "dana-pass-123")
+    console.get_by_role("button", name="Log in").click()
+    console.wait_for_load_state()
+    console.goto(f"{live_server.url}/console/{escalation.pk}/")
+    console.focus("#reply-text")
+    console.keyboard.type("Let me check that for you")
+
+    customer.get_by_text("Dana is typing…").wait_for(timeout=8_000)
+    shot(customer, "chat-agent-typing")
