@@ -4,7 +4,10 @@ goes to the audit log in the transaction that performs it."""
 
 from __future__ import annotations
 
+import time
+
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -220,3 +223,27 @@ def correction_reject(*, correction: Correction, curator) -> Correction:
     transition(correction, Correction.Status.REJECTED, reviewed_by=curator, reviewed_at=timezone.now())
     audit(actor=curator, action="correction.reject", obj=correction)
     return correction
+
+
+# An agent whose console asked for anything within this long is "online"; the queue and an open
+# conversation refresh every 3 s, so an open console keeps its agent online.
+PRESENCE_SECONDS = 60
+
+
+_marked: dict[int, float] = {}  # agent id → when this process last wrote their presence
+
+
+def agent_seen(*, agent) -> None:
+    """The agent's console is open (any console page or its live refresh). Written at most every
+    half PRESENCE_SECONDS per process, not on every 3 s refresh: the key never lapses meanwhile."""
+    now = time.monotonic()
+    if now - _marked.get(agent.pk, -PRESENCE_SECONDS) < PRESENCE_SECONDS / 2:
+        return
+    _marked[agent.pk] = now
+    cache.set(f"presence:{agent.pk}", timezone.now().timestamp(), PRESENCE_SECONDS)
+
+
+def agents_online(agent_ids: list[int]) -> set[int]:
+    """Which of these agents have a console open now."""
+    seen = cache.get_many([f"presence:{pk}" for pk in agent_ids])
+    return {pk for pk in agent_ids if f"presence:{pk}" in seen}

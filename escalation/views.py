@@ -37,6 +37,7 @@ def _act(request: HttpRequest, pk: int, action) -> HttpResponse:
 @require_GET
 @agent_required
 def queue(request: HttpRequest) -> HttpResponse:
+    services.agent_seen(agent=request.user)
     status = request.GET.get("status", "")
     reason = request.GET.get("reason", "")
     q = request.GET.get("q", "")[:200]
@@ -61,6 +62,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 @agent_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     escalation = selectors.access_escalation(request.user, pk)
+    services.agent_seen(agent=request.user)
     transcript = list(
         support_selectors.transcript(conversation=escalation.conversation)
         .select_related("author")
@@ -68,7 +70,10 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.htmx and request.GET.get("partial") == "transcript":
         return render(request, "escalation/_transcript.html", {"escalation": escalation, "transcript": transcript})
-    agents = get_user_model().objects.filter(groups__name=AGENTS, is_active=True).exclude(pk=request.user.pk)
+    agents = list(get_user_model().objects.filter(groups__name=AGENTS, is_active=True).exclude(pk=request.user.pk))
+    online = services.agents_online([a.pk for a in agents])
+    for a in agents:
+        a.online = a.pk in online
     return render(
         request,
         "escalation/detail.html",
