@@ -29,7 +29,7 @@ def test_agent_reply_shows_name_and_badges_the_closed_launcher(page, live_server
     escalation_services.escalation_reply(escalation=escalation, agent=agent, text="Hi, Dana here. How can I help?")
 
     badge = page.locator("#groundwork-launcher .groundwork-unread")
-    badge.wait_for(timeout=10_000)
+    badge.wait_for(timeout=15_000)  # the framed chat polls every 3 s
     assert badge.inner_text() == "1"
     assert "1 new message" in page.locator("#groundwork-launcher").get_attribute("aria-label")
     shot(page, "widget-unread-badge")
@@ -103,5 +103,5 @@ def test_customer_sees_the_agent_typing(browser, live_server, live_demo_kb):
     console.focus("#reply-text")
     console.keyboard.type("Let me check that for you")
 
-    customer.get_by_text("Dana is typing…").wait_for(timeout=8_000)
+    customer.get_by_text("Dana is typing…").wait_for(timeout=12_000)
     shot(customer, "chat-agent-typing")
