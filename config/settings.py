@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "core.middleware.ApiJsonErrorMiddleware",
     "core.security.ContentSecurityPolicyMiddleware",
     "core.security.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -333,6 +334,8 @@ WIDGET_ALLOWED_ORIGINS = env_list("WIDGET_ALLOWED_ORIGINS")
 # --- API ----------------------------------------------------------------------------
 # JSON bodies nested deeper than this are refused with a 400 (core/parsers.py): the decoder recurses.
 API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32, minimum=2)
+# Retry-After of a 503 when the database, cache or broker does not answer (core/errors.py).
+RETRY_AFTER_UNAVAILABLE_SECONDS = env_int("RETRY_AFTER_UNAVAILABLE_SECONDS", 5, minimum=1)
 REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "core.parsers.BoundedJSONParser",

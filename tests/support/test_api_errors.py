@@ -44,3 +44,103 @@ def test_json_nested_within_the_cap_is_parsed(conversation):
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     assert response.status_code == 200, response.json()
+
+
+@pytest.fixture
+def quiet_api():
+    """A client that gets the 500/503 response instead of the test seeing the exception."""
+    return APIClient(raise_request_exception=False)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/conversations/not-a-uuid/messages/",
+        "/api/v1/conversations/123/",
+        "/api/v1/nothing-here/",
+    ],
+)
+def test_an_unknown_api_url_is_a_json_404(quiet_api, path):
+    response = quiet_api.post(path, {"text": "hi"}, format="json")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_an_unknown_conversation_is_a_json_404(conversation):
+    api, _, token = conversation
+    response = api.get(
+        "/api/v1/conversations/00000000-0000-0000-0000-000000000000/", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+def test_a_wrong_method_is_a_json_405(conversation):
+    api, cid, token = conversation
+    response = api.delete(f"/api/v1/conversations/{cid}/messages/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
+
+
+def test_an_oversized_body_is_a_json_413(conversation, settings):
+    api, cid, token = conversation
+    settings.MAX_REQUEST_BYTES = 2000
+    response = api.post(
+        f"/api/v1/conversations/{cid}/messages/",
+        {"text": "x" * 5000},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+
+
+def _down(exc: Exception):
+    def fail(**kwargs):
+        raise exc
+
+    return fail
+
+
+def _unavailable_errors() -> list[Exception]:
+    from django.db import InterfaceError, OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    return [
+        OperationalError("terminating connection due to administrator command"),
+        InterfaceError("connection already closed"),
+        RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused."),
+    ]
+
+
+@pytest.mark.parametrize("error", _unavailable_errors(), ids=lambda e: type(e).__name__)
+def test_a_database_or_cache_outage_is_a_json_503_with_retry_after(quiet_api, conversation, monkeypatch, error):
+    # given: the turn's first write meets a database or cache that does not answer
+    _, cid, token = conversation
+    monkeypatch.setattr(services, "message_post", _down(error))
+    # when
+    response = quiet_api.post(
+        f"/api/v1/conversations/{cid}/messages/", {"text": "hi"}, format="json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    # then
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["code"] == "unavailable"
+
+
+def test_an_outage_outside_a_drf_view_is_a_503_with_retry_after(client, monkeypatch):
+    # given: the chat page's form post, a plain Django view
+    from django.db import OperationalError
+
+    client.raise_request_exception = False
+    monkeypatch.setattr(services, "conversation_create", _down(OperationalError("the database system is starting up")))
+    # when
+    response = client.post("/chat/send/", {"text": "hi"})
+    # then
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+
+
+def test_an_unexpected_api_error_is_a_json_500(quiet_api, conversation, monkeypatch):
+    _, cid, token = conversation
+    monkeypatch.setattr(services, "message_post", _down(RuntimeError("bug")))
+    response = quiet_api.post(
+        f"/api/v1/conversations/{cid}/messages/", {"text": "hi"}, format="json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert response.status_code == 500 and response.json()["code"] == "server_error"
