@@ -3,6 +3,8 @@ unknown ids, a database or cache that does not answer."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -144,3 +146,47 @@ def test_an_unexpected_api_error_is_a_json_500(quiet_api, conversation, monkeypa
         f"/api/v1/conversations/{cid}/messages/", {"text": "hi"}, format="json", HTTP_AUTHORIZATION=f"Bearer {token}"
     )
     assert response.status_code == 500 and response.json()["code"] == "server_error"
+
+
+def _chunked(api, path, body: bytes, token: str):
+    """What gunicorn hands Django for `Transfer-Encoding: chunked`: the de-chunked body and no Content-Length."""
+    return api.post(
+        path,
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_TRANSFER_ENCODING="chunked",
+        CONTENT_LENGTH="",
+        **{"wsgi.input": io.BytesIO(body)},  # reads to the end like gunicorn's, not a fixed length
+    )
+
+
+def test_a_chunked_body_is_read(conversation):
+    api, cid, token = conversation
+    response = _chunked(api, f"/api/v1/conversations/{cid}/feedback/", b'{"rating": 5}', token)
+    assert response.status_code == 200, response.json()
+
+
+def test_a_chunked_body_is_held_to_the_size_limit(conversation, settings):
+    api, cid, token = conversation
+    settings.MAX_REQUEST_BYTES = 2000
+    body = b'{"rating": 5, "comment": "' + b"x" * 5000 + b'"}'
+    response = _chunked(api, f"/api/v1/conversations/{cid}/feedback/", body, token)
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+
+
+def test_a_nul_character_is_refused_by_the_api_and_the_chat_page_alike(conversation, client):
+    # given
+    from support.models import Message
+
+    api, cid, token = conversation
+    text = "How do I return\x00 my bike?"
+    # when
+    response = api.post(
+        f"/api/v1/conversations/{cid}/messages/", {"text": text}, format="json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    page = client.post("/chat/send/", {"text": text})
+    # then: both refuse it, and neither records a message
+    assert response.status_code == 400
+    assert page.status_code == 200 and b"NUL character" in page.content
+    assert not Message.objects.exists()
