@@ -183,9 +183,19 @@ CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task hands it back; tasks are idempotent
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # ... also when the pool child is killed, not only on an error
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600, minimum=1)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# A job `running` longer than this has no live worker (the hard limit kills it first): the
+# scheduler's sweep requeues it, at most 3 attempts in all (knowledge.services.jobs_sweep).
+INGEST_STALE_SECONDS = CELERY_TASK_TIME_LIMIT + 30
+JOBS_SWEEP_SECONDS = env_int("JOBS_SWEEP_SECONDS", 60, minimum=5)
+if CELERY_BROKER_URL.startswith(("redis", "rediss")):
+    # An unacknowledged message goes back to the queue after this. It must outlast the longest job
+    # (the hard time limit) plus the longest retry countdown, or a job still running would be
+    # delivered to a second worker.
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = CELERY_TASK_TIME_LIMIT + 120
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -286,6 +296,7 @@ CELERY_BEAT_SCHEDULE = {
     "drift-check": {"task": "insights.drift_check", "schedule": 300.0},
     "daily-rollups": {"task": "insights.rollup_recent", "schedule": 3600.0},
     "alert-rules": {"task": "insights.alert_rules_check", "schedule": 900.0},
+    "jobs-sweep": {"task": "knowledge.jobs_sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
 }
 
 # --- Demo --------------------------------------------------------------------------
