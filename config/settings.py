@@ -220,7 +220,7 @@ EMBEDDING_ONNX_DIR = env_str("EMBEDDING_ONNX_DIR")
 LLM_BASE_URL = env_str("LLM_BASE_URL")
 LLM_MODEL = env_str("LLM_MODEL")
 LLM_API_KEY = env_str("LLM_API_KEY")
-LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 20.0)
+LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 20.0)  # per attempt, and never past the turn's deadline
 LLM_MAX_ATTEMPTS = min(env_int("LLM_MAX_ATTEMPTS", 3, minimum=1), 3)
 if LLM_BASE_URL and not LLM_MODEL:
     raise ImproperlyConfigured("LLM_BASE_URL is set but LLM_MODEL is not: set both, or neither")
@@ -260,6 +260,13 @@ CHAT_RETRIEVAL_K = env_int("CHAT_RETRIEVAL_K", 8, minimum=1)  # the reader was t
 CHAT_CONTEXT_TOKEN_BUDGET = env_int("CHAT_CONTEXT_TOKEN_BUDGET", 400, minimum=50)
 CHAT_MAX_ANSWER_SENTENCES = env_int("CHAT_MAX_ANSWER_SENTENCES", 3, minimum=1)  # a list's items come along
 CHAT_MAX_REPLY_CHARS = env_int("CHAT_MAX_REPLY_CHARS", 2000, minimum=100)
+# Every outside call in a turn (the LLM's attempts and back-off) ends by this many seconds after the
+# turn starts: a hanging model costs a customer this long, never gunicorn's or a proxy's timeout.
+CHAT_TURN_DEADLINE_SECONDS = env_float("CHAT_TURN_DEADLINE_SECONDS", 8.0)
+if not 1.0 <= CHAT_TURN_DEADLINE_SECONDS <= 50.0:
+    raise ImproperlyConfigured(
+        f"CHAT_TURN_DEADLINE_SECONDS={CHAT_TURN_DEADLINE_SECONDS} must be between 1 and 50 (gunicorn times out at 60)"
+    )
 APPROVED_MATCH_THRESHOLD = env_float("APPROVED_MATCH_THRESHOLD", 0.86)
 # The learned reader (support/reader/): its weights, the P(answerable) below which a turn escalates
 # (unset: the threshold chosen on the reader's calibration split, stored with the weights), how many
