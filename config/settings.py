@@ -132,7 +132,11 @@ def _parse_database_url(url: str) -> dict:
     # statements (PgBouncer before 1.21 in transaction mode), set DB_PREPARE_THRESHOLD=0.
     threshold = env_int("DB_PREPARE_THRESHOLD", 5, minimum=0)
     config.setdefault("OPTIONS", {}).update(
-        server_side_binding=env_bool("DB_SERVER_SIDE_BINDING", True), prepare_threshold=threshold or None
+        server_side_binding=env_bool("DB_SERVER_SIDE_BINDING", True),
+        prepare_threshold=threshold or None,
+        # A database host that does not answer (a failover, a dropped packet) fails the request
+        # with a 503 after this, instead of holding a web thread until the kernel gives up.
+        connect_timeout=env_int("DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=2),
     )
     return config
 
@@ -149,7 +153,16 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
 if REDIS_URL:
     if urlsplit(REDIS_URL).scheme not in {"redis", "rediss"}:
         raise ImproperlyConfigured(f"REDIS_URL must look like redis://host:6379/0 (got {REDIS_URL!r})")
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # A Redis that hangs (not down: down refuses at once) would hold every request on its rate-limit
+    # check; with a socket timeout the request gets a 503 instead (core/errors.py).
+    _redis_timeout = env_float("REDIS_SOCKET_TIMEOUT_SECONDS", 2.0)
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": _redis_timeout, "socket_timeout": _redis_timeout},
+        }
+    }
 else:
     # Django's database cache with a cheaper add/incr and one-statement counters (what the rate
     # limits run on): core/cache.py. MAX_ENTRIES: Django's default (300) would cull the LLM breaker's
