@@ -37,8 +37,9 @@ class RequestSizeLimitMiddleware:
     Uploads have their own, larger limit.
 
     A chunked body (`Transfer-Encoding: chunked`, no Content-Length) would otherwise be read as
-    empty: Django reads CONTENT_LENGTH bytes. It is read here, at most limit + 1 bytes, and handed
-    on with its length, so it is parsed like any other body and held to the same limit."""
+    empty: Django reads CONTENT_LENGTH bytes. Where the server de-chunks it, it is read here, at
+    most limit + 1 bytes, and handed on with its length, so it is parsed like any other body and
+    held to the same limit."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -51,7 +52,9 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             length = 0
         chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
-        if chunked and not length and "wsgi.input" in request.META:
+        # wsgi.input_terminated (gunicorn sets it): the server de-chunks and ends the stream, so reading
+        # to the end is safe; a server without it would hand over the raw, unterminated socket.
+        if chunked and not length and request.META.get("wsgi.input_terminated"):
             body = request.META["wsgi.input"].read(limit + 1)
             length = len(body)
             if length <= limit:

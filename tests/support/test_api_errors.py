@@ -157,7 +157,8 @@ def _chunked(api, path, body: bytes, token: str):
         HTTP_AUTHORIZATION=f"Bearer {token}",
         HTTP_TRANSFER_ENCODING="chunked",
         CONTENT_LENGTH="",
-        **{"wsgi.input": io.BytesIO(body)},  # reads to the end like gunicorn's, not a fixed length
+        # reads to the end like gunicorn's, which says so with wsgi.input_terminated
+        **{"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True},
     )
 
 

@@ -133,6 +133,9 @@ class Command(BaseCommand):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not stopping():
             supervisor.poll()
+            exits = supervisor.children["web"].history
+            if len(exits) >= 3:  # it cannot start (the port is taken, a bad setting): say so now
+                raise CommandError(f"the web server exited {len(exits)} times while starting (status {exits[-1]})")
             try:
                 with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
                     if response.status == 200:
