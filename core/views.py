@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 from celery import current_app
@@ -10,9 +11,11 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from core import embeddings
+from core.errors import unavailable
 
 
 @require_GET
@@ -84,3 +87,15 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "core/home.html")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500. A dependency that is down (the database restarting, the cache or broker gone)
+    is a 503 with Retry-After, so clients and proxies retry instead of showing an error page;
+    anything else is Django's 500. Under /api/ the body becomes JSON (ApiJsonErrorMiddleware)."""
+    error = unavailable(sys.exc_info()[1] or Exception())
+    if error is None:
+        return defaults.server_error(request)
+    response = HttpResponse(f"{error.message}\n", status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(error.extra["retry_after"])
+    return response
