@@ -1,0 +1,171 @@
+"""Train the segment probe (`guardrails.segment_probe`) and choose its operating point.
+
+Data (nothing from any evaluation set's test part, nothing from the sets the issue reserves for judging):
+- attacks: Tensor Trust's hijacking and extraction robustness attacks (`data/tensor_trust_attacks.jsonl`,
+  see `data/README.md`), the public benchmark's *train* injections, the team's patterns;
+- benign: the public benchmark's *train* benign rows (BANKING77 half, deepset train), the team's hard
+  negatives, sentences and questions of SQuAD 2.0 dev and SelQA (Wikipedia, the shared `reading/` set,
+  which is training data), the demo help centre's sentences, and the team's pasted-material lines
+  (`seeds/team_pasted_benign.jsonl`: e-mail headers, sign-offs, table cells, orders between people).
+
+Every row has a stable id; one fifth of the rows (by a hash of the id) is the validation split. The
+probe is fitted on the other four fifths, and its flag point is the smallest logit that at most
+`SEGMENT_FLAG_FPR` of the validation benign rows reach. The validation figures are stored beside it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from guardrails import ngrams, segment_probe, segments, training
+from guardrails.dataset import Row, _shared_dir, public_rows, read_rows
+
+DATA_DIR = Path(__file__).with_name("data")
+TENSOR_TRUST_FILE = DATA_DIR / "tensor_trust_attacks.jsonl"
+PASTED_BENIGN_FILE = training.SEEDS_DIR / "team_pasted_benign.jsonl"
+DEMO_KB = Path(__file__).resolve().parents[1] / "demo" / "kb"
+READING_DIR = _shared_dir() / "benchmarks" / "reading"
+
+# Rows longer than this are cut (a segment is at most segments.MAX_SEGMENT_CHARS; an attack's opening
+# carries its intent).
+ROW_CHARS = 600
+VALIDATION_FOLD = 0
+FOLDS = 5
+SEGMENT_FLAG_FPR = 0.002
+SEGMENT_L2 = 1.0
+# How many Wikipedia sentences and questions to draw (by hash, deterministic).
+READING_SENTENCES = 4000
+READING_QUESTIONS = 2000
+
+
+def _hash(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
+
+
+def is_validation(row: Row) -> bool:
+    return _hash(row.source) % FOLDS == VALIDATION_FOLD
+
+
+def _reading_rows() -> Iterator[Row]:
+    sentences: list[Row] = []
+    questions: list[Row] = []
+    squad = READING_DIR / "squad2_dev.jsonl.gz"
+    selqa = READING_DIR / "selqa_ass.jsonl.gz"
+    seen_contexts: set[str] = set()
+    if squad.exists():
+        with gzip.open(squad, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                data = json.loads(line)
+                questions.append(Row(data["question"], "benign", f"squad2:q:{data['id']}"))
+                if data["context"] not in seen_contexts:
+                    seen_contexts.add(data["context"])
+                    for k, part in enumerate(segments.split_sentences(data["context"])):
+                        sentences.append(Row(part, "benign", f"squad2:s:{data['id']}:{k}"))
+    if selqa.exists():
+        with gzip.open(selqa, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                data = json.loads(line)
+                questions.append(Row(data["question"], "benign", f"selqa:q:{data['id']}"))
+                for k, part in enumerate(data["sentences"]):
+                    sentences.append(Row(part, "benign", f"selqa:s:{data['id']}:{k}"))
+    sentences.sort(key=lambda r: _hash(r.source))
+    questions.sort(key=lambda r: _hash(r.source))
+    yield from sentences[:READING_SENTENCES]
+    yield from questions[:READING_QUESTIONS]
+
+
+def _demo_kb_rows() -> Iterator[Row]:
+    for path in sorted(DEMO_KB.glob("*")):
+        text = re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8"))
+        for number, line in enumerate(text.split("\n")):
+            for k, part in enumerate(segments.split_sentences(line.strip(" #*-"))):
+                if len(part) >= segments.MIN_SEGMENT_CHARS:
+                    yield Row(part, "benign", f"demo-kb:{path.name}:{number}:{k}")
+
+
+def corpus() -> list[Row]:
+    """Every row the segment probe learns from or is validated on (texts cut to ROW_CHARS)."""
+    rows: list[Row] = []
+    rows += list(read_rows(TENSOR_TRUST_FILE))
+    rows += [r for r in public_rows("train")]
+    rows += [
+        Row(p.text, "injection", f"team-pattern:{i}") for i, p in enumerate(training.read_seed_file(training.TEAM_FILE))
+    ]
+    rows += list(read_rows(training.TEAM_BENIGN_FILE))
+    rows += list(read_rows(PASTED_BENIGN_FILE))
+    rows += list(_reading_rows())
+    rows += list(_demo_kb_rows())
+    out: list[Row] = []
+    seen: set[str] = set()
+    for row in rows:
+        text = row.text.strip()[:ROW_CHARS]
+        if text and text not in seen:
+            seen.add(text)
+            out.append(Row(text, row.label, row.source))
+    return out
+
+
+def design(rows: list[Row]):
+    """The rows' hashed n-gram matrix (scipy CSR, L2-normalised binary rows)."""
+    from scipy.sparse import csr_matrix
+
+    indptr, indices, data = [0], [], []
+    for row in rows:
+        hit = ngrams.buckets(row.text)
+        indices.extend(hit.tolist())
+        data.extend([1.0 / np.sqrt(len(hit))] * len(hit) if len(hit) else [])
+        indptr.append(len(indices))
+    return csr_matrix((data, indices, indptr), shape=(len(rows), ngrams.BUCKETS))
+
+
+def train(log=print) -> tuple[dict, np.ndarray]:
+    """Fit on the training split, choose the flag point on the validation split; returns the stored
+    form and the weights."""
+    rows = corpus()
+    val = np.array([is_validation(r) for r in rows])
+    y = np.array([r.is_injection for r in rows], dtype=np.float64)
+    x = design(rows)
+    log(f"{len(rows)} rows ({int(y.sum())} attacks); validation {int(val.sum())} rows")
+    weights, bias = training.fit_logistic_sparse(
+        x[~val], y[~val], l2=SEGMENT_L2, sample_weight=training.balanced_weights(y[~val])
+    )
+    z = x @ weights + bias
+    benign_val = z[val & (y == 0)]
+    flag = training.round_up(training.threshold_at_fpr(benign_val, SEGMENT_FLAG_FPR))
+    by_source: dict[str, list[int]] = {}
+    for row, value, in_val in zip(rows, z, val, strict=True):
+        if in_val:
+            name = row.source.split(":", 1)[0]
+            counts = by_source.setdefault(f"{name} ({row.label})", [0, 0])
+            counts[0] += 1
+            counts[1] += int(value >= flag)
+    validation = {name: {"rows": n, "flagged": k} for name, (n, k) in sorted(by_source.items())}
+    raw = segment_probe.weights_bytes(weights)
+    data = {
+        "version": datetime.now(UTC).strftime("%Y%m%d%H%M%S"),
+        "file": "segment_ngrams.npy",
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "sizes": list(ngrams.SIZES),
+        "buckets": ngrams.BUCKETS,
+        "bias": round(float(bias), 6),
+        "flag": flag,
+        "flag_fpr": SEGMENT_FLAG_FPR,
+        "validation": validation,
+        "validation_recall": round(float(np.mean(z[val & (y == 1)] >= flag)), 4),
+        "validation_fpr": round(float(np.mean(benign_val >= flag)), 4),
+    }
+    return data, weights
+
+
+def write(data: dict, weights: np.ndarray) -> None:
+    segment_probe.PROBE_FILE.with_name(data["file"]).write_bytes(segment_probe.weights_bytes(weights))
+    segment_probe.PROBE_FILE.write_text(json.dumps(data, indent=1) + "\n")
+    segment_probe.reload()
