@@ -443,17 +443,25 @@ def segment_evidence(texts: Sequence[str]) -> SegmentEvidence:
     best: tuple[tuple[bool, float], SegmentEvidence] | None = None
     count = 0
     for text in dict.fromkeys(texts):
-        for segment in segments.split(text):
-            count += 1
+        parts = segments.split(text)
+        count += len(parts)
+        # A message without pasted material is one segment of the customer's own words.
+        for segment in parts or [segments.Segment(0, text, pasted=False)]:
             value = seg_probe.logit(segment.text) if seg_probe is not None else None
             addressed = segments.addressed_instruction(segment)
-            flags = addressed is not None or (value is not None and value >= seg_probe.flag)
+            # Pasted material flags at the validation split's operating point; the customer's own words
+            # (which borrow attack words: "repeat the instructions", "answer in German") only above every
+            # validation benign row.
+            point = (seg_probe.flag if segment.pasted else seg_probe.flag_own) if seg_probe is not None else 0.0
+            flags = addressed is not None or (value is not None and value >= point)
             key = (flags, value if value is not None else 0.0)
             if best is None or key > best[0]:
                 best = (key, SegmentEvidence(0, segment, value, addressed, flags))
     if best is None:
         return SegmentEvidence()
     found = best[1]
+    if not count and not found.flags:
+        return SegmentEvidence()
     return SegmentEvidence(count, found.worst, found.probe, found.addressed, found.flags)
 
 
@@ -465,25 +473,29 @@ def encoded_request(text: str, decoded: Decoded) -> bool:
 def score_message(text: str, vector: np.ndarray) -> GuardResult:
     """Score the sanitised message `text` (not lower-cased: some rules look at case) whose
     normalised question the pipeline already embedded as `vector`. The decoded text is
-    embedded only when a decoder changed the message."""
+    embedded only when a decoder changed the message, its rules did not already show a hidden attack,
+    and GUARD_EMBED_DECODED is on."""
     cal = calibration()
     evidence = text_evidence(text)
+    decoded = evidence.decoded
+    # Hidden words the rules already see in the decoded text, or an encoded payload with a request to
+    # decode and follow it, are obfuscation whatever the signatures say: the decoded form is then not
+    # embedded (an extra embedding is most of the guard's time beyond the shared one).
+    shown = decoded.changed and (bool(evidence.new_decoded_rules) or encoded_request(text, decoded))
     vectors = [vector]
-    if evidence.decoded.changed:
-        vectors.append(embed_query(evidence.decoded.text))
+    if decoded.changed and not shown and settings.GUARD_EMBED_DECODED:
+        vectors.append(embed_query(decoded.text))
     per_vector = nearest_patterns(vectors)
     neighbours = _merge(per_vector)
     original_best = per_vector[0][0].similarity if per_vector and per_vector[0] else 0.0
     decoded_best = per_vector[1][0].similarity if len(per_vector) > 1 and per_vector[1] else 0.0
-    obfuscated = evidence.decoded.changed and (
-        bool(evidence.new_decoded_rules)
-        or decoded_best > original_best + DECODED_SIM_GAIN
-        or encoded_request(text, evidence.decoded)
-    )
+    obfuscated = shown or (decoded.changed and decoded_best > original_best + DECODED_SIM_GAIN)
     strong, weak = hit_counts(evidence, obfuscated=obfuscated)
-    texts = [text, evidence.decoded.text][: len(vectors)]
-    probe = max(probe_logit(v, t, cal) for v, t in zip(vectors, texts, strict=True))
-    flag_probe = max(flag_probe_logit(v, t, cal) for v, t in zip(vectors, texts, strict=True))
+    # The probes read the decoded text's n-grams with its own vector when it was embedded, else with the
+    # message's.
+    pairs = [(vector, text)] + ([(vectors[-1], decoded.text)] if decoded.changed else [])
+    probe = max(probe_logit(v, t, cal) for v, t in pairs)
+    flag_probe = max(flag_probe_logit(v, t, cal) for v, t in pairs)
     features = feature_vector([n.similarity for n in neighbours], strong, weak, probe, cal.probe_cap)
     z = logit(features, cal)
     score = final_score(z, float(features[0]), cal, probe=flag_probe)
@@ -526,7 +538,7 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
         "probe_flag": probe_flags(flag_probe, cal),
         "calibration": cal.version,
     }
-    if segs.count:
+    if segs.count or segs.flags:
         signals["segments"] = {
             "count": segs.count,
             "flags": segs.flags,
@@ -544,6 +556,7 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
         signals["decoded"] = {
             "methods": evidence.decoded.methods,
             "obfuscated": obfuscated,
+            "embedded": len(vectors) > 1,
             "text": evidence.decoded.text[:300],
             "heuristics": [{"rule": h.rule, "category": h.category} for h in evidence.decoded_hits],
         }

@@ -32,8 +32,9 @@ PROBE_FILE = Path(__file__).with_name("segment_probe.json")
 class SegmentProbe:
     weights: np.ndarray
     bias: float
-    flag: float  # the logit at or above which a segment flags the message
+    flag: float  # the logit at or above which a segment of pasted material flags the message
     version: str
+    flag_own: float = float("inf")  # the same for the customer's own words (a whole message, its lead line)
 
     def logit(self, text: str) -> float:
         return ngrams.dot(text, self.weights) + self.bias
@@ -56,7 +57,10 @@ def probe_from_dict(data: dict, *, weights: np.ndarray | None = None) -> Segment
     if tuple(data["sizes"]) != ngrams.SIZES or data["buckets"] != ngrams.BUCKETS or weights.shape != (ngrams.BUCKETS,):
         raise RuntimeError(f"{PROBE_FILE}: trained for other n-grams; run manage.py train_segment_probe")
     weights = np.asarray(weights, dtype=np.float64)
-    return SegmentProbe(weights, float(data["bias"]), float(data["flag"]), str(data["version"]))
+    flag_own = float(data.get("flag_own", "inf"))
+    if flag_own < float(data["flag"]):
+        raise RuntimeError(f"{PROBE_FILE}: the flag point for the customer's own words is below the pasted one")
+    return SegmentProbe(weights, float(data["bias"]), float(data["flag"]), str(data["version"]), flag_own)
 
 
 @lru_cache(maxsize=1)

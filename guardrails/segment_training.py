@@ -6,11 +6,15 @@ Data (nothing from any evaluation set's test part, nothing from the sets the iss
 - benign: the public benchmark's *train* benign rows (BANKING77 half, deepset train), the team's hard
   negatives, sentences and questions of SQuAD 2.0 dev and SelQA (Wikipedia, the shared `reading/` set,
   which is training data), the demo help centre's sentences, and the team's pasted-material lines
-  (`seeds/team_pasted_benign.jsonl`: e-mail headers, sign-offs, table cells, orders between people).
+  (`seeds/team_pasted_benign.jsonl`: e-mail headers, sign-offs, table cells, orders between people) and
+  the team's customer requests that use the attacks' words (`seeds/team_benign_commands.jsonl`: "repeat
+  the instructions", "answer in German", "the app prompts me for a password", "access granted but…").
 
 Every row has a stable id; one fifth of the rows (by a hash of the id) is the validation split. The
 probe is fitted on the other four fifths, and its flag point is the smallest logit that at most
-`SEGMENT_FLAG_FPR` of the validation benign rows reach. The validation figures are stored beside it.
+`SEGMENT_FLAG_FPR` of the validation benign rows reach (for pasted material), and the smallest logit
+above every validation benign row (for the customer's own words). The validation figures are stored
+beside it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from guardrails.dataset import Row, _shared_dir, public_rows, read_rows
 DATA_DIR = Path(__file__).with_name("data")
 TENSOR_TRUST_FILE = DATA_DIR / "tensor_trust_attacks.jsonl"
 PASTED_BENIGN_FILE = training.SEEDS_DIR / "team_pasted_benign.jsonl"
+COMMANDS_BENIGN_FILE = training.SEEDS_DIR / "team_benign_commands.jsonl"
 DEMO_KB = Path(__file__).resolve().parents[1] / "demo" / "kb"
 READING_DIR = _shared_dir() / "benchmarks" / "reading"
 
@@ -101,6 +106,7 @@ def corpus() -> list[Row]:
     ]
     rows += list(read_rows(training.TEAM_BENIGN_FILE))
     rows += list(read_rows(PASTED_BENIGN_FILE))
+    rows += list(read_rows(COMMANDS_BENIGN_FILE))
     rows += list(_reading_rows())
     rows += list(_demo_kb_rows())
     out: list[Row] = []
@@ -140,6 +146,10 @@ def train(log=print) -> tuple[dict, np.ndarray]:
     z = x @ weights + bias
     benign_val = z[val & (y == 0)]
     flag = training.round_up(training.threshold_at_fpr(benign_val, SEGMENT_FLAG_FPR))
+    # The customer's own words (a whole message, or the lead line and closing question of a pasted one)
+    # borrow attack words more often than pasted text does: there the probe flags only above every
+    # validation benign row.
+    flag_own = max(flag, training.round_up(float(np.max(benign_val)) + 1e-6))
     by_source: dict[str, list[int]] = {}
     for row, value, in_val in zip(rows, z, val, strict=True):
         if in_val:
@@ -158,6 +168,8 @@ def train(log=print) -> tuple[dict, np.ndarray]:
         "bias": round(float(bias), 6),
         "flag": flag,
         "flag_fpr": SEGMENT_FLAG_FPR,
+        "flag_own": flag_own,
+        "validation_recall_own": round(float(np.mean(z[val & (y == 1)] >= flag_own)), 4),
         "validation": validation,
         "validation_recall": round(float(np.mean(z[val & (y == 1)] >= flag)), 4),
         "validation_fpr": round(float(np.mean(benign_val >= flag)), 4),

@@ -27,6 +27,15 @@ _FENCE = re.compile(r"```|\"\"\"|'''|-{3,}|={3,}|\*{3,}|#{2,}")
 # A sentence ends at . ! ? (or a closing quote after one) before a blank and a capital, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9ÄÖÜ])")
 _CELL = re.compile(r"\s*(?:\||\t)\s*")
+# A task on pasted text, set off by a colon: "Translate into French: …", "Summarise this review: …".
+_TASK_LEAD = re.compile(
+    r"^\W{0,3}(?:(?:please|pls|can\s+you|could\s+you|would\s+you|kindly)\s+)?"
+    r"(?:translate|summari[sz]e|proofread|correct|rewrite|paraphrase|classify|analy[sz]e|review|check|edit|"
+    r"shorten|format|extract|explain|übersetze|fasse|korrigiere|traduis|vertaal|resume|traduce)\b[^:\n]{0,120}:\s*",
+    re.IGNORECASE,
+)
+# A task lead counts when at least this much pasted text follows it.
+TASK_MIN_PASTED_CHARS = 40
 
 # The customer's own lead line or closing question is at most this long.
 OWN_LINE_CHARS = 200
@@ -90,6 +99,8 @@ class Segment:
 def has_pasted_content(text: str) -> bool:
     """Whether the message carries pasted material (an e-mail, a table, a quote, a long block)."""
     lines = [line for line in text.split("\n") if line.strip()]
+    if _task_lead(text):
+        return True
     if _HEADER.search(text) or _QUOTE.search(text) or len(_TABLE_ROW.findall(text)) >= 2:
         return True
     if len(lines) >= PASTED_MIN_PARTS or (len(lines) >= 2 and _FENCE.search(text)):
@@ -99,6 +110,11 @@ def has_pasted_content(text: str) -> bool:
     if len(lines) >= 2 and len(first) <= OWN_LINE_CHARS and rest >= PASTED_MIN_BLOCK_CHARS:
         return True
     return len(text) >= 2 * PASTED_MIN_BLOCK_CHARS and len(_SENTENCE_END.findall(text)) + 1 >= 2 * PASTED_MIN_PARTS
+
+
+def _task_lead(text: str) -> re.Match[str] | None:
+    match = _TASK_LEAD.match(text)
+    return match if match and len(text) - match.end() >= TASK_MIN_PASTED_CHARS else None
 
 
 def split_sentences(text: str) -> list[str]:
@@ -131,6 +147,10 @@ def split(text: str) -> list[Segment]:
     when it is a short question."""
     if not has_pasted_content(text):
         return []
+    lead = _task_lead(text)
+    if lead is not None:
+        # The task is the customer's own line; what follows the colon is the pasted text.
+        text = text[: lead.end()].strip() + "\n" + text[lead.end() :]
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     raw: list[tuple[int, str]] = []  # (line number, piece)
     for number, line in enumerate(lines):
