@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 # Lines that mark pasted material: e-mail headers (English and German), table rows, quoted lines.
 _HEADER = re.compile(
-    r"^\s*(?:from|to|cc|bcc|subject|date|sent|reply-to|von|an|betreff|datum|gesendet|de|objet|envoyé)\s*:",
+    r"^[ \t]*(?:from|to|cc|bcc|subject|date|sent|reply-to|von|an|betreff|datum|gesendet|de|objet|envoyé)[ \t]*:",
     re.IGNORECASE | re.MULTILINE,
 )
 _TABLE_ROW = re.compile(r"^.*(?:\|.*\||\t.*\t).*$", re.MULTILINE)
-_QUOTE = re.compile(r"^\s*>", re.MULTILINE)
+_QUOTE = re.compile(r"^[ \t]*>", re.MULTILINE)
 _FENCE = re.compile(r"```|\"\"\"|'''|-{3,}|={3,}|\*{3,}|#{2,}")
 # A sentence ends at . ! ? (or a closing quote after one) before a blank and a capital, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9ÄÖÜ])")
