@@ -181,3 +181,12 @@ def write(data: dict, weights: np.ndarray) -> None:
     segment_probe.PROBE_FILE.with_name(data["file"]).write_bytes(segment_probe.weights_bytes(weights))
     segment_probe.PROBE_FILE.write_text(json.dumps(data, indent=1) + "\n")
     segment_probe.reload()
+
+
+def message_training_rows() -> list[Row]:
+    """What the message probe and the calibration (`manage.py train_guard`) learn from beyond the public
+    benchmark's train part: the fit split (never the validation split) of Tensor Trust's attacks, the
+    team's customer requests that use attack words, and Wikipedia questions of SQuAD 2.0 dev / SelQA
+    (ordinary questions put to an assistant, which the vector probe found "unusual" on its own)."""
+    rows = list(read_rows(COMMANDS_BENIGN_FILE)) + [r for r in _reading_rows() if ":q:" in r.source]
+    return [Row(r.text[:ROW_CHARS], r.label, r.source) for r in rows if not is_validation(r)]

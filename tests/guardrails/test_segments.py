@@ -234,3 +234,36 @@ OWN_WORDS = [
 def test_the_segment_probe_reads_a_customers_own_words_at_the_stricter_point(patterns, text):
     result = score(text)
     assert result.decision == "allowed", result.signals
+
+
+# --- the retrained message probe (train_guard) ----------------------------------------------------------
+
+
+def test_the_message_probe_learns_no_devset_or_validation_row():
+    rows = segment_training.message_training_rows()
+    assert rows and not any(segment_training.is_validation(r) for r in rows)
+    dev = {json.loads(line)["text"] for line in devset.DEV_FILE.read_text().splitlines()}
+    assert not any(r.text in dev for r in rows)
+
+
+def test_operating_points_are_read_off_the_threshold_rows_only():
+    """Easy negatives added to the training data must not loosen the flag point (THRESHOLD_DATASETS)."""
+    from guardrails import training
+
+    rng = np.random.default_rng(0)
+    n = 400
+    x = np.zeros((n, len(scoring.FEATURES)))
+    y = (np.arange(n) < 100).astype(float)
+    x[:, 0] = rng.normal(0.4, 0.05, n) + 0.3 * y
+    easy = np.zeros(n, dtype=bool)
+    easy[300:] = True  # 100 benign rows far below the rest
+    x[easy, 0] = 0.0
+    folds = np.arange(n) % training.FOLDS
+    sw = training.balanced_weights(y)
+    reference = np.median(x[y == 0], axis=0)
+    *_, z_all, _, _ = training.fit_calibration(x, y, sw, folds, reference, log=lambda *_: None)
+    _, _, oof, z_kept, _, _ = training.fit_calibration(
+        x, y, sw, folds, reference, log=lambda *_: None, threshold_rows=~easy
+    )
+    assert z_kept == training.threshold_at_fpr(oof[(y == 0) & ~easy], training.FLAG_FPR)
+    assert z_kept != z_all
