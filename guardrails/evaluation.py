@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.text import question_key
-from guardrails import scoring, training
+from guardrails import decoding, scoring, segment_probe, training
 from guardrails.dataset import Row
 
 DECISIONS = (scoring.BLOCKED, scoring.FLAGGED, scoring.ALLOWED)
@@ -98,6 +98,9 @@ def evaluate(rows: list[Row], *, source_name: Callable[[Row], str] | None = None
     vectors = training.embed_keys(keys)
     if log:
         log("scoring…")
+    # What a worker does at process start (core.startup warmers): the first message must not carry it.
+    decoding.warm()
+    segment_probe.warm()
     outcomes: list[Outcome] = []
     for row, text, vector in zip(rows, texts, vectors, strict=True):
         if not text:

@@ -73,3 +73,8 @@ def probe() -> SegmentProbe | None:
 
 def reload() -> None:
     probe.cache_clear()
+
+
+def warm() -> None:
+    """Read the weights now (a worker's start), not inside the first customer request."""
+    probe()
