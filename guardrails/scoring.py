@@ -426,7 +426,7 @@ def _category(neighbours: list[Neighbour], evidence: TextEvidence, obfuscated: b
 
 @dataclass(frozen=True)
 class SegmentEvidence:
-    """The worst segment of a message carrying pasted material (None fields when it carries none)."""
+    """The worst segment of a message (None fields when nothing was found)."""
 
     count: int = 0
     worst: segments.Segment | None = None
@@ -438,7 +438,7 @@ class SegmentEvidence:
 def segment_evidence(texts: Sequence[str]) -> SegmentEvidence:
     """Split each text (the message, and its decoded form when decoding changed it) into segments and
     score every segment with the segment probe and the addressed-instruction rule; the worst one wins.
-    A message without pasted material has no segments (it is scored whole)."""
+    A text without pasted material is one segment of the customer's own words (`count` stays 0 for it)."""
     seg_probe = segment_probe.probe()
     best: tuple[tuple[bool, float], SegmentEvidence] | None = None
     count = 0
@@ -502,7 +502,7 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
     # Segments, not messages: pasted material is as suspicious as its worst segment. The segment
     # evidence (the segment probe, or an instruction aimed at the bot inside pasted material) flags,
     # never blocks on its own.
-    segs = segment_evidence([text, evidence.decoded.text] if evidence.decoded.changed else [text])
+    segs = segment_evidence([text, decoded.text] if decoded.changed else [text])
     if segs.flags:
         score = max(score, cal.anchor_flag)
     # A customer asking for a person is never flagged on the probes' say-so alone.
@@ -510,7 +510,7 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
         intents.asks_for_human(text)
         and strong == 0
         and weak == 0
-        and not evidence.decoded.changed
+        and not decoded.changed
         and not segs.count
         and float(features[0]) < SIGNATURE_FLAG_SIM
     )
