@@ -19,10 +19,10 @@ import json
 import random
 from pathlib import Path
 
-from guardrails import segment_training
+from guardrails import extra_data
 from guardrails.dataset import Row, read_rows
 
-DEV_FILE = segment_training.DATA_DIR / "dev_families.jsonl"
+DEV_FILE = extra_data.DATA_DIR / "dev_families.jsonl"
 SEED = 21
 MAX_ATTACK_CHARS = 300
 
@@ -115,16 +115,16 @@ def encode(text: str, method: str) -> str:
 
 
 def _squad_questions(limit: int) -> list[Row]:
-    drawn = {r.source for r in segment_training._reading_rows()}
+    drawn = {r.source for r in extra_data.reading_rows()}
     out: list[Row] = []
-    path = segment_training.READING_DIR / "squad2_dev.jsonl.gz"
+    path = extra_data.READING_DIR / "squad2_dev.jsonl.gz"
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         for line in handle:
             data = json.loads(line)
             source = f"squad2:q:{data['id']}"
             if source not in drawn:
                 out.append(Row(data["question"], "benign", source))
-    out.sort(key=lambda r: segment_training._hash("dev:" + r.source))
+    out.sort(key=lambda r: extra_data.hash_of("dev:" + r.source))
     return out[:limit]
 
 
@@ -133,8 +133,8 @@ def build() -> list[dict]:
     rng = random.Random(SEED)
     attacks = [
         r
-        for r in read_rows(segment_training.TENSOR_TRUST_FILE)
-        if segment_training.is_validation(r) and 12 <= len(r.text) <= MAX_ATTACK_CHARS and "\n" not in r.text.strip()
+        for r in read_rows(extra_data.TENSOR_TRUST_FILE)
+        if extra_data.is_validation(r) and 12 <= len(r.text) <= MAX_ATTACK_CHARS and "\n" not in r.text.strip()
     ]
     rows: list[dict] = []
     for r in attacks:

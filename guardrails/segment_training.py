@@ -19,81 +19,26 @@ beside it.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 
-from guardrails import ngrams, segment_probe, segments, training
-from guardrails.dataset import Row, _shared_dir, public_rows, read_rows
+from guardrails import ngrams, segment_probe, training
+from guardrails.dataset import Row, public_rows, read_rows
+from guardrails.extra_data import (
+    COMMANDS_BENIGN_FILE,
+    PASTED_BENIGN_FILE,
+    ROW_CHARS,
+    TENSOR_TRUST_FILE,
+    demo_kb_rows,
+    is_validation,
+    reading_rows,
+)
 
-DATA_DIR = Path(__file__).with_name("data")
-TENSOR_TRUST_FILE = DATA_DIR / "tensor_trust_attacks.jsonl"
-PASTED_BENIGN_FILE = training.SEEDS_DIR / "team_pasted_benign.jsonl"
-COMMANDS_BENIGN_FILE = training.SEEDS_DIR / "team_benign_commands.jsonl"
-DEMO_KB = Path(__file__).resolve().parents[1] / "demo" / "kb"
-READING_DIR = _shared_dir() / "benchmarks" / "reading"
-
-# Rows longer than this are cut (a segment is at most segments.MAX_SEGMENT_CHARS; an attack's opening
-# carries its intent).
-ROW_CHARS = 600
-VALIDATION_FOLD = 0
-FOLDS = 5
 SEGMENT_FLAG_FPR = 0.002
 SEGMENT_L2 = 1.0
-# How many Wikipedia sentences and questions to draw (by hash, deterministic).
-READING_SENTENCES = 4000
-READING_QUESTIONS = 2000
-
-
-def _hash(key: str) -> int:
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
-
-
-def is_validation(row: Row) -> bool:
-    return _hash(row.source) % FOLDS == VALIDATION_FOLD
-
-
-def _reading_rows() -> Iterator[Row]:
-    sentences: list[Row] = []
-    questions: list[Row] = []
-    squad = READING_DIR / "squad2_dev.jsonl.gz"
-    selqa = READING_DIR / "selqa_ass.jsonl.gz"
-    seen_contexts: set[str] = set()
-    if squad.exists():
-        with gzip.open(squad, "rt", encoding="utf-8") as handle:
-            for line in handle:
-                data = json.loads(line)
-                questions.append(Row(data["question"], "benign", f"squad2:q:{data['id']}"))
-                if data["context"] not in seen_contexts:
-                    seen_contexts.add(data["context"])
-                    for k, part in enumerate(segments.split_sentences(data["context"])):
-                        sentences.append(Row(part, "benign", f"squad2:s:{data['id']}:{k}"))
-    if selqa.exists():
-        with gzip.open(selqa, "rt", encoding="utf-8") as handle:
-            for line in handle:
-                data = json.loads(line)
-                questions.append(Row(data["question"], "benign", f"selqa:q:{data['id']}"))
-                for k, part in enumerate(data["sentences"]):
-                    sentences.append(Row(part, "benign", f"selqa:s:{data['id']}:{k}"))
-    sentences.sort(key=lambda r: _hash(r.source))
-    questions.sort(key=lambda r: _hash(r.source))
-    yield from sentences[:READING_SENTENCES]
-    yield from questions[:READING_QUESTIONS]
-
-
-def _demo_kb_rows() -> Iterator[Row]:
-    for path in sorted(DEMO_KB.glob("*")):
-        text = re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8"))
-        for number, line in enumerate(text.split("\n")):
-            for k, part in enumerate(segments.split_sentences(line.strip(" #*-"))):
-                if len(part) >= segments.MIN_SEGMENT_CHARS:
-                    yield Row(part, "benign", f"demo-kb:{path.name}:{number}:{k}")
 
 
 def corpus() -> list[Row]:
@@ -107,8 +52,8 @@ def corpus() -> list[Row]:
     rows += list(read_rows(training.TEAM_BENIGN_FILE))
     rows += list(read_rows(PASTED_BENIGN_FILE))
     rows += list(read_rows(COMMANDS_BENIGN_FILE))
-    rows += list(_reading_rows())
-    rows += list(_demo_kb_rows())
+    rows += list(reading_rows())
+    rows += list(demo_kb_rows())
     out: list[Row] = []
     seen: set[str] = set()
     for row in rows:
@@ -181,12 +126,3 @@ def write(data: dict, weights: np.ndarray) -> None:
     segment_probe.PROBE_FILE.with_name(data["file"]).write_bytes(segment_probe.weights_bytes(weights))
     segment_probe.PROBE_FILE.write_text(json.dumps(data, indent=1) + "\n")
     segment_probe.reload()
-
-
-def message_training_rows() -> list[Row]:
-    """What the message probe and the calibration (`manage.py train_guard`) learn from beyond the public
-    benchmark's train part: the fit split (never the validation split) of Tensor Trust's attacks, the
-    team's customer requests that use attack words, and Wikipedia questions of SQuAD 2.0 dev / SelQA
-    (ordinary questions put to an assistant, which the vector probe found "unusual" on its own)."""
-    rows = list(read_rows(COMMANDS_BENIGN_FILE)) + [r for r in _reading_rows() if ":q:" in r.source]
-    return [Row(r.text[:ROW_CHARS], r.label, r.source) for r in rows if not is_validation(r)]

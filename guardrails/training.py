@@ -36,6 +36,7 @@ from core.errors import ApplicationError
 from core.text import question_key
 from guardrails import heuristics, ngrams, scoring
 from guardrails.dataset import TEST, Row, public_rows, read_rows
+from guardrails.extra_data import message_training_rows
 from guardrails.sanitize import sanitize
 
 SEEDS_DIR = Path(__file__).with_name("seeds")
@@ -113,9 +114,7 @@ def embed_keys(keys: Sequence[str]) -> np.ndarray:
 def training_rows() -> list[Row]:
     """The public train part plus the team's hard negatives (in-domain customer messages that
     use words attacks use: "ignore my previous message", "instructions", "manager", ...), plus the
-    fit split of the segment probe's extra public data (issue #21; `segment_training.message_training_rows`)."""
-    from guardrails.segment_training import message_training_rows
-
+    fit split of the extra benign data (issue #21; `extra_data.message_training_rows`)."""
     return public_rows("train") + list(read_rows(TEAM_BENIGN_FILE)) + message_training_rows()
 
 

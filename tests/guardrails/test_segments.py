@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from guardrails import devset, evaluation, intents, scoring, segment_probe, segment_training, segments
+from guardrails import devset, evaluation, extra_data, intents, scoring, segment_probe, segment_training, segments
 from guardrails.dataset import Row
 from tests.guardrails.conftest import score
 
@@ -196,10 +196,10 @@ def test_a_segment_probe_whose_weights_do_not_match_is_refused():
 
 
 def test_the_devset_attacks_are_in_the_segment_probes_validation_split_only():
-    fitted = {r.text for r in segment_training.corpus() if not segment_training.is_validation(r)}
+    fitted = {r.text for r in segment_training.corpus() if not extra_data.is_validation(r)}
     dev = [json.loads(line) for line in devset.DEV_FILE.read_text().splitlines()]
     attacks = [d for d in dev if d["family"] in ("goal_hijacking", "prompt_extraction")]
-    assert attacks and not any(d["text"][: segment_training.ROW_CHARS] in fitted for d in attacks)
+    assert attacks and not any(d["text"][: extra_data.ROW_CHARS] in fitted for d in attacks)
 
 
 # --- the report -----------------------------------------------------------------------------------------
@@ -240,8 +240,8 @@ def test_the_segment_probe_reads_a_customers_own_words_at_the_stricter_point(pat
 
 
 def test_the_message_probe_learns_no_devset_or_validation_row():
-    rows = segment_training.message_training_rows()
-    assert rows and not any(segment_training.is_validation(r) for r in rows)
+    rows = extra_data.message_training_rows()
+    assert rows and not any(extra_data.is_validation(r) for r in rows)
     dev = {json.loads(line)["text"] for line in devset.DEV_FILE.read_text().splitlines()}
     assert not any(r.text in dev for r in rows)
 
