@@ -325,6 +325,9 @@ def decode_morse(text: str) -> str | None:
 
 def decode_nato(text: str) -> str | None:
     """Words spelt in the NATO alphabet ("India Golf November…"), word gaps as "/" or "space"."""
+    # A cheap count first: the alternation below scans every position of a long message.
+    if sum(word.strip(",./|;-").lower() in _NATO for word in text.split()) < 4:
+        return None
     changed = False
 
     def swap(match: re.Match[str]) -> str:
