@@ -502,7 +502,10 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
     # Segments, not messages: pasted material is as suspicious as its worst segment. The segment
     # evidence (the segment probe, or an instruction aimed at the bot inside pasted material) flags,
     # never blocks on its own.
-    segs = segment_evidence([text, decoded.text] if decoded.changed else [text])
+    # A message the whole-message evidence already blocks is not split: a segment could only raise it to
+    # a flag (the rules' matches name the evidence), and long jailbreaks are where splitting costs most.
+    blocked_whole = score >= cal.anchor_block
+    segs = SegmentEvidence() if blocked_whole else segment_evidence([text, decoded.text] if decoded.changed else [text])
     if segs.flags:
         score = max(score, cal.anchor_flag)
     # A customer asking for a person is never flagged on the probes' say-so alone.
