@@ -7,6 +7,7 @@ value raises ImproperlyConfigured with one line saying what to fix;
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "core.middleware.ApiJsonErrorMiddleware",
     "core.security.ContentSecurityPolicyMiddleware",
     "core.security.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -130,7 +132,11 @@ def _parse_database_url(url: str) -> dict:
     # statements (PgBouncer before 1.21 in transaction mode), set DB_PREPARE_THRESHOLD=0.
     threshold = env_int("DB_PREPARE_THRESHOLD", 5, minimum=0)
     config.setdefault("OPTIONS", {}).update(
-        server_side_binding=env_bool("DB_SERVER_SIDE_BINDING", True), prepare_threshold=threshold or None
+        server_side_binding=env_bool("DB_SERVER_SIDE_BINDING", True),
+        prepare_threshold=threshold or None,
+        # A database host that does not answer (a failover, a dropped packet) fails the request
+        # with a 503 after this, instead of holding a web thread until the kernel gives up.
+        connect_timeout=env_int("DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=2),
     )
     return config
 
@@ -147,7 +153,16 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
 if REDIS_URL:
     if urlsplit(REDIS_URL).scheme not in {"redis", "rediss"}:
         raise ImproperlyConfigured(f"REDIS_URL must look like redis://host:6379/0 (got {REDIS_URL!r})")
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # A Redis that hangs (not down: down refuses at once) would hold every request on its rate-limit
+    # check; with a socket timeout the request gets a 503 instead (core/errors.py).
+    _redis_timeout = env_float("REDIS_SOCKET_TIMEOUT_SECONDS", 2.0)
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": _redis_timeout, "socket_timeout": _redis_timeout},
+        }
+    }
 else:
     # Django's database cache with a cheaper add/incr and one-statement counters (what the rate
     # limits run on): core/cache.py. MAX_ENTRIES: Django's default (300) would cull the LLM breaker's
@@ -181,9 +196,19 @@ CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task hands it back; tasks are idempotent
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # ... also when the pool child is killed, not only on an error
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600, minimum=1)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# A job `running` longer than this has no live worker (the hard limit kills it first): the
+# scheduler's sweep requeues it, at most 3 attempts in all (knowledge.services.jobs_sweep).
+INGEST_STALE_SECONDS = CELERY_TASK_TIME_LIMIT + 30
+JOBS_SWEEP_SECONDS = env_int("JOBS_SWEEP_SECONDS", 60, minimum=5)
+if CELERY_BROKER_URL.startswith(("redis", "rediss")):
+    # An unacknowledged message goes back to the queue after this. It must outlast the longest job
+    # (the hard time limit) plus the longest retry countdown, or a job still running would be
+    # delivered to a second worker.
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = CELERY_TASK_TIME_LIMIT + 120
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -208,7 +233,7 @@ EMBEDDING_ONNX_DIR = env_str("EMBEDDING_ONNX_DIR")
 LLM_BASE_URL = env_str("LLM_BASE_URL")
 LLM_MODEL = env_str("LLM_MODEL")
 LLM_API_KEY = env_str("LLM_API_KEY")
-LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 20.0)
+LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 20.0)  # per attempt, and never past the turn's deadline
 LLM_MAX_ATTEMPTS = min(env_int("LLM_MAX_ATTEMPTS", 3, minimum=1), 3)
 if LLM_BASE_URL and not LLM_MODEL:
     raise ImproperlyConfigured("LLM_BASE_URL is set but LLM_MODEL is not: set both, or neither")
@@ -248,6 +273,13 @@ CHAT_RETRIEVAL_K = env_int("CHAT_RETRIEVAL_K", 8, minimum=1)  # the reader was t
 CHAT_CONTEXT_TOKEN_BUDGET = env_int("CHAT_CONTEXT_TOKEN_BUDGET", 400, minimum=50)
 CHAT_MAX_ANSWER_SENTENCES = env_int("CHAT_MAX_ANSWER_SENTENCES", 3, minimum=1)  # a list's items come along
 CHAT_MAX_REPLY_CHARS = env_int("CHAT_MAX_REPLY_CHARS", 2000, minimum=100)
+# Every outside call in a turn (the LLM's attempts and back-off) ends by this many seconds after the
+# turn starts: a hanging model costs a customer this long, never gunicorn's or a proxy's timeout.
+CHAT_TURN_DEADLINE_SECONDS = env_float("CHAT_TURN_DEADLINE_SECONDS", 8.0)
+if not 1.0 <= CHAT_TURN_DEADLINE_SECONDS <= 50.0:
+    raise ImproperlyConfigured(
+        f"CHAT_TURN_DEADLINE_SECONDS={CHAT_TURN_DEADLINE_SECONDS} must be between 1 and 50 (gunicorn times out at 60)"
+    )
 APPROVED_MATCH_THRESHOLD = env_float("APPROVED_MATCH_THRESHOLD", 0.86)
 # The learned reader (support/reader/): its weights, the P(answerable) below which a turn escalates
 # (unset: the threshold chosen on the reader's calibration split, stored with the weights), how many
@@ -276,6 +308,10 @@ SUPPORT_COMPANY_NAME = env_str("SUPPORT_COMPANY_NAME")
 # --- Guardrails ---------------------------------------------------------------------------
 GUARD_BLOCK_THRESHOLD = env_float("GUARD_BLOCK_THRESHOLD", 0.80)
 GUARD_FLAG_THRESHOLD = env_float("GUARD_FLAG_THRESHOLD", 0.60)
+# Embed a message's decoded form (10–25 ms on a 2-core machine) to compare it with the signatures, when
+# the decoded text's rules have not already shown it is hidden an attack. Off: the decoded form is read by
+# the rules and the probes' n-grams only.
+GUARD_EMBED_DECODED = env_bool("GUARD_EMBED_DECODED", True)
 
 # --- Alerts and drift -----------------------------------------------------------------------
 ALERT_EMAIL = env_str("ALERT_EMAIL")
@@ -295,6 +331,7 @@ CELERY_BEAT_SCHEDULE = {
     "drift-check": {"task": "insights.drift_check", "schedule": 300.0},
     "daily-rollups": {"task": "insights.rollup_recent", "schedule": 3600.0},
     "alert-rules": {"task": "insights.alert_rules_check", "schedule": 900.0},
+    "jobs-sweep": {"task": "knowledge.jobs_sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
 }
 
 # --- Demo --------------------------------------------------------------------------
@@ -338,11 +375,27 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 if env_bool("TRUST_X_FORWARDED_PROTO", False):
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies (addresses or CIDRs) whose X-Forwarded-For is believed: the client is the rightmost
+# address that is not one of them (core/net.py). Empty: REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+try:
+    [ipaddress.ip_network(_entry, strict=False) for _entry in TRUSTED_PROXIES]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES must be addresses or CIDRs like 10.0.0.0/8: {_exc}") from None
 # Sites allowed to embed the chat widget (CSP frame-ancestors), e.g. https://www.brightwheel.example
 WIDGET_ALLOWED_ORIGINS = env_list("WIDGET_ALLOWED_ORIGINS")
 
 # --- API ----------------------------------------------------------------------------
+# JSON bodies nested deeper than this are refused with a 400 (core/parsers.py): the decoder recurses.
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32, minimum=2)
+# Retry-After of a 503 when the database, cache or broker does not answer (core/errors.py).
+RETRY_AFTER_UNAVAILABLE_SECONDS = env_int("RETRY_AFTER_UNAVAILABLE_SECONDS", 5, minimum=1)
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [],

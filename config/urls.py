@@ -8,6 +8,8 @@ from insights import views as insights_views
 from knowledge.urls import viewer_urlpatterns
 from support.urls import api_urlpatterns
 
+handler500 = "core.views.server_error"
+
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("favicon.ico", core_views.favicon, name="favicon"),

@@ -5,6 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from redis import exceptions as redis_exceptions
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
@@ -22,6 +26,8 @@ class ErrorCode(StrEnum):
     UNSUPPORTED = "unsupported_type"
     TOO_LARGE = "too_large"
     EMPTY = "empty"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    SERVER_ERROR = "server_error"
 
 
 _STATUS = {
@@ -36,6 +42,27 @@ _STATUS = {
     ErrorCode.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
     ErrorCode.CONFLICT: status.HTTP_409_CONFLICT,
 }
+# The code an error response without one gets (a URL that matched nothing, a middleware's refusal).
+_CODE_FOR_STATUS = {
+    status.HTTP_400_BAD_REQUEST: ErrorCode.INVALID,
+    status.HTTP_403_FORBIDDEN: ErrorCode.FORBIDDEN,
+    status.HTTP_404_NOT_FOUND: ErrorCode.NOT_FOUND,
+    status.HTTP_405_METHOD_NOT_ALLOWED: ErrorCode.METHOD_NOT_ALLOWED,
+    status.HTTP_409_CONFLICT: ErrorCode.CONFLICT,
+    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE: ErrorCode.TOO_LARGE,
+    status.HTTP_429_TOO_MANY_REQUESTS: ErrorCode.RATE_LIMITED,
+    status.HTTP_503_SERVICE_UNAVAILABLE: ErrorCode.UNAVAILABLE,
+}
+
+# A dependency that did not answer: the database (a restart, a failover), the cache or the broker.
+# The request may succeed a few seconds later, so the client is told 503 and when to retry, not 500.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis_exceptions.ConnectionError,
+    redis_exceptions.TimeoutError,
+    BrokerUnavailable,
+)
 
 
 class ApplicationError(Exception):
@@ -50,11 +77,30 @@ class ApplicationError(Exception):
         return _STATUS.get(self.code, status.HTTP_400_BAD_REQUEST)
 
 
+def code_for_status(http_status: int) -> str:
+    """The error code of a response that came without one."""
+    if http_status >= 500 and http_status != status.HTTP_503_SERVICE_UNAVAILABLE:
+        return str(ErrorCode.SERVER_ERROR)
+    return str(_CODE_FOR_STATUS.get(http_status, ErrorCode.INVALID))
+
+
+def unavailable(exc: BaseException) -> ApplicationError | None:
+    """The 503 for an exception that means a dependency is down, else None."""
+    if not isinstance(exc, UNAVAILABLE_ERRORS):
+        return None
+    return ApplicationError(
+        "The service is briefly unavailable; please try again shortly.",
+        code=ErrorCode.UNAVAILABLE,
+        extra={"retry_after": settings.RETRY_AFTER_UNAVAILABLE_SECONDS},
+    )
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """Every API error is JSON {"message", "code"} with the matching status."""
+    exc = unavailable(exc) or exc
     if isinstance(exc, ApplicationError):
         response = Response({"message": exc.message, "code": str(exc.code), **exc.extra}, status=exc.http_status)
-        if exc.code == ErrorCode.RATE_LIMITED and "retry_after" in exc.extra:
+        if "retry_after" in exc.extra:
             response["Retry-After"] = str(exc.extra["retry_after"])
         return response
     response = exception_handler(exc, context)

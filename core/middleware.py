@@ -1,4 +1,4 @@
-"""Request id: taken from X-Request-ID when a proxy sets one, else generated."""
+"""Request id (taken from X-Request-ID when a proxy sets one, else generated) and JSON errors under /api/."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import re
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from core.errors import code_for_status
 from core.logging import request_id_var
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -28,3 +29,29 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class ApiJsonErrorMiddleware:
+    """Under /api/, every error response is JSON {"message", "code"}: a URL that matched nothing
+    (a malformed conversation id), a refusal from another middleware, the 500/503 of
+    `core.views.server_error`. DRF's own errors are JSON already and pass through untouched."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            not request.path.startswith("/api/")
+            or response.status_code < 400
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        reason = response.reason_phrase or "Error"
+        replaced = JsonResponse(
+            {"message": f"{reason}.", "code": code_for_status(response.status_code)}, status=response.status_code
+        )
+        for header in ("Retry-After", "Allow"):
+            if header in response:
+                replaced[header] = response[header]
+        return replaced

@@ -3,10 +3,12 @@ widget lives (the chat page), and only by the configured sites."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.handlers.wsgi import LimitedStream
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
 class ContentSecurityPolicyMiddleware:
@@ -32,23 +34,36 @@ class ContentSecurityPolicyMiddleware:
 
 class RequestSizeLimitMiddleware:
     """Refuse oversized bodies before anything reads them: 413 with a JSON error.
-    Uploads have their own, larger limit."""
+    Uploads have their own, larger limit.
+
+    A chunked body (`Transfer-Encoding: chunked`, no Content-Length) would otherwise be read as
+    empty: Django reads CONTENT_LENGTH bytes. Where the server de-chunks it, it is read here, at
+    most limit + 1 bytes, and handed on with its length, so it is parsed like any other body and
+    held to the same limit."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        upload = request.path.startswith("/kb/upload/")
+        limit = settings.UPLOAD_MAX_REQUEST_BYTES if upload else settings.MAX_REQUEST_BYTES
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        upload = request.path.startswith("/kb/upload/")
-        limit = settings.UPLOAD_MAX_REQUEST_BYTES if upload else settings.MAX_REQUEST_BYTES
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        # wsgi.input_terminated (gunicorn sets it): the server de-chunks and ends the stream, so reading
+        # to the end is safe; a server without it would hand over the raw, unterminated socket.
+        if chunked and not length and request.META.get("wsgi.input_terminated"):
+            body = request.META["wsgi.input"].read(limit + 1)
+            length = len(body)
+            if length <= limit:
+                request._stream = LimitedStream(io.BytesIO(body), length)  # type: ignore[attr-defined]
+                request.META["CONTENT_LENGTH"] = str(length)
         if length > limit:
-            from django.http import JsonResponse
-
+            shown = f"over {limit:,}" if chunked else f"{length:,}"
             return JsonResponse(
-                {"message": f"The request body is {length:,} bytes; the limit is {limit:,}.", "code": "too_large"},
+                {"message": f"The request body is {shown} bytes; the limit is {limit:,}.", "code": "too_large"},
                 status=413,
             )
         return self.get_response(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 from celery import current_app
@@ -11,9 +12,11 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
+from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from core import embeddings
+from core.errors import unavailable
 
 
 @require_GET
@@ -93,4 +96,16 @@ def favicon(request: HttpRequest) -> HttpResponseRedirect:
     instead of filling the log with 404s."""
     response = HttpResponseRedirect(static("favicon.svg"))
     response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500. A dependency that is down (the database restarting, the cache or broker gone)
+    is a 503 with Retry-After, so clients and proxies retry instead of showing an error page;
+    anything else is Django's 500. Under /api/ the body becomes JSON (ApiJsonErrorMiddleware)."""
+    error = unavailable(sys.exc_info()[1] or Exception())
+    if error is None:
+        return defaults.server_error(request)
+    response = HttpResponse(f"{error.message}\n", status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(error.extra["retry_after"])
     return response

@@ -41,6 +41,7 @@ class Row:
     text: str
     label: str  # "injection" | "benign"
     source: str  # "" for files that are not the public benchmark
+    family: str = ""  # attack family (or benign kind) when the file names one
 
     @property
     def is_injection(self) -> bool:
@@ -87,7 +88,8 @@ def split_of(source: str) -> str | None:
 
 def read_rows(path: Path | str, *, default_label: str | None = None) -> Iterator[Row]:
     """Rows of a JSONL file. The text is "text" or "question"; the label is "label",
-    else `default_label` (the demo question set has none: it is all benign)."""
+    else `default_label` (the demo question set has none: it is all benign); "family", when present,
+    names the attack family (or benign kind) the report groups by."""
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             line = line.strip()
@@ -98,7 +100,7 @@ def read_rows(path: Path | str, *, default_label: str | None = None) -> Iterator
             label = data.get("label", default_label)
             if not isinstance(text, str) or label not in ("injection", "benign"):
                 raise ValueError(f"{path}:{number}: needs a text (or question) and a label injection|benign")
-            yield Row(text=text, label=label, source=str(data.get("source", "")))
+            yield Row(text=text, label=label, source=str(data.get("source", "")), family=str(data.get("family", "")))
 
 
 def public_rows(split: str = "all", path: Path | str = PUBLIC_FILE) -> list[Row]:

@@ -1,6 +1,8 @@
 """Undo common obfuscations, for scoring only.
 
-Attackers hide "ignore your instructions" from filters as base64, leetspeak
+Attackers hide "ignore your instructions" from filters: invisible Unicode tag
+characters, zero-width bit runs, look-alike letters from other scripts ("іgnоrе"
+in Cyrillic), base64, base32, hex, Morse, the NATO spelling alphabet, leetspeak
 ("1gn0r3"), spaced-out letters ("i g n o r e") or ROT13. The guard scores the
 decoded text next to the original; the decoded text is never shown, stored as
 the message or passed on to later stages.
@@ -16,9 +18,12 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import json
 import re
 import threading
+import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 
 _B64_BLOB = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 _WORD = re.compile(r"[^\W_]+|[@$][^\W_]*", re.UNICODE)
@@ -99,6 +104,7 @@ def warm() -> None:
     with _BUILD_LOCK:
         _vocabulary()
         _word_costs()
+        _confusables()
         _is_word("warm")  # loads wordfreq's English frequency data
         deobfuscate("h3ll0 w o r l d s")
 
@@ -121,6 +127,222 @@ def _readable(raw: bytes) -> str | None:
     if printable < 0.95 or letters < 0.7:
         return None
     return text
+
+
+# Unicode tag characters (U+E0020–U+E007E) mirror printable ASCII and render as nothing: a sentence
+# written in them is invisible to a person and read by a language model.
+_TAGS = re.compile("[\U000e0000-\U000e007f]+")
+# Zero-width characters used as bits (two of them, eight per byte); sanitize() strips them from the
+# message, this reads what a run of them said before it is stripped.
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]{16,}")
+_B32_BLOB = re.compile(r"(?<![A-Za-z0-9=])[A-Z2-7]{16,}={0,6}(?![A-Za-z0-9=])")
+# Hex bytes, at least eight, optionally separated ("69 67 6e", "\\x69\\x67", "0x69,0x67").
+_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:(?:\\x|0x)?[0-9A-Fa-f]{2}[\s,:]?){8,}(?![0-9A-Za-z])")
+_DIT_DAH = r"[.\-\u2022\u2013\u2014_]{1,7}"
+_MORSE_RUN = re.compile(rf"(?<![\w.\-])(?:{_DIT_DAH}(?:\s*/\s*|\s+|\|)){{4,}}{_DIT_DAH}(?![\w.\-])")
+_MORSE = {
+    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h",
+    "..": "i", ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p",
+    "--.-": "q", ".-.": "r", "...": "s", "-": "t", "..-": "u", "...-": "v", ".--": "w", "-..-": "x",
+    "-.--": "y", "--..": "z", "-----": "0", ".----": "1", "..---": "2", "...--": "3", "....-": "4",
+    ".....": "5", "-....": "6", "--...": "7", "---..": "8", "----.": "9", ".-.-.-": ".", "--..--": ",",
+    "..--..": "?", "-.-.--": "!", ".----.": "'", "-..-.": "/", "---...": ":",
+}  # fmt: skip
+# The ICAO/NATO spelling alphabet (with the common "alpha"/"juliet" spellings).
+_NATO = {
+    "alfa": "a", "alpha": "a", "bravo": "b", "charlie": "c", "delta": "d", "echo": "e", "foxtrot": "f",
+    "golf": "g", "hotel": "h", "india": "i", "juliett": "j", "juliet": "j", "kilo": "k", "lima": "l",
+    "mike": "m", "november": "n", "oscar": "o", "papa": "p", "quebec": "q", "romeo": "r", "sierra": "s",
+    "tango": "t", "uniform": "u", "victor": "v", "whiskey": "w", "whisky": "w", "x-ray": "x", "xray": "x",
+    "yankee": "y", "zulu": "z",
+}  # fmt: skip
+_NATO_RUN = re.compile(
+    r"(?<![\w-])(?:(?:" + "|".join(sorted(map(re.escape, _NATO), key=len, reverse=True)) + r")(?:[\s,./|;-]+|$)){4,}",
+    re.IGNORECASE,
+)
+_NATO_SPACE = re.compile(r"\s*(?:/|\||\(space\)|\bspace\b|;)\s*", re.IGNORECASE)
+_MIXED_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def decode_tags(text: str) -> str | None:
+    """Invisible tag characters back to the ASCII they mirror (U+E0041 → "A")."""
+    if not _TAGS.search(text):
+        return None
+
+    def swap(match: re.Match[str]) -> str:
+        plain = "".join(chr(ord(ch) - 0xE0000) for ch in match.group(0) if 0xE0020 <= ord(ch) <= 0xE007E)
+        return f" {plain} " if plain else ""
+
+    return _TAGS.sub(swap, text)
+
+
+def decode_zero_width(text: str) -> str | None:
+    """A run of two kinds of zero-width character read as bits, eight to a byte (either way round)."""
+    changed = False
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal changed
+        run = match.group(0)
+        kinds = sorted(set(run))
+        if len(kinds) != 2:
+            return run
+        for zero in kinds:
+            bits = "".join("0" if ch == zero else "1" for ch in run)
+            raw = bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits) - 7, 8))
+            readable = _readable(raw)
+            if readable is not None:
+                changed = True
+                return f" {readable} "
+        return run
+
+    out = _ZERO_WIDTH.sub(swap, text)
+    return out if changed else None
+
+
+def _confusables() -> dict[str, str]:
+    return _table("confusables", _build_confusables)
+
+
+def _build_confusables() -> dict[str, str]:
+    """Every character that Unicode's confusables data (as shipped by the maintained
+    `confusable-homoglyphs` package) lists as a look-alike of an ASCII letter, mapped to that letter."""
+    import confusable_homoglyphs
+
+    data = json.loads((Path(confusable_homoglyphs.__file__).with_name("confusables.json")).read_text("utf-8"))
+    out: dict[str, str] = {}
+    for char, entries in data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        for entry in entries:
+            glyph = entry.get("c", "")
+            if len(glyph) == 1 and glyph.isascii() and glyph.isalpha():
+                out[char] = glyph
+                break
+    return out
+
+
+def _script(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    return name.split(" ", 1)[0] if name else ""
+
+
+def decode_homoglyphs(text: str) -> str | None:
+    """Words that mix Latin with look-alike letters of another script ("раураl", "іgnore"), or that
+    become a common English word once their look-alikes are mapped, read as the Latin word. Words
+    wholly in another script that do not (Russian, Greek, German umlauts) stay as they are."""
+    if text.isascii():
+        return None
+    table = _confusables()
+    letters = [ch for ch in text if ch.isalpha()]
+    # A word wholly in another script is read as Latin only inside mostly-Latin text: in a Greek or
+    # Russian message, "να" is Greek, not "va".
+    latin_text = sum(ch.isascii() for ch in letters) >= 0.5 * max(len(letters), 1)
+    changed = False
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal changed
+        word = match.group(0)
+        if word.isascii() or not any(ch in table for ch in word):
+            return word
+        plain = "".join(table.get(ch, ch) for ch in word)
+        if not plain.isascii():
+            return word
+        scripts = {_script(ch) for ch in word if ch.isalpha()}
+        if len(scripts) > 1 or (latin_text and _is_word(plain.lower()) and not _is_word(word.lower())):
+            changed = True
+            return plain
+        return word
+
+    out = _MIXED_WORD.sub(swap, text)
+    return out if changed else None
+
+
+def decode_base32(text: str) -> str | None:
+    """Replace base32 blobs (upper-case letters and 2–7) that decode to readable text."""
+    changed = False
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal changed
+        blob = match.group(0)
+        if blob.isalpha() and len(blob) < 24:
+            return blob  # a shouted word
+        try:
+            raw = base64.b32decode(blob.rstrip("=") + "=" * (-len(blob.rstrip("=")) % 8))
+        except (binascii.Error, ValueError):
+            return blob
+        readable = _readable(raw)
+        if readable is None:
+            return blob
+        changed = True
+        return readable
+
+    out = _B32_BLOB.sub(swap, text)
+    return out if changed else None
+
+
+def decode_hex(text: str) -> str | None:
+    """Replace runs of hex bytes that decode to readable text (colour codes and ids do not)."""
+    changed = False
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal changed
+        run = match.group(0)
+        digits = re.sub(r"\\x|0x|[\s,:]", "", run)
+        if len(digits) % 2:
+            return run
+        try:
+            raw = bytes.fromhex(digits)
+        except ValueError:
+            return run
+        readable = _readable(raw)
+        if readable is None:
+            return run
+        changed = True
+        return f" {readable} "
+
+    out = _HEX_RUN.sub(swap, text)
+    return out if changed else None
+
+
+def decode_morse(text: str) -> str | None:
+    """Morse code (dots and dashes, letters split by blanks, words by "/" or wider gaps)."""
+    changed = False
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal changed
+        run = match.group(0).replace("\u2022", ".").replace("\u2013", "-").replace("\u2014", "-").replace("_", "-")
+        words = re.split(r"\s*[/|]\s*|\s{3,}", run.strip())
+        letters = [[_MORSE.get(code) for code in word.split()] for word in words]
+        if any(None in word for word in letters) or sum(len(w) for w in letters) < 5:
+            return match.group(0)
+        changed = True
+        joined = ["".join(w) for w in letters]  # type: ignore[arg-type]
+        return " " + " ".join(segment(w) if len(joined) == 1 and len(w) > 8 else w for w in joined) + " "
+
+    out = _MORSE_RUN.sub(swap, text)
+    return out if changed else None
+
+
+def decode_nato(text: str) -> str | None:
+    """Words spelt in the NATO alphabet ("India Golf November…"), word gaps as "/" or "space"."""
+    # A cheap count first: the alternation below scans every position of a long message.
+    if sum(word.strip(",./|;-").lower() in _NATO for word in text.split()) < 4:
+        return None
+    changed = False
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal changed
+        run = match.group(0)
+        words = [w for w in _NATO_SPACE.split(run) if w.strip()]
+        spelt = ["".join(_NATO.get(t.lower(), "") for t in re.split(r"[\s,.-]+", w) if t) for w in words]
+        spelt = [w for w in spelt if w]
+        if sum(len(w) for w in spelt) < 5:
+            return run
+        changed = True
+        return " " + " ".join(segment(w) if len(spelt) == 1 and len(w) > 8 else w for w in spelt) + " "
+
+    out = _NATO_RUN.sub(swap, text)
+    return out if changed else None
 
 
 def decode_base64(text: str) -> str | None:
@@ -234,7 +456,22 @@ def decode_rot13(text: str) -> str | None:
     return decoded if after >= 0.7 else None
 
 
-DECODERS = (("base64", decode_base64), ("spaced", decode_spaced), ("leet", decode_leet), ("rot13", decode_rot13))
+DECODERS = (
+    ("tags", decode_tags),
+    ("zero_width", decode_zero_width),
+    ("homoglyphs", decode_homoglyphs),
+    ("base64", decode_base64),
+    ("base32", decode_base32),
+    ("hex", decode_hex),
+    ("morse", decode_morse),
+    ("nato", decode_nato),
+    ("spaced", decode_spaced),
+    ("leet", decode_leet),
+    ("rot13", decode_rot13),
+)
+# Decoders that undo an encoding (not a spelling): a message that is mostly such a payload, with a
+# request to decode and follow it, is itself a signal (`scoring.encoded_payload`).
+ENCODINGS = frozenset({"tags", "zero_width", "base64", "base32", "hex", "morse", "nato", "rot13"})
 
 
 def deobfuscate(text: str) -> Decoded:

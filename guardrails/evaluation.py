@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.text import question_key
-from guardrails import scoring, training
+from guardrails import decoding, scoring, segment_probe, training
 from guardrails.dataset import Row
 
 DECISIONS = (scoring.BLOCKED, scoring.FLAGGED, scoring.ALLOWED)
@@ -81,6 +81,8 @@ class Report:
     by_source: dict[str, Tally]
     p50_ms: float
     p95_ms: float
+    by_family: dict[str, Tally] = field(default_factory=dict)
+    family_ms: dict[str, tuple[float, float]] = field(default_factory=dict)  # family → (p50, p95)
 
     def errors(self) -> list[Outcome]:
         """Missed injections and caught benign messages."""
@@ -96,6 +98,9 @@ def evaluate(rows: list[Row], *, source_name: Callable[[Row], str] | None = None
     vectors = training.embed_keys(keys)
     if log:
         log("scoring…")
+    # What a worker does at process start (core.startup warmers): the first message must not carry it.
+    decoding.warm()
+    segment_probe.warm()
     outcomes: list[Outcome] = []
     for row, text, vector in zip(rows, texts, vectors, strict=True):
         if not text:
@@ -110,9 +115,29 @@ def evaluate(rows: list[Row], *, source_name: Callable[[Row], str] | None = None
     for o in outcomes:
         overall.add(o)
         by_source.setdefault(name(o.row), Tally()).add(o)
-    times = sorted(o.ms for o in outcomes if o.result is not None) or [0.0]
-    p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-    return Report(outcomes, overall, dict(sorted(by_source.items())), statistics.median(times), p95)
+    by_family: dict[str, Tally] = {}
+    family_times: dict[str, list[float]] = {}
+    for o in outcomes:
+        if o.row.family:
+            by_family.setdefault(o.row.family, Tally()).add(o)
+            if o.result is not None:
+                family_times.setdefault(o.row.family, []).append(o.ms)
+    p50, p95 = percentiles([o.ms for o in outcomes if o.result is not None])
+    return Report(
+        outcomes,
+        overall,
+        dict(sorted(by_source.items())),
+        p50,
+        p95,
+        dict(sorted(by_family.items())),
+        {name: percentiles(times) for name, times in sorted(family_times.items())},
+    )
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    """(p50, p95) of the values; (0, 0) for none."""
+    times = sorted(values) or [0.0]
+    return statistics.median(times), times[min(len(times) - 1, int(0.95 * len(times)))]
 
 
 def _pct(value: float | None) -> str:
@@ -144,5 +169,19 @@ def format_report(report: Report, *, title: str) -> str:
             f"{name:<16} {tally.n('injection'):>5} {_pct(tally.recall):>7} {_pct(tally.block_recall):>7} "
             f"{tally.n('benign'):>7} {_pct(tally.fpr):>7} {tally.matrix['benign'][scoring.BLOCKED]:>8}"
         )
+    if report.by_family:
+        lines += [
+            "",
+            "per family",
+            f"{'family':<20} {'inj':>5} {'recall':>7} {'block':>7} {'benign':>7} {'FPR':>7} {'blocked':>8}"
+            f" {'p50 ms':>7} {'p95 ms':>7}",
+        ]
+        for name, tally in report.by_family.items():
+            p50, p95 = report.family_ms.get(name, (0.0, 0.0))
+            lines.append(
+                f"{name:<20} {tally.n('injection'):>5} {_pct(tally.recall):>7} {_pct(tally.block_recall):>7} "
+                f"{tally.n('benign'):>7} {_pct(tally.fpr):>7} {tally.matrix['benign'][scoring.BLOCKED]:>8}"
+                f" {p50:>7.2f} {p95:>7.2f}"
+            )
     lines += ["", f"guard time per message (vector given): p50 {report.p50_ms:.2f} ms, p95 {report.p95_ms:.2f} ms"]
     return "\n".join(lines)

@@ -209,7 +209,14 @@ RULES: tuple[Rule, ...] = (
         "instruction_override",
         STRONG,
         re.compile(
-            r"\b(?:forget|ignore|disregard)\s+(?:about\s+)?everything\b(?!\s+(?:i|we)\s+(?:said|wrote)\s+about)", _I
+            # Not a customer taking back what they said: "forget everything I said about the colour", or
+            # "can you forget everything I told you?" at the end of the message (issue #21: a customer
+            # starting over must not be blocked). With a new order after it, it is the attack opener.
+            r"\b(?:forget|ignore|disregard)\s+(?:about\s+)?everything\b"
+            r"(?!\s+(?:i|we)\s+(?:said|wrote)\s+about)"
+            r"(?!\s+(?:i(?:'ve|\s+have)?|we(?:'ve|\s+have)?)\s+(?:said|wrote|told\s+you|asked|mentioned)\b"
+            r"(?:\s+(?:so\s+far|before|earlier|today))?[\s.!?]*$)",
+            _I,
         ),
     ),
     Rule(

@@ -11,6 +11,7 @@ and L2-normalised, so a long message does not weigh more than a short one.
 from __future__ import annotations
 
 import zlib
+from functools import lru_cache
 
 import numpy as np
 
@@ -24,13 +25,18 @@ def normalise(text: str) -> str:
     return collapse(text).lower()
 
 
+@lru_cache(maxsize=256)
 def buckets(text: str) -> np.ndarray:
-    """The distinct hash buckets hit by the text's character n-grams (sorted, int64)."""
+    """The distinct hash buckets hit by the text's character n-grams (sorted, int64). Cached: the
+    message probe and the segment probe read the same text in one guard call. The array is shared:
+    read it, never write to it."""
     s = normalise(text)
     grams = {s[i : i + n] for n in SIZES for i in range(len(s) - n + 1)}
     if not grams:
         return np.zeros(0, dtype=np.int64)
-    return np.unique(np.fromiter((zlib.crc32(g.encode()) % BUCKETS for g in grams), dtype=np.int64))
+    out = np.unique(np.fromiter((zlib.crc32(g.encode()) % BUCKETS for g in grams), dtype=np.int64))
+    out.setflags(write=False)  # cached and shared
+    return out
 
 
 def dot(text: str, weights: np.ndarray) -> float:

@@ -31,6 +31,10 @@ def sanitize(raw: str) -> str:
             f"The message is {len(raw)} characters long; the limit is {settings.CHAT_MAX_MESSAGE_CHARS}.",
             code=ErrorCode.TOO_LONG,
         )
+    if "\x00" in raw:
+        # Refused, not stripped: the API refuses NUL (DRF's CharField) and PostgreSQL cannot store
+        # it, so the chat page must not quietly answer a different text than the one sent.
+        raise ApplicationError("The message contains a NUL character, which is not allowed.", code=ErrorCode.INVALID)
     text = unicodedata.normalize("NFKC", raw)
     text = _INVISIBLE.sub("", text)
     text = html.unescape(_TAG.sub(" ", text))

@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -34,8 +35,8 @@ from django.db import connection
 
 from core.choices import GuardDecision
 from core.embeddings import embed_query, vector_literal
-from guardrails import heuristics, ngrams
-from guardrails.decoding import Decoded, deobfuscate
+from guardrails import heuristics, intents, ngrams, segment_probe, segments
+from guardrails.decoding import ENCODINGS, Decoded, deobfuscate
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 NEIGHBOURS = 3
@@ -49,6 +50,15 @@ DECODED_SIM_GAIN = 0.05
 # reach 0.88 and none reaches 0.92 (all deepset; no BANKING77 row gets above 0.71).
 SIGNATURE_FLAG_SIM = 0.88
 SIGNATURE_BLOCK_SIM = 0.92
+
+# A request to decode an encoded payload and act on it ("decode this and follow it", "what does this say?
+# do it"): with a payload present, the request is itself obfuscation (one more strong hit).
+_DECODE_AND_FOLLOW = re.compile(
+    r"\b(?:decode|decipher|decrypt|translate|convert|interpret|read|unscramble|reverse)\b[^\n]{0,120}?"
+    r"\b(?:follow|execute|do\s+(?:it|that|this|what|as)|obey|carry\s+(?:it\s+)?out|act\s+on|comply|perform|"
+    r"respond|answer|reply|run|apply)\b",
+    re.IGNORECASE,
+)
 
 ALLOWED = GuardDecision.ALLOWED
 FLAGGED = GuardDecision.FLAGGED
@@ -414,29 +424,102 @@ def _category(neighbours: list[Neighbour], evidence: TextEvidence, obfuscated: b
     return None
 
 
+@dataclass(frozen=True)
+class SegmentEvidence:
+    """The worst segment of a message (None fields when nothing was found)."""
+
+    count: int = 0
+    worst: segments.Segment | None = None
+    probe: float | None = None
+    addressed: str | None = None
+    flags: bool = False
+
+
+def segment_evidence(texts: Sequence[str]) -> SegmentEvidence:
+    """Split each text (the message, and its decoded form when decoding changed it) into segments and
+    score every segment with the segment probe and the addressed-instruction rule; the worst one wins.
+    A text without pasted material is one segment of the customer's own words (`count` stays 0 for it)."""
+    seg_probe = segment_probe.probe()
+    best: tuple[tuple[bool, float], SegmentEvidence] | None = None
+    count = 0
+    for text in dict.fromkeys(texts):
+        parts = segments.split(text)
+        count += len(parts)
+        # A message without pasted material is one segment of the customer's own words.
+        for segment in parts or [segments.Segment(0, text, pasted=False)]:
+            value = seg_probe.logit(segment.text) if seg_probe is not None else None
+            addressed = segments.addressed_instruction(segment)
+            # Pasted material flags at the validation split's operating point; the customer's own words
+            # (which borrow attack words: "repeat the instructions", "answer in German") only above every
+            # validation benign row.
+            point = (seg_probe.flag if segment.pasted else seg_probe.flag_own) if seg_probe is not None else 0.0
+            flags = addressed is not None or (value is not None and value >= point)
+            key = (flags, value if value is not None else 0.0)
+            if best is None or key > best[0]:
+                best = (key, SegmentEvidence(0, segment, value, addressed, flags))
+    if best is None:
+        return SegmentEvidence()
+    found = best[1]
+    if not count and not found.flags:
+        return SegmentEvidence()
+    return SegmentEvidence(count, found.worst, found.probe, found.addressed, found.flags)
+
+
+def encoded_request(text: str, decoded: Decoded) -> bool:
+    """An encoded payload (not a mere spelling) together with a request to decode it and act on it."""
+    return bool(set(decoded.methods) & ENCODINGS) and _DECODE_AND_FOLLOW.search(text) is not None
+
+
 def score_message(text: str, vector: np.ndarray) -> GuardResult:
     """Score the sanitised message `text` (not lower-cased: some rules look at case) whose
     normalised question the pipeline already embedded as `vector`. The decoded text is
-    embedded only when a decoder changed the message."""
+    embedded only when a decoder changed the message, its rules did not already show a hidden attack,
+    and GUARD_EMBED_DECODED is on."""
     cal = calibration()
     evidence = text_evidence(text)
+    decoded = evidence.decoded
+    # Hidden words the rules already see in the decoded text, or an encoded payload with a request to
+    # decode and follow it, are obfuscation whatever the signatures say: the decoded form is then not
+    # embedded (an extra embedding is most of the guard's time beyond the shared one).
+    shown = decoded.changed and (bool(evidence.new_decoded_rules) or encoded_request(text, decoded))
     vectors = [vector]
-    if evidence.decoded.changed:
-        vectors.append(embed_query(evidence.decoded.text))
+    if decoded.changed and not shown and settings.GUARD_EMBED_DECODED:
+        vectors.append(embed_query(decoded.text))
     per_vector = nearest_patterns(vectors)
     neighbours = _merge(per_vector)
     original_best = per_vector[0][0].similarity if per_vector and per_vector[0] else 0.0
     decoded_best = per_vector[1][0].similarity if len(per_vector) > 1 and per_vector[1] else 0.0
-    obfuscated = evidence.decoded.changed and (
-        bool(evidence.new_decoded_rules) or decoded_best > original_best + DECODED_SIM_GAIN
-    )
+    obfuscated = shown or (decoded.changed and decoded_best > original_best + DECODED_SIM_GAIN)
     strong, weak = hit_counts(evidence, obfuscated=obfuscated)
-    texts = [text, evidence.decoded.text][: len(vectors)]
-    probe = max(probe_logit(v, t, cal) for v, t in zip(vectors, texts, strict=True))
-    flag_probe = max(flag_probe_logit(v, t, cal) for v, t in zip(vectors, texts, strict=True))
+    # The probes read the decoded text's n-grams with its own vector when it was embedded, else with the
+    # message's.
+    pairs = [(vector, text)] + ([(vectors[-1], decoded.text)] if decoded.changed else [])
+    probe = max(probe_logit(v, t, cal) for v, t in pairs)
+    flag_probe = max(flag_probe_logit(v, t, cal) for v, t in pairs)
     features = feature_vector([n.similarity for n in neighbours], strong, weak, probe, cal.probe_cap)
     z = logit(features, cal)
-    score = round(final_score(z, float(features[0]), cal, probe=flag_probe), 4)
+    score = final_score(z, float(features[0]), cal, probe=flag_probe)
+    # Segments, not messages: pasted material is as suspicious as its worst segment. The segment
+    # evidence (the segment probe, or an instruction aimed at the bot inside pasted material) flags,
+    # never blocks on its own.
+    # A message the whole-message evidence already blocks is not split: a segment could only raise it to
+    # a flag (the rules' matches name the evidence), and long jailbreaks are where splitting costs most.
+    blocked_whole = score >= cal.anchor_block
+    segs = SegmentEvidence() if blocked_whole else segment_evidence([text, decoded.text] if decoded.changed else [text])
+    if segs.flags:
+        score = max(score, cal.anchor_flag)
+    # A customer asking for a person is never flagged on the probes' say-so alone.
+    handoff = (
+        intents.asks_for_human(text)
+        and strong == 0
+        and weak == 0
+        and not decoded.changed
+        and not segs.count
+        and float(features[0]) < SIGNATURE_FLAG_SIM
+    )
+    if handoff:
+        score = min(score, cal.anchor_flag - 0.01)
+    score = round(score, 4)
     top = neighbours[0] if neighbours else None
     signals: dict[str, Any] = {
         "heuristics": [
@@ -458,10 +541,25 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
         "probe_flag": probe_flags(flag_probe, cal),
         "calibration": cal.version,
     }
+    if segs.count or segs.flags:
+        signals["segments"] = {
+            "count": segs.count,
+            "flags": segs.flags,
+            "worst": {
+                "index": segs.worst.index if segs.worst else None,
+                "text": segs.worst.text if segs.worst else "",
+                "pasted": segs.worst.pasted if segs.worst else False,
+                "probe": None if segs.probe is None else round(segs.probe, 4),
+                "addressed": segs.addressed,
+            },
+        }
+    if handoff:
+        signals["handoff_request"] = True
     if evidence.decoded.changed:
         signals["decoded"] = {
             "methods": evidence.decoded.methods,
             "obfuscated": obfuscated,
+            "embedded": len(vectors) > 1,
             "text": evidence.decoded.text[:300],
             "heuristics": [{"rule": h.rule, "category": h.category} for h in evidence.decoded_hits],
         }
@@ -470,6 +568,6 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
         decision=decide(score),
         pattern_id=top.pattern_id if top else None,
         similarity=round(top.similarity, 4) if top else 0.0,
-        category=_category(neighbours, evidence, obfuscated),
+        category=_category(neighbours, evidence, obfuscated) or ("pasted_payload" if segs.flags else None),
         signals=signals,
     )

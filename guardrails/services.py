@@ -96,17 +96,27 @@ def security_event_record(*, result: GuardResult, text: str, conversation=None, 
     )
 
 
+def pattern_text(event: SecurityEvent) -> str:
+    """What a curator's one click turns into a signature: the flagging segment when a segment of pasted
+    material raised the event (the instruction, not the e-mail around it), else the message."""
+    worst = ((event.signals or {}).get("segments") or {}).get("worst") or {}
+    if (event.signals or {}).get("segments", {}).get("flags") and worst.get("text"):
+        return worst["text"]
+    return event.text
+
+
 def pattern_add_from_event(*, event: SecurityEvent, category: str, user) -> InjectionPattern:
     """A curator turns a flagged or blocked message into a signature in one click. Idempotent by
     text: the same message twice gives the same pattern (re-activated if it had been retired)."""
     if category not in InjectionPattern.Category.values:
         raise ValueError(f"unknown category {category!r}; one of {', '.join(InjectionPattern.Category.values)}")
-    vector = pattern_vectors([event.text])[0]
+    text = pattern_text(event)
+    vector = pattern_vectors([text])[0]
     with transaction.atomic():
         InjectionPattern.objects.bulk_create(
             [
                 InjectionPattern(
-                    text=event.text,
+                    text=text,
                     category=category,
                     source=InjectionPattern.SOURCE_CURATOR,
                     embedding=vector,
@@ -115,7 +125,7 @@ def pattern_add_from_event(*, event: SecurityEvent, category: str, user) -> Inje
             ],
             ignore_conflicts=True,
         )
-        pattern = InjectionPattern.objects.select_for_update().get(text=event.text)
+        pattern = InjectionPattern.objects.select_for_update().get(text=text)
         if not pattern.active:
             pattern.active = True
             pattern.save(update_fields=["active"])

@@ -36,6 +36,7 @@ from core.errors import ApplicationError
 from core.text import question_key
 from guardrails import heuristics, ngrams, scoring
 from guardrails.dataset import TEST, Row, public_rows, read_rows
+from guardrails.extra_data import message_training_rows
 from guardrails.sanitize import sanitize
 
 SEEDS_DIR = Path(__file__).with_name("seeds")
@@ -76,7 +77,14 @@ PROBE_FLAG_EXTRA_FPR = 0.0
 # so less predictable on an English customer message that borrows them ("If you don't know the answer,
 # pass me to a human" reached it, above every in-domain benign train value): inside the capped, constrained
 # logit that costs nothing, as the probe's own flag point it would flag such a message on its own.
-IN_DOMAIN_BENIGN = ("banking77", "team-benign")
+IN_DOMAIN_BENIGN = ("banking77", "team-benign", "team-commands")
+# The datasets whose train injections become signatures: the curated, explainable layer keeps to the
+# benchmark's own attacks (Tensor Trust's game attacks — "say Access Granted" — train the probes only).
+PATTERN_DATASETS = ("deepset", "self-reminder")
+# The operating points are read off the benign rows of the benchmark's train part and the team's hard
+# negatives, as before issue #21: the Wikipedia questions added then are easy negatives and would
+# otherwise loosen the 1.5 % point; they still teach the probes and set the probe's own flag point.
+THRESHOLD_DATASETS = ("deepset", "banking77", "team-benign")
 DEFAULT_CATEGORY = {"deepset": "instruction_override", "self-reminder": "role_play"}
 
 
@@ -105,8 +113,9 @@ def embed_keys(keys: Sequence[str]) -> np.ndarray:
 
 def training_rows() -> list[Row]:
     """The public train part plus the team's hard negatives (in-domain customer messages that
-    use words attacks use: "ignore my previous message", "instructions", "manager", ...)."""
-    return public_rows("train") + list(read_rows(TEAM_BENIGN_FILE))
+    use words attacks use: "ignore my previous message", "instructions", "manager", ...), plus the
+    fit split of the extra benign data (issue #21; `extra_data.message_training_rows`)."""
+    return public_rows("train") + list(read_rows(TEAM_BENIGN_FILE)) + message_training_rows()
 
 
 # --- logistic regression (numpy, Newton's method) -------------------------------------------------------
@@ -217,6 +226,7 @@ def fit_calibration(
     log=print,
     *,
     probe_cap: float | None = None,
+    threshold_rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, np.ndarray, float, float, dict[int, float]]:
     """The calibration fit, constrained so that, on an otherwise harmless message (the reference),
     - ONE weak hit stays at least SINGLE_WEAK_MARGIN below the flag point,
@@ -246,8 +256,9 @@ def fit_calibration(
             w, b = fit(folds != f)
             oof_z[folds == f] = x[folds == f] @ w + b
         weights, bias = fit(np.ones(len(y), dtype=bool))
-        z_flag = threshold_at_fpr(oof_z[y == 0], FLAG_FPR)
-        z_block = max(threshold_at_fpr(oof_z[y == 0], BLOCK_FPR), z_flag + 1e-3)
+        benign_z = oof_z[(y == 0) & (threshold_rows if threshold_rows is not None else True)]
+        z_flag = threshold_at_fpr(benign_z, FLAG_FPR)
+        z_block = max(threshold_at_fpr(benign_z, BLOCK_FPR), z_flag + 1e-3)
         excess = single_weak_logit(weights, bias, reference) - (z_flag - SINGLE_WEAK_MARGIN)
         if excess > 0:
             caps[WEAK] = max(float(weights[WEAK]) - excess - 0.01, 0.0)
@@ -321,7 +332,7 @@ def select_train_patterns(
     kept: list[int] = []
     out: list[tuple[int, SeedPattern]] = []
     for i in np.flatnonzero(y):
-        if not keys[i]:
+        if not keys[i] or rows[i].dataset not in PATTERN_DATASETS:
             continue
         if len(benign) and float(np.max(benign @ vectors[i])) >= PRUNE_BENIGN_COSINE:
             continue
@@ -525,8 +536,9 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         x[:, PROBE] = np.minimum(x[:, PROBE], probe_cap)
         log(f"probe feature capped at {probe_cap:.3f} (quantile {PROBE_CAP_QUANTILE} of in-domain benign rows)")
     reference = benign_reference(x, y, np.array([r.dataset == "team-benign" for r in rows]))
+    threshold_rows = np.array([r.dataset in THRESHOLD_DATASETS for r in rows])
     weights, bias, oof_z, z_flag, z_block, caps = fit_calibration(
-        x, y, sw, folds, reference, log=log, probe_cap=probe_cap
+        x, y, sw, folds, reference, log=log, probe_cap=probe_cap, threshold_rows=threshold_rows
     )
     # Rounded up once, here: rounding to nearest could put an operating point just below the benign row
     # that sets it and flag (block) one benign train row more than chosen; the probe's flag point below

@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -91,17 +91,70 @@ def jobs_enqueue(jobs: Iterable[IngestionJob]) -> None:
             enqueue_on_commit("knowledge.ingest_job", job_id=job.pk)
 
 
+# A job is tried at most this many times in all: a worker that dies mid-job (killed, out of
+# memory, the machine gone) leaves it `running`; the sweep requeues it, and gives up after this.
+JOB_MAX_ATTEMPTS = 3
+
+
+def _stale_before() -> datetime:
+    """A job `running` since before this has no live worker: the hard time limit has killed it."""
+    return timezone.now() - timedelta(seconds=settings.INGEST_STALE_SECONDS)
+
+
 def _claim(job_id: int) -> bool:
     # One conditional UPDATE decides who runs the job: a second worker (or a
     # redelivered message) finds it no longer queued and leaves it alone. A
-    # RUNNING job whose worker died long ago may be taken over.
-    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimable = Q(state=IngestionJob.State.QUEUED) | Q(state=IngestionJob.State.RUNNING, started_at__lt=stale)
+    # RUNNING job whose worker died long ago may be taken over, within its attempts.
+    claimable = Q(state=IngestionJob.State.QUEUED) | Q(
+        state=IngestionJob.State.RUNNING, started_at__lt=_stale_before(), attempts__lt=JOB_MAX_ATTEMPTS
+    )
     return bool(
         IngestionJob.objects.filter(claimable, pk=job_id).update(
             state=IngestionJob.State.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, progress=1
         )
     )
+
+
+def jobs_sweep() -> tuple[int, int]:
+    """Requeue every job left `running` by a worker that died, or fail it after JOB_MAX_ATTEMPTS.
+
+    Run by the scheduler (`knowledge.jobs_sweep`). Each job changes by one conditional UPDATE on
+    its state and start time, so two sweeps, or a sweep and a redelivered message, never both act:
+    a job is requeued once and runs once. Returns (requeued, failed)."""
+    requeued = failed = 0
+    stale = IngestionJob.objects.filter(state=IngestionJob.State.RUNNING, started_at__lt=_stale_before())
+    for job in stale.only("pk", "attempts", "started_at", "progress"):
+        same = IngestionJob.objects.filter(pk=job.pk, state=IngestionJob.State.RUNNING, started_at=job.started_at)
+        reason = f"the worker stopped during attempt {job.attempts} (at {job.progress}%)"
+        if job.attempts >= JOB_MAX_ATTEMPTS:
+            failed += same.update(
+                state=IngestionJob.State.FAILED,
+                outcome=IngestionJob.Outcome.FAILED,
+                error=f"gave up after {job.attempts} attempts: {reason}",
+                finished_at=timezone.now(),
+            )
+        elif same.update(state=IngestionJob.State.QUEUED, progress=0, error=f"requeued: {reason}"):
+            requeued += 1
+            enqueue_on_commit("knowledge.ingest_job", job_id=job.pk)
+    if requeued or failed:
+        logger.warning("stale ingestion jobs swept", extra={"requeued": requeued, "failed": failed})
+    return requeued, failed
+
+
+def job_retry(*, job: IngestionJob, user=None) -> IngestionJob:
+    """A curator's second chance for a failed job: queued again with fresh attempts, if its file is still there."""
+    if job.state != IngestionJob.State.FAILED:
+        raise ApplicationError("Only a failed job can be retried.", code=ErrorCode.CONFLICT)
+    if not job.file_path or not Path(job.file_path).is_file():
+        raise ApplicationError("The uploaded file is gone; upload it again.", code=ErrorCode.CONFLICT)
+    updated = IngestionJob.objects.filter(pk=job.pk, state=IngestionJob.State.FAILED).update(
+        state=IngestionJob.State.QUEUED, outcome="", error="", progress=0, attempts=0, finished_at=None
+    )
+    if updated:
+        audit(actor=user, action="job.retry", obj=job, source_key=job.source_key)
+        enqueue_on_commit("knowledge.ingest_job", job_id=job.pk)
+    job.refresh_from_db()
+    return job
 
 
 def job_requeue(*, job_id: int, error: str) -> None:

@@ -8,7 +8,10 @@ from django.conf import settings
 from knowledge import services
 
 
-@shared_task(bind=True, name="knowledge.ingest_job", acks_late=True)
+# acks_late + reject_on_worker_lost: a worker that dies mid-job hands the message back; the claim in
+# job_run makes a second delivery harmless. Where the broker loses it anyway (the filesystem
+# broker, a Redis flush), jobs_sweep requeues the job.
+@shared_task(bind=True, name="knowledge.ingest_job", acks_late=True, reject_on_worker_lost=True)
 def ingest_job(self, *, job_id: int) -> str:
     try:
         return services.job_run(job_id=job_id).outcome
@@ -30,3 +33,9 @@ def _retry_or_fail(task, job_id: int, exc: Exception) -> str:
         return "failed"
     services.job_requeue(job_id=job_id, error=str(exc))
     raise task.retry(exc=exc, countdown=2 ** (task.request.retries + 1), max_retries=settings.INGEST_MAX_RETRIES)
+
+
+@shared_task(name="knowledge.jobs_sweep")
+def jobs_sweep() -> dict[str, int]:
+    requeued, failed = services.jobs_sweep()
+    return {"requeued": requeued, "failed": failed}

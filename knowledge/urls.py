@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.document_list, name="documents"),
     path("upload/", views.upload, name="upload"),
     path("jobs/", views.job_list, name="jobs"),
+    path("jobs/<int:pk>/retry/", views.job_retry, name="job-retry"),
     path("documents/<int:pk>/", views.document_detail, name="document"),
     path("documents/<int:pk>/retire/", views.document_retire, name="retire"),
     path("documents/<int:pk>/restore/", views.document_restore, name="restore"),

@@ -78,9 +78,26 @@ def _jobs_url() -> str:
 def job_list(request: HttpRequest) -> HttpResponse:
     jobs = list(selectors.job_list())
     batch = request.GET.get("batch", "")
-    context = {"jobs": jobs, "batch": batch, "active": any(j.is_active for j in jobs)}
+    context = {
+        "jobs": jobs,
+        "batch": batch,
+        "active": any(j.is_active for j in jobs),
+        "can_curate": is_curator(request.user),
+    }
     template = "knowledge/_jobs_table.html" if request.htmx else "knowledge/jobs.html"
     return render(request, template, context)
+
+
+@require_POST
+@curator_required
+def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(IngestionJob, pk=pk)
+    try:
+        services.job_retry(job=job, user=request.user)
+        messages.success(request, f"{job.source_key} is queued again.")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect(f"{_jobs_url()}?batch={job.batch}")
 
 
 @require_GET

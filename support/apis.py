@@ -11,14 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import ApplicationError, ErrorCode
+from core.net import client_ip
 from support import selectors, services
 from support.models import Conversation, Message
-
-
-def client_ip(request: Request) -> str:
-    # Behind a trusted proxy the proxy's address is what REMOTE_ADDR holds;
-    # deployments that terminate elsewhere set the real address there.
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def bearer_token(request: Request) -> str:

@@ -15,15 +15,12 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError, ErrorCode
+from core.net import client_ip
 from support import hours, selectors, services
 from support.models import Conversation
 
 SESSION_KEY = "chat"
 PAGE_KEY = "chat_page"
-
-
-def _ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def _client_context(request: HttpRequest) -> dict[str, str]:
@@ -106,10 +103,14 @@ def chat_send(request: HttpRequest) -> HttpResponse:
     error, retry_after = "", None
     try:
         if conversation is None:
-            created = services.conversation_create(channel="web", ip=_ip(request), context=_client_context(request))
+            created = services.conversation_create(
+                channel="web", ip=client_ip(request), context=_client_context(request)
+            )
             conversation = created.conversation
             _remember(request, conversation, created.token)
-        result = services.message_post(conversation=conversation, text=request.POST.get("text", ""), ip=_ip(request))
+        result = services.message_post(
+            conversation=conversation, text=request.POST.get("text", ""), ip=client_ip(request)
+        )
         if result.new_token:
             _remember(request, result.conversation, result.new_token)
         conversation = result.conversation
@@ -145,7 +146,7 @@ def chat_thumbs(request: HttpRequest, message_id: int) -> HttpResponse:
 def chat_handoff(request: HttpRequest) -> HttpResponse:
     conversation = _current(request)
     if conversation is None:
-        created = services.conversation_create(channel="web", ip=_ip(request), context=_client_context(request))
+        created = services.conversation_create(channel="web", ip=client_ip(request), context=_client_context(request))
         conversation = created.conversation
         _remember(request, conversation, created.token)
     services.handoff(conversation=conversation)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,14 +23,14 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 
 @pytest.fixture
-def worker(redis_url, transactional_db, django_db_serialized_rollback, tmp_path):
-    """A Celery worker process on Redis, using this test's database."""
+def worker_env(redis_url, transactional_db, django_db_serialized_rollback, tmp_path) -> dict[str, str]:
+    """The environment of a Celery worker process on Redis, using this test's database."""
     db = connection.settings_dict
     host = db["OPTIONS"].get("host") or db["HOST"] or "127.0.0.1"
     url = f"postgresql://{db['USER']}:{db['PASSWORD'] or ''}@/{db['NAME']}?host={host}"
     if db["HOST"]:
         url = f"postgresql://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
@@ -40,8 +41,10 @@ def worker(redis_url, transactional_db, django_db_serialized_rollback, tmp_path)
         "GROUNDWORK_VAR_DIR": str(tmp_path / "var"),
         "EMBEDDING_WARM_AT_START": "0",
     }
-    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
         [
             str(Path(sys.executable).parent / "celery"),
             "-A",
@@ -59,19 +62,34 @@ def worker(redis_url, transactional_db, django_db_serialized_rollback, tmp_path)
         ],
         cwd=ROOT,
         env=env,
-        stdout=log,
+        stdout=log.open("a"),
         stderr=subprocess.STDOUT,
     )
-    app = Celery(broker=redis_url, backend=redis_url)
-    app.conf.task_default_queue = "celery"
-    app.control.purge()
-    yield app
+
+
+def stop_worker(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
-    log.close()
+        process.wait()
+
+
+@pytest.fixture
+def broker(redis_url) -> Celery:
+    app = Celery(broker=redis_url, backend=redis_url)
+    app.conf.task_default_queue = "celery"
+    app.control.purge()
+    return app
+
+
+@pytest.fixture
+def worker(worker_env, broker, tmp_path):
+    """A Celery worker process on Redis, using this test's database."""
+    process = start_worker(worker_env, tmp_path / "worker.log")
+    yield broker
+    stop_worker(process)
 
 
 def test_a_task_runs_on_a_real_redis_broker_in_a_real_worker(worker):
@@ -100,3 +118,54 @@ def test_ingestion_job_runs_in_the_worker(worker, settings, tmp_path):
     document = Document.objects.get(source_key="returns.md")
     assert document.status == Document.Status.VERIFIED
     assert document.versions.get().chunks.filter(searchable=True).count() >= 1
+
+
+def test_a_job_whose_worker_is_killed_mid_ingestion_is_swept_and_done_once(worker_env, broker, settings, tmp_path):
+    # given: a worker that has claimed a job and is ingesting it
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+    (job,) = services.jobs_create(
+        files=[SourceFile("returns.md", b"# Returns\n\nYou may return a bike within 30 days of delivery.\n")],
+        verify=True,
+    )
+    log = tmp_path / "worker.log"
+    first = start_worker(worker_env, log)
+    second = None
+    try:
+        broker.send_task("knowledge.ingest_job", kwargs={"job_id": job.pk})
+        _wait(lambda: _state(job) == IngestionJob.State.RUNNING, 60, log)
+        # when: it is killed mid-job (SIGKILL: no clean-up, no acknowledgement)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        time.sleep(1)
+        job.refresh_from_db()
+        assert job.state == IngestionJob.State.RUNNING and job.attempts == 1
+        assert not Document.objects.exists()
+        # and the hard time limit has passed (its start moved back instead of waiting 690 s)
+        IngestionJob.objects.filter(pk=job.pk).update(
+            started_at=job.started_at - timedelta(seconds=settings.INGEST_STALE_SECONDS + 1)
+        )
+        # then: the scheduler's sweep, on a new worker, requeues it and it completes, once
+        second = start_worker(worker_env, log)
+        broker.send_task("knowledge.jobs_sweep")
+        _wait(lambda: _state(job) == IngestionJob.State.DONE, 120, log)
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                stop_worker(process)
+    job.refresh_from_db()
+    assert job.outcome == IngestionJob.Outcome.ADDED and job.attempts == 2
+    assert Document.objects.get().versions.count() == 1
+
+
+def _state(job: IngestionJob) -> str:
+    job.refresh_from_db()
+    return job.state
+
+
+def _wait(condition, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out; worker log:\n{log.read_text()[-3000:]}")

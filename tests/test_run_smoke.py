@@ -99,6 +99,34 @@ def test_run_starts_serves_and_stops_cleanly(tmp_path):
     text = _wait_for(log2, r"Press Ctrl-C", process)
     second_start = time.monotonic() - started
     assert "Loaded the demo knowledge base" not in text
+
+    # A killed worker or scheduler is restarted and logged; the web server keeps answering.
+    for name, pattern in (("worker", "celery.* worker"), ("scheduler", "celery.* beat")):
+        (victim,) = _children(process.pid, pattern)
+        os.kill(victim, signal.SIGKILL)
+        _wait_for(log2, rf"{name} exited with status -9; restarting it in 1 s", process, timeout=30)
+        deadline = time.monotonic() + 30
+        while _children(process.pid, pattern) in ([], [victim]) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert _children(process.pid, pattern) not in ([], [victim]), f"{name} was not restarted"
+        assert _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    everything = _children(process.pid, ".")
     _stop(process, log2)
     assert process.returncode == 0
     assert second_start < first_start
+    # Ctrl-C leaves nothing running: every child and its children are gone.
+    time.sleep(0.5)
+    assert [pid for pid in everything if _running(pid)] == []
+
+
+def _children(parent: int, pattern: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(parent), "-f", pattern], capture_output=True, text=True).stdout
+    return [int(pid) for pid in found.split()]
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -2,10 +2,14 @@
 
 The model sees only numbered passages and the question, and cites numbers;
 links and quotes are built by the app from the passages it gave. Calls are
-capped (LLM_MAX_ATTEMPTS ≤ 3, with backoff), time out per call, and go
-through a circuit breaker whose state lives in the shared cache so every
-web process sees it. Any failure returns None and the caller falls back to
-the extractive composer.
+capped (LLM_MAX_ATTEMPTS ≤ 3, with backoff), each waits at most the time
+left before the turn's deadline (CHAT_TURN_DEADLINE_SECONDS) and never more
+than LLM_TIMEOUT_SECONDS, and all go through a circuit breaker whose state
+lives in the shared cache so every web process sees it. After the cool-down
+the breaker is half-open: one turn, across all processes, probes the model
+while every other turn falls back at once, so a hanging model never holds
+more than one request. Any failure raises LLMUnavailable and the caller falls
+back to the extractive composer.
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ logger = logging.getLogger(__name__)
 _BREAKER_FAILURES = "llm:breaker:failures"
 _BREAKER_OPEN_UNTIL = "llm:breaker:open_until"
 _BREAKER_TRIPS = "llm:breaker:trips"
+_BREAKER_PROBE = "llm:breaker:probe"
+# Time kept back from the deadline for the stages after compose (verify, output check, record).
+AFTER_COMPOSE_SECONDS = 0.3
+# An attempt with less time left than this is not started: it could not get an answer back.
+MIN_ATTEMPT_SECONDS = 0.2
 _RETRIES = "llm:retries"
 
 INSTRUCTIONS = """You answer customer questions for a company's help centre.
@@ -87,18 +96,41 @@ def breaker_state() -> str:
 
 
 def _record_success() -> None:
-    cache.delete_many([_BREAKER_FAILURES, _BREAKER_OPEN_UNTIL])
+    cache.delete_many([_BREAKER_FAILURES, _BREAKER_OPEN_UNTIL, _BREAKER_PROBE])
 
 
-def _record_failure() -> None:
+def _admit_call() -> str | None:
+    """ "closed" (call freely), "probe" (half-open, and this turn won the one trial call) or None.
+
+    The probe is a cache `add` (atomic on Redis and the database cache), so exactly one turn in
+    all processes gets it; it expires soon after the turn's deadline if its holder dies."""
+    until = cache.get(_BREAKER_OPEN_UNTIL)
+    if not until:
+        return "closed"
+    if until > time.time():
+        return None
+    return "probe" if cache.add(_BREAKER_PROBE, 1, int(settings.CHAT_TURN_DEADLINE_SECONDS) + 5) else None
+
+
+def _trip() -> None:
+    cache.set(_BREAKER_OPEN_UNTIL, time.time() + settings.LLM_BREAKER_COOLDOWN_SECONDS, 3600)
+    cache.set(_BREAKER_FAILURES, 0, 3600)
+    cache.delete(_BREAKER_PROBE)
+
+
+def _record_failure(*, probe: bool = False) -> None:
+    if probe:
+        # The one trial call after the cool-down failed: open again for another cool-down.
+        _trip()
+        logger.warning("llm circuit breaker probe failed; open again")
+        return
     try:
         failures = cache.incr(_BREAKER_FAILURES)
     except ValueError:
         cache.set(_BREAKER_FAILURES, 1, 3600)
         failures = 1
     if failures >= settings.LLM_BREAKER_FAILURES:
-        cache.set(_BREAKER_OPEN_UNTIL, time.time() + settings.LLM_BREAKER_COOLDOWN_SECONDS, 3600)
-        cache.set(_BREAKER_FAILURES, 0, 3600)
+        _trip()
         _count(_BREAKER_TRIPS)
         logger.warning("llm circuit breaker opened", extra={"cooldown_s": settings.LLM_BREAKER_COOLDOWN_SECONDS})
         _alert("breaker_open", f"The LLM circuit breaker opened after {failures} failures in a row")
@@ -142,14 +174,14 @@ def _prompt(question: str, passages: list[Passage]) -> list[dict]:
     ]
 
 
-def _call(body: bytes) -> dict:
+def _call(body: bytes, timeout: float) -> dict:
     request = urllib.request.Request(  # noqa: S310 - the URL is the operator's own setting
         settings.LLM_BASE_URL.rstrip("/") + "/chat/completions",
         data=body,
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {settings.LLM_API_KEY}"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=settings.LLM_TIMEOUT_SECONDS) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
         return json.loads(response.read().decode("utf-8"))
 
 
@@ -161,10 +193,17 @@ def estimate_call_tokens(question: str, passages: list[Passage]) -> int:
     return estimate_tokens("".join(m["content"] for m in _prompt(question, passages))) + MAX_ANSWER_TOKENS
 
 
-def complete(question: str, passages: list[Passage], *, max_tokens: int = MAX_ANSWER_TOKENS) -> LLMResult:
-    """One answer from the model, or LLMUnavailable. Never more than LLM_MAX_ATTEMPTS calls."""
-    if breaker_open():
+def complete(
+    question: str, passages: list[Passage], *, max_tokens: int = MAX_ANSWER_TOKENS, deadline: float | None = None
+) -> LLMResult:
+    """One answer from the model, or LLMUnavailable. Never more than LLM_MAX_ATTEMPTS calls, and
+    none that could wait past `deadline` (a time.monotonic() value; default: a whole turn from now)."""
+    if deadline is None:
+        deadline = time.monotonic() + settings.CHAT_TURN_DEADLINE_SECONDS
+    admitted = _admit_call()
+    if admitted is None:
         raise LLMUnavailable("circuit breaker open")
+    probe = admitted == "probe"
     body = json.dumps(
         {
             "model": settings.LLM_MODEL,
@@ -175,13 +214,21 @@ def complete(question: str, passages: list[Passage], *, max_tokens: int = MAX_AN
     ).encode()
     attempts = 0
     last_error = ""
-    while attempts < settings.LLM_MAX_ATTEMPTS:
-        attempts += 1
-        if attempts > 1:
+    max_attempts = 1 if probe else settings.LLM_MAX_ATTEMPTS
+    while attempts < max_attempts:
+        if attempts > 0:
+            pause = min(2.0, 0.2 * 2 ** (attempts - 1)) + secrets.randbelow(50) / 1000
+            if _time_left(deadline) - pause < MIN_ATTEMPT_SECONDS:
+                break
             _count_retry()
-            time.sleep(min(2.0, 0.2 * 2 ** (attempts - 2)) + secrets.randbelow(50) / 1000)
+            time.sleep(pause)
+        timeout = min(settings.LLM_TIMEOUT_SECONDS, _time_left(deadline))
+        if timeout < MIN_ATTEMPT_SECONDS:
+            last_error = last_error or "no time left before the turn's deadline"
+            break
+        attempts += 1
         try:
-            payload = _call(body)
+            payload = _call(body, timeout)
             text = payload["choices"][0]["message"]["content"]
             if not isinstance(text, str):
                 raise ValueError("no text in the reply")
@@ -196,10 +243,16 @@ def complete(question: str, passages: list[Passage], *, max_tokens: int = MAX_AN
             )
         except (urllib.error.URLError, TimeoutError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
             last_error = f"{type(exc).__name__}: {exc}"
-            _record_failure()
+            _record_failure(probe=probe)
             if breaker_open():
                 break
+    if probe and attempts == 0:
+        cache.delete(_BREAKER_PROBE)  # never called: let another turn probe
     raise LLMUnavailable(last_error or "no attempt made", attempts)
+
+
+def _time_left(deadline: float) -> float:
+    return deadline - time.monotonic() - AFTER_COMPOSE_SECONDS
 
 
 def cache_key(normalized_question: str, passages: list[Passage], generation: int, fingerprint: str) -> str:

@@ -139,7 +139,7 @@ def turn(*, conversation: Conversation, text: str, ip: str = "", now=None) -> Tu
 
     The rate limits raise ApplicationError (429) before anything is written."""
     now = now or timezone.now()
-    state = Turn(text="")
+    state = Turn(text="", deadline=time.monotonic() + settings.CHAT_TURN_DEADLINE_SECONDS)
     with _stage(state, "admit"):
         conversation, new_token = policy.admit(conversation=conversation, ip=ip, now=now)
     if conversation.status == Conversation.Status.HUMAN:
@@ -179,6 +179,8 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
     handover = hours.handover_message(now)
     no_answer = NO_ANSWER_TEXT.format(handover=handover)
     turn = state or Turn(text="")
+    if turn.deadline is None:
+        turn.deadline = time.monotonic() + settings.CHAT_TURN_DEADLINE_SECONDS
 
     with _stage(turn, "policy"):
         budget_spent = False
@@ -329,7 +331,8 @@ def _compose(turn: Turn, question: str, passages, generation: int, budget_left: 
         turn.signals["llm_cache"] = "hit"
         return cached, _ComposeMeta(llm.composer_name())
     try:
-        result = llm.complete(turn.text, passages)  # the model reads the customer's own wording
+        # the model reads the customer's own wording, for no longer than the turn has left
+        result = llm.complete(turn.text, passages, deadline=turn.deadline)
     except llm.LLMUnavailable as exc:
         turn.signals["llm_fallback"] = {"error": str(exc)[:200], "attempts": exc.attempts}
         return extractive, _ComposeMeta(compose.EXTRACTIVE, attempts=exc.attempts)

@@ -58,3 +58,4 @@ class Turn:
     signals: dict = field(default_factory=dict)
     budget_exhausted: bool = False
     guard: object | None = None  # guardrails.scoring.GuardResult, recorded as a SecurityEvent
+    deadline: float | None = None  # time.monotonic() by which every outside call must be over

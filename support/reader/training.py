@@ -1,5 +1,8 @@
 """Training the learned reader (`support.reader.model`) from doc2dial, reproducibly.
 
+The questions are the dialogues' first user turns (the shared benchmark folder) and their later user
+turns (`support/reader/data/`), split by document as `split.json` says.
+
 `manage.py train_reader` calls `run`. The steps, and why each is done this way:
 
 1. `prepare`: every document goes through the project's own ingestion code (`knowledge.parsing`,
@@ -53,6 +56,8 @@ DEFAULT_DATA = (
     / "doc2dial"
 )
 SPLIT_PATH = Path(__file__).resolve().parent / "split.json"
+# doc2dial's later user turns (the shared folder keeps only first turns): support/reader/data/README.md.
+LATER_TURNS = Path(__file__).resolve().parent / "data" / "doc2dial_later_turns.jsonl"
 SPLITS = ("train", "calib", "test")
 
 K = 8  # chunks per simulated turn, as the turn's hybrid search returns
@@ -112,11 +117,19 @@ def check_data(data_dir: Path, split_path: Path | None = SPLIT_PATH) -> None:
         )
 
 
-def load_doc2dial(data_dir: Path) -> tuple[list[dict], list[dict]]:
-    """docs.jsonl and questions.jsonl as the shared benchmark folder holds them."""
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def load_doc2dial(data_dir: Path, later_turns: Path | None = LATER_TURNS) -> tuple[list[dict], list[dict]]:
+    """docs.jsonl and questions.jsonl as the shared benchmark folder holds them (first turns), then
+    the later turns of the same dialogues when `later_turns` is given; each question says which."""
     check_data(data_dir, split_path=None)
-    docs = [json.loads(line) for line in (data_dir / "docs.jsonl").read_text().splitlines() if line.strip()]
-    questions = [json.loads(line) for line in (data_dir / "questions.jsonl").read_text().splitlines() if line.strip()]
+    docs = _jsonl(data_dir / "docs.jsonl")
+    questions = [{**q, "turn": "first"} for q in _jsonl(data_dir / "questions.jsonl")]
+    if later_turns is not None:
+        known = {d["doc_id"] for d in docs}
+        questions += [{**q, "turn": "later"} for q in _jsonl(later_turns) if set(q["doc_ids"]) <= known]
     return docs, questions
 
 
@@ -357,23 +370,39 @@ def prepare_cached(
     docs: list[dict], questions: list[dict], data_dir: Path, cache_dir: Path | None, log: Log = _quiet
 ) -> tuple[Corpus, bool]:
     """`prepare`, reusing a previous run's result from `cache_dir` when nothing it depends on changed
-    (embedding is most of a run's time). JSON + npz rather than pickle: a cache file is data, not code."""
+    (embedding is most of a run's time). JSON + npz rather than pickle: a cache file is data, not code.
+    Question vectors are cached by the question's text, so adding questions embeds only those."""
     if cache_dir is None:
         return prepare(docs, questions, log), False
     base = cache_dir / f"doc2dial-{_cache_key(data_dir)}"
     meta, arrays = base.with_suffix(".json"), base.with_suffix(".npz")
-    if meta.is_file() and arrays.is_file():
+    asked = cache_dir / f"{base.name}-questions.npz"
+    hit = meta.is_file() and arrays.is_file()
+    if hit:
         m = json.loads(meta.read_text())
         with np.load(arrays) as a:
-            corpus = Corpus(docs, questions, m["chunks"], m["sentences"], *(a[k] for k in _ARRAYS), gold=m["gold"])
-        log(f"prepared corpus read from {base}.*")
-        return corpus, True
-    corpus = prepare(docs, questions, log)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(arrays, **{k: getattr(corpus, k) for k in _ARRAYS})
-    meta.write_text(json.dumps({"chunks": corpus.chunks, "sentences": corpus.sentences, "gold": corpus.gold}))
-    log(f"prepared corpus cached in {base}.*")
-    return corpus, False
+            docs_part = [a[k] for k in _ARRAYS[:3]]
+        known: dict[str, np.ndarray] = {}
+        if asked.is_file():
+            with np.load(asked) as a:
+                known = dict(zip(a["texts"].tolist(), a["vectors"], strict=True))
+        texts = [q["question"] for q in questions]
+        missing = sorted({t for t in texts if t not in known})
+        if missing:
+            known.update(zip(missing, embeddings.embed_passages(missing), strict=True))
+        vectors = np.asarray([known[t] for t in texts], np.float32)
+        corpus = Corpus(docs, questions, m["chunks"], m["sentences"], *docs_part, vectors)
+        corpus.gold = label_gold(corpus)
+        log(f"prepared corpus read from {base}.* ({len(missing)} new questions embedded)")
+    else:
+        corpus = prepare(docs, questions, log)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        np.savez(arrays, **{k: getattr(corpus, k) for k in _ARRAYS[:3]})
+        meta.write_text(json.dumps({"chunks": corpus.chunks, "sentences": corpus.sentences}))
+        log(f"prepared corpus cached in {base}.*")
+    if not hit or missing:
+        np.savez(asked, texts=np.array([q["question"] for q in questions]), vectors=corpus.question_vectors)
+    return corpus, hit
 
 
 _ARRAYS = ("chunk_vectors", "sentence_vectors", "heading_vectors", "question_vectors")
@@ -515,10 +544,13 @@ class Simulator:
             self._kbs[split] = KnowledgeBase(self.corpus, ids)
         return self._kbs[split]
 
-    def turns(self, split: str, mode: str) -> list[Turn]:
+    def turns(self, split: str, mode: str, turn: str | None = None) -> list[Turn]:
+        """`turn`: only the dialogues' "first" or "later" user turns (None: both)."""
         out = []
         for qi in self.questions[split]:
             q = self.corpus.questions[qi]
+            if turn is not None and q.get("turn", "first") != turn:
+                continue
             removed: set[str] = set()
             if mode == "removed" or (mode == "half" and _h01("rm:" + q["qid"]) < 0.5):
                 for did in set(q["doc_ids"]) | set(q.get("answer_span_also_in_doc_ids", [])):
@@ -784,21 +816,26 @@ def train(corpus: Corpus, split_of: dict[str, str], group_of: dict[str, str], lo
         "threshold": threshold,
         "threshold_rule": f"answer when p_answerable >= threshold; maximises correct - {WRONG_COST:g} x wrong "
         "over the calib split's turns (each question with its gold document group present and removed)",
-        "trained_on": "doc2dial train split (support/reader/split.json); calibration and threshold on its calib split",
+        "trained_on": "doc2dial train split (support/reader/split.json), first and later user turns "
+        "(support/reader/data/); calibration and threshold on its calib split",
         "calibration_figures": figures,
     }
     return Trained(model=model, simulator=sim, corpus=corpus)
 
 
-def report_test(trained: Trained, model_path: Path) -> dict:
-    """The held-out test figures for the model as written (loaded back through the run-time Reader).
-    Reporting only: nothing here feeds back into the model or its threshold."""
+def report_test(trained: Trained, model_path: Path, turn: str = "first") -> dict:
+    """The held-out test figures for the model as written (loaded back through the run-time Reader),
+    over the dialogues' first or later turns. Reporting only: nothing here feeds back into the model
+    or its threshold."""
     sim = trained.simulator
     reader = Reader.load(model_path)
     threshold = float(reader.spec["threshold"])
-    full, half = sim.turns("test", "full"), sim.turns("test", "half")
+    full, half = sim.turns("test", "full", turn), sim.turns("test", "half", turn)
+    if not full:
+        return {"turn": turn, "questions": 0}
     scores = [reader.sent.logit(t.X) for t in full]
     out: dict = {
+        "turn": turn,
         "questions": len(full),
         "sentence": {
             "baseline max cos(q, sentence)": sentence_metrics(full, _column(full, "cos_s")),
@@ -835,7 +872,9 @@ def report_test(trained: Trained, model_path: Path) -> dict:
 
 def format_test_report(r: dict) -> list[str]:
     """The test figures as plain-text lines for the command's output."""
-    lines = [f"HELD-OUT TEST ({r['questions']} questions; reported, never used for a choice)"]
+    lines = [f"HELD-OUT TEST, {r['turn']} turns ({r['questions']} questions; reported, never used for a choice)"]
+    if not r["questions"]:
+        return lines
     for name, m in r["sentence"].items():
         lines.append(
             f"  {name:42s} top-1 {m['top1']:.3f} ({m['top1_n']})  top-3 {m['top3']:.3f} ({m['top3_n']})  "
@@ -889,17 +928,28 @@ def run(
     cache_dir: Path | None = None,
     report: bool = False,
     log: Log = _quiet,
+    later_turns: Path | None = LATER_TURNS,
 ) -> dict:
     """Train from the data folder and write the model JSON to `out`; with `report`, also evaluate the
     written model on the held-out test split. Returns {"model": ..., "test": ... or None}."""
     t0 = time.perf_counter()
     check_data(data_dir, split_path)
-    docs, questions = load_doc2dial(data_dir)
-    group_of = document_groups(docs, questions)
+    docs, questions = load_doc2dial(data_dir, later_turns)
+    # The split is defined by the first turns (split.json); a later turn whose span also sits in a
+    # document of another split is left out, so no span is learned on one side and tested on the other.
+    group_of = document_groups(docs, [q for q in questions if q["turn"] == "first"])
     split_of = load_split(split_path, docs, group_of)
+    questions = [
+        q
+        for q in questions
+        if len({split_of[d] for d in [*q["doc_ids"], *q.get("answer_span_also_in_doc_ids", [])] if d in split_of}) == 1
+    ]
     counts = {
         "docs": {s: sum(1 for d in docs if split_of[d["doc_id"]] == s) for s in SPLITS},
         "questions": {s: sum(1 for q in questions if split_of[q["doc_ids"][0]] == s) for s in SPLITS},
+        "later_turns": {
+            s: sum(1 for q in questions if q["turn"] == "later" and split_of[q["doc_ids"][0]] == s) for s in SPLITS
+        },
     }
     log(f"doc2dial: {len(docs)} docs, {len(questions)} questions; split {counts}")
     corpus, cached = prepare_cached(docs, questions, data_dir, cache_dir, log)
@@ -923,8 +973,8 @@ def run(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(_finite(model), allow_nan=False))
     log(f"wrote {out} ({out.stat().st_size // 1024} KB); training took {model['training_seconds']:.0f}s")
-    test = report_test(trained, out) if report else None
-    if test is not None:
-        for line in format_test_report(test):
+    test = {turn: report_test(trained, out, turn) for turn in ("first", "later")} if report else None
+    for figures in (test or {}).values():
+        for line in format_test_report(figures):
             log(line)
     return {"model": model, "test": test}

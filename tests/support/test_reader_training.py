@@ -165,7 +165,8 @@ def test_training_writes_a_model_the_runtime_reader_loads_and_that_finds_the_ans
     assert spec["split_sizes"]["questions"] == {"train": 12, "calib": 3, "test": 3}
     assert spec["data"]["path"] == str(synthetic)
     assert spec["training_seconds"] >= 0
-    assert result["test"]["questions"] == 3
+    assert result["test"]["first"]["questions"] == 3
+    assert result["test"]["later"]["questions"] == 0  # the committed later turns name no synthetic document
 
     # The run-time reader, on turns retrieved from the whole synthetic knowledge base.
     reader = Reader.load(out)
@@ -195,3 +196,42 @@ def test_train_reader_fails_clearly_without_the_data_folder(tmp_path):
     with pytest.raises(CommandError, match=r"training data missing: .*nowhere/docs\.jsonl"):
         call_command("train_reader", data=tmp_path / "nowhere", out=tmp_path / "reader.json")
     assert not (tmp_path / "reader.json").exists()
+
+
+def test_later_turns_keep_the_document_split_and_are_reported_apart(synthetic, tmp_path):
+    lines = (synthetic / "docs.jsonl").read_text().splitlines()
+    docs = {json.loads(line)["doc_id"]: json.loads(line) for line in lines}
+
+    def turn(qid: str, question: str, doc_id: str, answer: str, also: list[str]) -> dict:
+        text = docs[doc_id]["text"]
+        return {
+            "qid": qid,
+            "question": question,
+            "doc_ids": [doc_id],
+            "answer_span": answer,
+            "answer_start": text.index(answer),
+            "answer_span_also_in_doc_ids": also,
+        }
+
+    later = tmp_path / "later.jsonl"
+    rows = [
+        turn("l-train", "Do I pay the fee by check?", "t-passport", "Pay the fee with a check or money order.", []),
+        turn("l-calib", "Do I pay a copay as a veteran?", "t-veterans", "Some veterans pay a small copay.", []),
+        turn("l-test", "Does an email follow?", "t-address", "A confirmation email follows the update.", []),
+        # Its span is also said to sit in a test document: learning it would teach the test side.
+        turn("l-cross", "How fast are mailed renewals?", "t-passport", "Mailed renewals take six weeks", ["t-address"]),
+        {**turn("l-gone", "Is this on a page we do not have?", "t-passport", "You can renew", []), "doc_ids": ["x"]},
+    ]
+    later.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "reader.json"
+
+    result = training.run(out, data_dir=synthetic, split_path=synthetic / "split.json", report=True, later_turns=later)
+
+    assert result["model"]["split_sizes"]["later_turns"] == {"train": 1, "calib": 1, "test": 1}
+    assert result["model"]["split_sizes"]["questions"] == {"train": 13, "calib": 4, "test": 4}
+    assert result["test"]["first"]["questions"] == 3
+    assert result["test"]["later"]["questions"] == 1
+    first_only = training.run(
+        tmp_path / "first.json", data_dir=synthetic, split_path=synthetic / "split.json", later_turns=None
+    )
+    assert first_only["model"]["split_sizes"]["later_turns"] == {"train": 0, "calib": 0, "test": 0}

@@ -1,12 +1,12 @@
-"""`make run`: migrate, load demo data once, start the web server and a
-worker beside it, print where to open the app; Ctrl-C stops all of it,
-including the embedded database."""
+"""`make run`: migrate, load demo data once, start the web server, a worker
+and the scheduler beside it (supervised: a child that dies is restarted),
+print where to open the app; Ctrl-C stops all of it, including the embedded
+database."""
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config import embedded_db
+from config.supervise import Child, Supervisor
 from core.startup import verify_services
 from demo import loader as demo
 from guardrails.services import patterns_ensure_loaded
@@ -53,55 +54,51 @@ class Command(BaseCommand):
             env["DATABASE_URL"] = settings.DATABASE_URL
         base = Path(settings.BASE_DIR)
         bin_dir = Path(sys.executable).parent
-        children: list[subprocess.Popen] = []
-        web = subprocess.Popen(
-            [
-                str(bin_dir / "gunicorn"),
-                "config.wsgi:application",
-                "--bind",
-                f"{host}:{port}",
-                "--workers",
-                str(web_workers),
-                "--threads",
-                "4",
-                "--timeout",
-                "60",
-                "--graceful-timeout",
-                "10",
-                "--access-logfile",
-                "-",
-                "--log-level",
-                "warning",
-            ],
-            cwd=base,
-            env=env,
-        )
-        children.append(web)
-        if not no_worker:
-            children.append(
-                subprocess.Popen(
-                    [
-                        str(bin_dir / "celery"),
-                        "-A",
-                        "config",
-                        "worker",
-                        "--loglevel",
-                        "WARNING",
-                        "--concurrency",
-                        "1",
-                        "--pool",
-                        "solo",
-                        "-Q",
-                        "celery",
-                        # the scheduler (drift checks, daily roll-ups) runs inside this one worker
-                        "--beat",
-                        "--schedule",
-                        str(settings.VAR_DIR / "celerybeat-schedule"),
-                    ],
-                    cwd=base,
-                    env=env,
-                )
+        celery = [str(bin_dir / "celery"), "-A", "config"]
+        children = [
+            Child(
+                "web",
+                [
+                    str(bin_dir / "gunicorn"),
+                    "config.wsgi:application",
+                    "--bind",
+                    f"{host}:{port}",
+                    "--workers",
+                    str(web_workers),
+                    "--threads",
+                    "4",
+                    "--timeout",
+                    "60",
+                    "--graceful-timeout",
+                    "10",
+                    "--access-logfile",
+                    "-",
+                    "--log-level",
+                    "warning",
+                ],
+                base,
+                env,
             )
+        ]
+        if not no_worker:
+            worker = [
+                *celery,
+                "worker",
+                "--loglevel",
+                "WARNING",
+                "--concurrency",
+                "1",
+                "--pool",
+                "solo",
+                "-Q",
+                "celery",
+            ]
+            # The scheduler (drift checks, roll-ups, the stale-job sweep) is its own process, so
+            # either can die and be restarted without the other.
+            schedule = str(settings.VAR_DIR / "celerybeat-schedule")
+            scheduler = [*celery, "beat", "--loglevel", "WARNING", "--schedule", schedule]
+            children += [Child("worker", worker, base, env), Child("scheduler", scheduler, base, env)]
+        supervisor = Supervisor(children)
 
         stopping = False
 
@@ -113,24 +110,18 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         url = f"http://{host}:{port}"
         try:
-            self._wait_ready(url, web, lambda: stopping)
+            supervisor.start()
+            self._wait_ready(url, supervisor, lambda: stopping)
             if not stopping:
                 self._announce(url, accounts, time.monotonic() - started)
+            # A child that dies is restarted with back-off (config/supervise.py); it never takes
+            # the web server, the other children or the database down with it.
             while not stopping:
-                for child in children:
-                    if child.poll() is not None:
-                        raise CommandError(f"{Path(child.args[0]).name} exited with status {child.returncode}")
+                supervisor.poll()
                 time.sleep(0.3)
         finally:
             self.stdout.write("Stopping…")
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
-            for child in children:
-                try:
-                    child.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            supervisor.stop()
             if settings.USING_EMBEDDED_DB:
                 from django.db import connections
 
@@ -138,11 +129,13 @@ class Command(BaseCommand):
                 embedded_db.stop(settings.EMBEDDED_PGDATA)
             self.stdout.write("Stopped.")
 
-    def _wait_ready(self, url: str, web: subprocess.Popen, stopping) -> None:
+    def _wait_ready(self, url: str, supervisor: Supervisor, stopping) -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not stopping():
-            if web.poll() is not None:
-                raise CommandError(f"the web server exited with status {web.returncode}")
+            supervisor.poll()
+            exits = supervisor.children["web"].history
+            if len(exits) >= 3:  # it cannot start (the port is taken, a bad setting): say so now
+                raise CommandError(f"the web server exited {len(exits)} times while starting (status {exits[-1]})")
             try:
                 with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
                     if response.status == 200:

@@ -27,9 +27,22 @@ class Command(BaseCommand):
         parser.add_argument("--cache", type=Path, help="keep the parsed and embedded corpus here for the next run")
         parser.add_argument("--data", type=Path, default=training.DEFAULT_DATA, help="the doc2dial folder")
         parser.add_argument("--split", type=Path, default=training.SPLIT_PATH, help="the document split (JSON)")
+        parser.add_argument(
+            "--no-later-turns",
+            action="store_true",
+            help="train on the dialogues' first turns only (without support/reader/data/doc2dial_later_turns.jsonl)",
+        )
 
     def handle(
-        self, *args, out: Path, report_test: bool, cache: Path | None, data: Path, split: Path, **options
+        self,
+        *args,
+        out: Path,
+        report_test: bool,
+        cache: Path | None,
+        data: Path,
+        split: Path,
+        no_later_turns: bool,
+        **options,
     ) -> None:
         try:
             training.check_data(data, split)
@@ -44,7 +57,10 @@ class Command(BaseCommand):
             self.stdout.write(f"[{time.perf_counter() - start:6.1f}s] {line}")
             self.stdout.flush()
 
-        result = training.run(out, data_dir=data, split_path=split, cache_dir=cache, report=report_test, log=log)
+        later = None if no_later_turns else training.LATER_TURNS
+        result = training.run(
+            out, data_dir=data, split_path=split, cache_dir=cache, report=report_test, log=log, later_turns=later
+        )
         threshold = result["model"]["threshold"]
         self.stdout.write(f"answer threshold on P(answerable): {threshold:.4f} (chosen on the calib split)")
         self.stdout.write(f"done in {time.perf_counter() - start:.0f}s: {out}")
