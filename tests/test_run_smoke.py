@@ -26,7 +26,15 @@ def _free_port() -> int:
 
 
 def _start(var_dir: Path, port: int, log: Path) -> subprocess.Popen:
-    drop = {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "EMBEDDING_WARM_AT_START"}
+    # EMBEDDED_PGDATA too: a developer's own database would already hold the demo, and the test is of a fresh start.
+    drop = {
+        "DJANGO_SETTINGS_MODULE",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SECRET_KEY",
+        "EMBEDDING_WARM_AT_START",
+        "EMBEDDED_PGDATA",
+    }
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update({"DEBUG": "1", "GROUNDWORK_VAR_DIR": str(var_dir), "PORT": str(port), "DEMO_PASSWORD": "demo-pass-123"})
     return subprocess.Popen(
