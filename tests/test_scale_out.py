@@ -209,6 +209,8 @@ def test_two_web_processes_two_workers_and_beat_share_limits_breaker_jobs_and_lo
         "EMBEDDING_ONNX_DIR": str(settings.EMBEDDING_ONNX_DIR or settings.VAR_DIR / "models"),
         "EMBEDDING_WARM_AT_START": "1",
         "TRUSTED_PROXIES": "127.0.0.1",
+        # Every candidate is answered (as the answer_freely fixture does): the turns of (b) must reach the model.
+        "READER_MIN_ANSWERABLE": "0",
         "CHAT_RATE_LIMIT_PER_IP": str(RATE_LIMIT_PER_IP),
         "CHAT_RATE_WINDOW_SECONDS": "3600",
         "LLM_BASE_URL": llm.url,
