@@ -2,14 +2,14 @@
 
 Serves the app as `make run` does (gunicorn, one worker, four threads, production settings)
 on its own embedded database holding the demo help centre, on loopback only. Each customer
-opens a conversation, sends its five turns (the turn limit) one after another and opens the
-next, until the time is up. Beside them a prober asks /healthz twice a second. With
+opens a conversation, sends its five turns (the turn limit) one after another, or until it is
+handed to a person, and opens the next, until the time is up. Beside them a prober asks /healthz twice a second. With
 `--llm hang` the model is a local server that accepts every call and never answers; with
 `--llm error` it answers every call with a 500; with `--llm none` no model is configured (the
 extractive composer). Reports requests, 5xx, latency (p50, p95, max) against the turn's
 deadline, and whether /healthz answered throughout.
 
-    .venv/bin/python bench/faults.py [--customers 10] [--seconds 30] [--llm hang] [--deadline 8]
+    .venv/bin/python bench/faults.py [--customers 10] [--seconds 30] [--llm hang] [--deadline 8] [--answer-all]
 
 Uses var/bench-faults-pgdata (created and filled on first use).
 """
@@ -120,6 +120,8 @@ def customers(base: str, questions: list[str], count: int, seconds: float) -> li
                 kind = (reply.get("reply") or {}).get("kind", "none") if status == 200 else ""
                 with lock:
                     done.append((status, kind, ms))
+                if status != 200 or reply["conversation"]["status"] != "open":
+                    break  # handed to a person (or refused): a customer would not keep typing to the bot
 
     threads = [threading.Thread(target=customer) for _ in range(count)]
     for thread in threads:
@@ -149,6 +151,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--llm", choices=("none", "hang", "error"), default="hang")
     parser.add_argument("--deadline", type=float, default=8.0, help="CHAT_TURN_DEADLINE_SECONDS of the server")
+    parser.add_argument(
+        "--answer-all",
+        action="store_true",
+        help="READER_MIN_ANSWERABLE=0: every turn with candidates reaches the composer (and the model), "
+        "where the reader alone answers few demo questions (docs/quality.md)",
+    )
     args = parser.parse_args()
 
     _common.setup_django()
@@ -159,11 +167,16 @@ def main() -> None:
 
     demo_kb_load()
     call_command("createcachetable", verbosity=0)
+    from django.core.cache import cache
+
+    cache.clear()  # the breaker's state (and counters) of an earlier run would decide this one's first turns
     connection.close()
     from django.conf import settings
 
     stub = LLMStub(args.llm) if args.llm != "none" else None
     os.environ["CHAT_TURN_DEADLINE_SECONDS"] = str(args.deadline)
+    if args.answer_all:
+        os.environ["READER_MIN_ANSWERABLE"] = "0"
     for name in ("LLM_BASE_URL", "LLM_MODEL", "LLM_API_KEY", "REDIS_URL"):
         os.environ.pop(name, None)
     if stub is not None:
@@ -192,7 +205,8 @@ def main() -> None:
     latencies = [ms for _, _, ms in done]
     health_ok = [ms for _, status, ms in health if status == 200]
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(health)]
-    print(f"customers={args.customers} seconds={elapsed:.1f} llm={args.llm} deadline={args.deadline} s")
+    print(f"customers={args.customers} seconds={elapsed:.1f} llm={args.llm} deadline={args.deadline} s", end="")
+    print(" answer-all" if args.answer_all else "")
     if stub is not None:
         print(f"LLM stub calls: {stub.calls}")
     print(f"statuses: {dict(sorted(statuses.items()))}  reply kinds: {dict(kinds.most_common())}")
