@@ -19,3 +19,7 @@ def _tune_search(sender, connection, **kwargs) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config(%s, %s, false)", ["hnsw.ef_search", str(settings.SEARCH_HNSW_EF_SEARCH)])
+        # A filtered HNSW query (`WHERE searchable`, `WHERE active`) or one whose neighbours are dead rows
+        # (deleted, or inserted by a transaction that rolled back) would return fewer than LIMIT rows and
+        # miss live ones: pgvector >= 0.8 keeps scanning the graph until the LIMIT is met, in exact order.
+        cursor.execute("SELECT set_config(%s, %s, false)", ["hnsw.iterative_scan", "strict_order"])
