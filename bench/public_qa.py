@@ -48,7 +48,7 @@ if the tables held only that set. Reruns skip documents already ingested;
 
 Run from the project root:
   .venv/bin/python bench/public_qa.py [--set conditionalqa|doc2dial|all] [--split heldout|all]
-      [--reingest] [--limit N] [--retrieval-only]
+      [--doc2dial-turns first|later] [--reingest] [--limit N] [--retrieval-only]
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ PGDATA = _common.ROOT / "var" / "bench-qa-pgdata"
 MODES = ("hybrid", "vector", "text")
 PREFIX = {"conditionalqa": "cqa-", "doc2dial": "d2d-"}
 READER_SPLIT = _common.ROOT / "support" / "reader" / "split.json"
+LATER_TURNS = _common.ROOT / "support" / "reader" / "data" / "doc2dial_later_turns.jsonl"
 # The answer settings printed with every run (those the running code defines; the same on every set).
 SETTINGS_SHOWN = (
     "CHAT_RETRIEVAL_K",
@@ -552,6 +553,13 @@ def main() -> None:
         default="heldout",
         help="doc2dial questions: heldout = only those on the reader's held-out test documents (default); all",
     )
+    parser.add_argument(
+        "--doc2dial-turns",
+        choices=["first", "later"],
+        default="first",
+        help="doc2dial: the dialogues' first user turns (the shared set, default) or their later turns "
+        "(support/reader/data/doc2dial_later_turns.jsonl: specific questions on the same pages)",
+    )
     args = parser.parse_args()
 
     os.environ["EMBEDDED_PGDATA"] = str(PGDATA)
@@ -576,17 +584,20 @@ def main() -> None:
         for name in names:
             questions = data[name][1]
             split = ""
+            if name == "doc2dial" and args.doc2dial_turns == "later":
+                questions = load_jsonl(LATER_TURNS)
+                split = "later user turns (support/reader/data/); "
             if name == "doc2dial":
                 if args.split == "heldout":
                     questions = heldout(questions)
-                    split = (
-                        f"split: heldout -- the {len(questions)} of {len(data[name][1])} questions whose documents "
+                    split += (
+                        f"split: heldout -- the {len(questions)} questions whose documents "
                         f"are all in the reader's held-out test list ({READER_SPLIT.relative_to(_common.ROOT)}); "
                         f"the knowledge base is all {len(data[name][0])} documents, so retrieval still searches "
                         "every page"
                     )
                 else:
-                    split = f"split: all -- every one of the {len(questions)} questions"
+                    split += f"split: all -- every one of the {len(questions)} questions"
             if args.limit:
                 questions = questions[: args.limit]
                 split += f"{'; ' if split else ''}--limit {args.limit}: the first {len(questions)} of them"

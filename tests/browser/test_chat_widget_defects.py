@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import shot
 
@@ -94,15 +95,17 @@ def test_widget_keyboard_open_focus_escape_and_tab_order(page, live_server, live
     # Enter opens the chat and puts the focus in the question box
     page.keyboard.press("Enter")
     frame = page.frame(name="groundwork-chat") or page.frames[1]
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'groundwork-chat'")
-    frame.wait_for_function("document.activeElement && document.activeElement.id === 'question'")
+    # expect() polls from here: a string given to wait_for_function is eval'd in the page, which the
+    # Content-Security-Policy forbids as soon as it has to poll.
+    expect(page.locator("#groundwork-chat")).to_be_focused()
+    expect(frame.locator("#question")).to_be_focused()
     page.keyboard.type("hello")
     assert frame.input_value("#question") == "hello"
     shot(page, "widget-keyboard-open")
 
     # Escape closes it and gives the focus back to the launcher
     page.keyboard.press("Escape")
-    page.wait_for_function("document.getElementById('groundwork-chat').style.display === 'none'")
+    expect(page.locator("#groundwork-chat")).to_be_hidden()
     assert page.evaluate("document.activeElement.getAttribute('aria-controls')") == "groundwork-chat"
     assert launcher.get_attribute("aria-expanded") == "false"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, User
+from playwright.sync_api import expect
 
 from escalation import services as escalation_services
 from escalation.models import Escalation
@@ -52,7 +53,7 @@ def test_widget_is_full_screen_on_a_phone_and_closes_from_inside(browser, live_s
     frame.locator("#question").wait_for()
     shot(page, "widget-phone-full-screen")
     frame.get_by_role("button", name="Close chat").click()
-    page.wait_for_function("document.getElementById('groundwork-chat').style.display === 'none'")
+    expect(page.locator("#groundwork-chat")).to_be_hidden()
 
 
 def test_agent_sees_where_the_customer_wrote_from(browser, live_server, live_demo_kb):
