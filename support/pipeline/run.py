@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
@@ -28,7 +28,7 @@ from core.choices import ReplyKind as Kind
 from core.events import AlertKind
 from core.text import estimate_tokens, normalize_question
 from guardrails.sanitize import sanitize
-from guardrails.scoring import GuardResult, score_message
+from guardrails.scoring import score_message
 from knowledge import selectors
 from knowledge.models import KnowledgeState
 from support import hours
@@ -111,17 +111,6 @@ def _escalate(text: str, reason: str, **signals) -> Reply:
     )
 
 
-def moot_flag(guard: GuardResult, question: str) -> GuardResult:
-    """A flag (never a block) on a message that only asks for a person changes nothing: a person takes
-    it either way. It is recorded as allowed, with the guard's score and evidence and the reason, so
-    reviewers and agents are not shown a customer's plain request as an attack."""
-    if guard.decision != GuardDecision.FLAGGED or not triggers.asks_only_for_a_person(question):
-        return guard
-    return replace(
-        guard, decision=GuardDecision.ALLOWED, signals={**guard.signals, "overruled": "asks_only_for_a_person"}
-    )
-
-
 @dataclass
 class TurnResult:
     conversation: Conversation
@@ -151,7 +140,7 @@ def turn(*, conversation: Conversation, text: str, ip: str = "", now=None) -> Tu
         with _stage(state, "embed"):
             state.vector = embeddings.embed_query(normalize_question(state.text) or state.text)
         with _stage(state, "injection"):
-            state.guard = moot_flag(score_message(state.text, state.vector), normalize_question(state.text))
+            state.guard = score_message(state.text, state.vector)
         message = record.customer_only_record(conversation=conversation, text=state.text, now=now, guard=state.guard)
         conversation.refresh_from_db()
         return TurnResult(conversation, message, None, new_token, stage_ms=state.stage_ms)
@@ -200,7 +189,7 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
         turn.vector = embeddings.embed_query(question)
 
     with _stage(turn, "injection"):
-        guard_result = moot_flag(score_message(turn.text, turn.vector), question)
+        guard_result = score_message(turn.text, turn.vector)
         turn.guard = guard_result
         turn.signals["guard"] = {
             "decision": guard_result.decision,

@@ -37,20 +37,6 @@ HANDOFF = re.compile(
 )
 
 
-# A message that asks for a person and for nothing else: the request, with at most this many other
-# words around it ("can i please just …", "… now please").
-ONLY_ASKS_EXTRA_WORDS = 4
-
-
-def asks_only_for_a_person(text: str) -> bool:
-    """Whether the whole message is a request for a person (so nothing in it asks the bot to do anything)."""
-    match = HANDOFF.search(text)
-    if match is None:
-        return False
-    rest = f"{text[: match.start()]} {text[match.end() :]}"
-    return len(re.findall(r"\w+", rest)) <= ONLY_ASKS_EXTRA_WORDS
-
-
 @dataclass(frozen=True)
 class Rule:
     name: str
