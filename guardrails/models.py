@@ -1,8 +1,10 @@
 """The input guard's signature database and its log of security events.
 
 `InjectionPattern` rows are the "antivirus signatures": known attack texts with
-their embedding, matched by cosine similarity (pgvector HNSW, partial on
-active rows so retired patterns cost the search nothing). `SecurityEvent`
+their embedding, matched by cosine similarity. The search is exact, with no
+HNSW index: the table holds hundreds of rows (a scan of them costs well under a
+millisecond), and an approximate index, filtered on `active` and full of
+deleted rows, returned no neighbour at all now and then. `SecurityEvent`
 records every message the guard flagged or blocked, with the evidence, so a
 curator can review it and turn it into a new pattern in one click.
 """
@@ -11,9 +13,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.db.models.functions import MD5
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import VectorField
 
 from core.choices import GuardDecision
 
@@ -49,16 +50,6 @@ class InjectionPattern(models.Model):
             # Idempotent by text (loading seeds twice, two curators clicking at once); hashed
             # because a btree cannot index long texts.
             models.UniqueConstraint(MD5("text"), name="injection_pattern_text_unique"),
-        ]
-        indexes = [
-            HnswIndex(
-                name="injection_pattern_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-                condition=Q(active=True),
-            ),
         ]
 
     def __str__(self) -> str:
