@@ -51,7 +51,11 @@ class ApiJsonErrorMiddleware:
         replaced = JsonResponse(
             {"message": f"{reason}.", "code": code_for_status(response.status_code)}, status=response.status_code
         )
-        for header in ("Retry-After", "Allow"):
-            if header in response:
-                replaced[header] = response[header]
+        # Every header the response already carries stays (Retry-After, Allow, and the security headers
+        # that middleware inside this one set: CSP, X-Frame-Options, nosniff, Referrer-Policy), and its
+        # cookies; only the body and its type change.
+        for header, value in response.items():
+            if header.lower() not in {"content-type", "content-length"}:
+                replaced[header] = value
+        replaced.cookies = response.cookies
         return replaced

@@ -38,8 +38,10 @@ class RequestSizeLimitMiddleware:
 
     A chunked body (`Transfer-Encoding: chunked`, no Content-Length) would otherwise be read as
     empty: Django reads CONTENT_LENGTH bytes. Where the server de-chunks it, it is read here, at
-    most limit + 1 bytes, and handed on with its length, so it is parsed like any other body and
-    held to the same limit."""
+    most MAX_REQUEST_BYTES + 1 bytes on every path, and handed on with its length, so it is parsed
+    like any other body and held to the same limit. The upload limit is for bodies that say their
+    length (browsers always do): a chunked one is read into memory before anyone is authenticated,
+    so it never gets more than the small limit."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -55,6 +57,7 @@ class RequestSizeLimitMiddleware:
         # wsgi.input_terminated (gunicorn sets it): the server de-chunks and ends the stream, so reading
         # to the end is safe; a server without it would hand over the raw, unterminated socket.
         if chunked and not length and request.META.get("wsgi.input_terminated"):
+            limit = settings.MAX_REQUEST_BYTES
             body = request.META["wsgi.input"].read(limit + 1)
             length = len(body)
             if length <= limit:

@@ -40,8 +40,8 @@ def _table(rows: list[str]) -> str:
         if named:
             values = dict(row)
             cells = [values.get(c, "") for c in columns]
-        else:
-            cells = [value for _, value in row]
+        else:  # some cell has no column name (a blank first header cell): each keeps its own
+            cells = [f"{name}: {value}" if name else value for name, value in row]
         html.append("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in cells) + "</tr>")
     html.append("</tbody></table>")
     return "".join(html)

@@ -36,6 +36,35 @@ def test_deeply_nested_json_is_a_400_not_a_500(conversation, path, body):
     assert response.json()["code"] == "parse_error" and "nested deeper than 32" in response.json()["message"]
 
 
+@pytest.mark.parametrize("charset", ["bz2", "zlib", "rot13", "base64"])
+def test_a_charset_that_is_not_a_text_encoding_is_a_400(conversation, charset):
+    # A transform codec would decompress (bz2: 113 bytes became 50 MB) or fail with a 500.
+    import bz2
+
+    api, cid, token = conversation
+    body = bz2.compress(b'{"text": "' + b"a" * 1_000_000 + b'"}') if charset == "bz2" else b'{"text": "hi"}'
+    response = api.post(
+        f"/api/v1/conversations/{cid}/messages/",
+        body,
+        content_type=f"application/json; charset={charset}",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 400, response.content[:200]
+    assert response.json()["code"] == "parse_error"
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "utf-16", "latin-1"])
+def test_a_text_charset_is_read(conversation, charset):
+    api, cid, token = conversation
+    response = api.post(
+        f"/api/v1/conversations/{cid}/feedback/",
+        '{"rating": 4, "comment": "très bien"}'.encode(charset),
+        content_type=f"application/json; charset={charset}",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 200, response.content[:200]
+
+
 def test_json_nested_within_the_cap_is_parsed(conversation):
     api, cid, token = conversation
     body = '{"rating": 4, "comment": "ok", "extra": ' + "[" * 20 + "]" * 20 + ', "s": "[[[[{{{{"}'
@@ -66,6 +95,9 @@ def test_an_unknown_api_url_is_a_json_404(quiet_api, path):
     response = quiet_api.post(path, {"text": "hi"}, format="json")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+    # rewritten as JSON, it keeps the headers every other response carries
+    for header in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"):
+        assert header in response, header
 
 
 def test_an_unknown_conversation_is_a_json_404(conversation):
@@ -173,6 +205,22 @@ def test_a_chunked_body_is_held_to_the_size_limit(conversation, settings):
     settings.MAX_REQUEST_BYTES = 2000
     body = b'{"rating": 5, "comment": "' + b"x" * 5000 + b'"}'
     response = _chunked(api, f"/api/v1/conversations/{cid}/feedback/", body, token)
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+
+
+def test_a_chunked_upload_gets_the_small_limit_not_the_upload_one(client, settings):
+    # Read into memory before the curator check: an anonymous client could make every thread hold
+    # UPLOAD_MAX_REQUEST_BYTES.
+    settings.MAX_REQUEST_BYTES = 2000
+    body = b"x" * 5000
+    response = client.post(
+        "/kb/upload/",
+        body,
+        content_type="application/octet-stream",
+        HTTP_TRANSFER_ENCODING="chunked",
+        CONTENT_LENGTH="",
+        **{"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True},
+    )
     assert response.status_code == 413 and response.json()["code"] == "too_large"
 
 
