@@ -22,6 +22,7 @@ import json
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,6 +165,23 @@ _NATO_SPACE = re.compile(r"\s*(?:/|\||\(space\)|\bspace\b|;)\s*", re.IGNORECASE)
 _MIXED_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
+def _replace(pattern: re.Pattern[str], text: str, decode: Callable[[str], str | None]) -> str | None:
+    """`text` with every match of `pattern` that `decode` reads replaced by its reading (a match it
+    returns None for stays); None when no match was read, so callers know nothing was encoded."""
+    changed = False
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal changed
+        plain = decode(match.group(0))
+        if plain is None:
+            return match.group(0)
+        changed = True
+        return plain
+
+    out = pattern.sub(swap, text)
+    return out if changed else None
+
+
 def decode_tags(text: str) -> str | None:
     """Invisible tag characters back to the ASCII they mirror (U+E0041 → "A")."""
     if not _TAGS.search(text):
@@ -178,25 +196,20 @@ def decode_tags(text: str) -> str | None:
 
 def decode_zero_width(text: str) -> str | None:
     """A run of two kinds of zero-width character read as bits, eight to a byte (either way round)."""
-    changed = False
 
-    def swap(match: re.Match[str]) -> str:
-        nonlocal changed
-        run = match.group(0)
+    def read(run: str) -> str | None:
         kinds = sorted(set(run))
         if len(kinds) != 2:
-            return run
+            return None
         for zero in kinds:
             bits = "".join("0" if ch == zero else "1" for ch in run)
             raw = bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits) - 7, 8))
             readable = _readable(raw)
             if readable is not None:
-                changed = True
                 return f" {readable} "
-        return run
+        return None
 
-    out = _ZERO_WIDTH.sub(swap, text)
-    return out if changed else None
+    return _replace(_ZERO_WIDTH, text, read)
 
 
 def _confusables() -> dict[str, str]:
@@ -237,90 +250,66 @@ def decode_homoglyphs(text: str) -> str | None:
     # A word wholly in another script is read as Latin only inside mostly-Latin text: in a Greek or
     # Russian message, "να" is Greek, not "va".
     latin_text = sum(ch.isascii() for ch in letters) >= 0.5 * max(len(letters), 1)
-    changed = False
 
-    def swap(match: re.Match[str]) -> str:
-        nonlocal changed
-        word = match.group(0)
+    def read(word: str) -> str | None:
         if word.isascii() or not any(ch in table for ch in word):
-            return word
+            return None
         plain = "".join(table.get(ch, ch) for ch in word)
         if not plain.isascii():
-            return word
+            return None
         scripts = {_script(ch) for ch in word if ch.isalpha()}
         if len(scripts) > 1 or (latin_text and _is_word(plain.lower()) and not _is_word(word.lower())):
-            changed = True
             return plain
-        return word
+        return None
 
-    out = _MIXED_WORD.sub(swap, text)
-    return out if changed else None
+    return _replace(_MIXED_WORD, text, read)
 
 
 def decode_base32(text: str) -> str | None:
     """Replace base32 blobs (upper-case letters and 2–7) that decode to readable text."""
-    changed = False
 
-    def swap(match: re.Match[str]) -> str:
-        nonlocal changed
-        blob = match.group(0)
+    def read(blob: str) -> str | None:
         if blob.isalpha() and len(blob) < 24:
-            return blob  # a shouted word
+            return None  # a shouted word
         try:
             raw = base64.b32decode(blob.rstrip("=") + "=" * (-len(blob.rstrip("=")) % 8))
         except (binascii.Error, ValueError):
-            return blob
-        readable = _readable(raw)
-        if readable is None:
-            return blob
-        changed = True
-        return readable
+            return None
+        return _readable(raw)
 
-    out = _B32_BLOB.sub(swap, text)
-    return out if changed else None
+    return _replace(_B32_BLOB, text, read)
 
 
 def decode_hex(text: str) -> str | None:
     """Replace runs of hex bytes that decode to readable text (colour codes and ids do not)."""
-    changed = False
 
-    def swap(match: re.Match[str]) -> str:
-        nonlocal changed
-        run = match.group(0)
+    def read(run: str) -> str | None:
         digits = re.sub(r"\\x|0x|[\s,:]", "", run)
         if len(digits) % 2:
-            return run
+            return None
         try:
             raw = bytes.fromhex(digits)
         except ValueError:
-            return run
+            return None
         readable = _readable(raw)
-        if readable is None:
-            return run
-        changed = True
-        return f" {readable} "
+        return None if readable is None else f" {readable} "
 
-    out = _HEX_RUN.sub(swap, text)
-    return out if changed else None
+    return _replace(_HEX_RUN, text, read)
 
 
 def decode_morse(text: str) -> str | None:
     """Morse code (dots and dashes, letters split by blanks, words by "/" or wider gaps)."""
-    changed = False
 
-    def swap(match: re.Match[str]) -> str:
-        nonlocal changed
-        run = match.group(0).replace("\u2022", ".").replace("\u2013", "-").replace("\u2014", "-").replace("_", "-")
+    def read(run: str) -> str | None:
+        run = run.replace("\u2022", ".").replace("\u2013", "-").replace("\u2014", "-").replace("_", "-")
         words = re.split(r"\s*[/|]\s*|\s{3,}", run.strip())
         letters = [[_MORSE.get(code) for code in word.split()] for word in words]
         if any(None in word for word in letters) or sum(len(w) for w in letters) < 5:
-            return match.group(0)
-        changed = True
+            return None
         joined = ["".join(w) for w in letters]  # type: ignore[arg-type]
         return " " + " ".join(segment(w) if len(joined) == 1 and len(w) > 8 else w for w in joined) + " "
 
-    out = _MORSE_RUN.sub(swap, text)
-    return out if changed else None
+    return _replace(_MORSE_RUN, text, read)
 
 
 def decode_nato(text: str) -> str | None:
@@ -328,69 +317,51 @@ def decode_nato(text: str) -> str | None:
     # A cheap count first: the alternation below scans every position of a long message.
     if sum(word.strip(",./|;-").lower() in _NATO for word in text.split()) < 4:
         return None
-    changed = False
 
-    def swap(match: re.Match[str]) -> str:
-        nonlocal changed
-        run = match.group(0)
+    def read(run: str) -> str | None:
         words = [w for w in _NATO_SPACE.split(run) if w.strip()]
         spelt = ["".join(_NATO.get(t.lower(), "") for t in re.split(r"[\s,.-]+", w) if t) for w in words]
         spelt = [w for w in spelt if w]
         if sum(len(w) for w in spelt) < 5:
-            return run
-        changed = True
+            return None
         return " " + " ".join(segment(w) if len(spelt) == 1 and len(w) > 8 else w for w in spelt) + " "
 
-    out = _NATO_RUN.sub(swap, text)
-    return out if changed else None
+    return _replace(_NATO_RUN, text, read)
 
 
 def decode_base64(text: str) -> str | None:
     """Replace base64 blobs that decode to readable text; None when there are none."""
-    changed = False
 
-    def swap(match: re.Match[str]) -> str:
-        nonlocal changed
-        blob = match.group(0)
+    def read(blob: str) -> str | None:
         if blob.isalpha() and (blob.islower() or blob.isupper()):
-            return blob  # a long plain word, not an encoding
+            return None  # a long plain word, not an encoding
         padded = blob + "=" * (-len(blob) % 4)
         try:
             raw = base64.b64decode(padded, altchars=b"-_" if ("-" in blob or "_" in blob) else None, validate=True)
         except (binascii.Error, ValueError):
-            return blob
-        readable = _readable(raw)
-        if readable is None:
-            return blob
-        changed = True
-        return readable
+            return None
+        return _readable(raw)
 
-    out = _B64_BLOB.sub(swap, text)
-    return out if changed else None
+    return _replace(_B64_BLOB, text, read)
 
 
 def decode_leet(text: str) -> str | None:
     """Undo leetspeak in tokens that become common words only once decoded."""
-    changed = False
 
-    def swap(match: re.Match[str]) -> str:
-        nonlocal changed
-        token = match.group(0)
+    def read(token: str) -> str | None:
         if not (set(token) & _LEET_CHARS) or not any(ch.isalpha() for ch in token):
-            return token
+            return None
         if _ORDINAL.match(token) or token.isdigit():
-            return token
+            return None
         core = token.strip("!|")
         if not core or not (set(core) & _LEET_CHARS):
-            return token
+            return None
         plain = core.translate(_LEET).lower()
         if not plain.isalpha() or len(plain) < 3 or _is_word(core.lower()) or not _is_word(plain):
-            return token
-        changed = True
+            return None
         return token.replace(core, plain)
 
-    out = _LEET_TOKEN.sub(swap, text)
-    return out if changed else None
+    return _replace(_LEET_TOKEN, text, read)
 
 
 def segment(letters: str) -> str:
@@ -425,21 +396,16 @@ def segment(letters: str) -> str:
 
 def decode_spaced(text: str) -> str | None:
     """Join letters spelled out one by one ("i g n o r e  a l l") back into words."""
-    changed = False
 
-    def swap(match: re.Match[str]) -> str:
-        nonlocal changed
-        run = match.group(0)
+    def read(run: str) -> str:
         # Two or more separators in a row mark a word boundary when the writer kept one.
         parts = re.split(r"[ .\-_*/]{2,}", run)
         joined = [re.sub(r"[ .\-_*/]", "", part) for part in parts]
         # Kept boundaries: short pieces are words already; long ones are segmented anyway.
         words = [segment(w) if len(joined) == 1 or len(w) > 12 else w.lower() for w in joined]
-        changed = True
         return " ".join(words)
 
-    out = _SPACED.sub(swap, text)
-    return out if changed else None
+    return _replace(_SPACED, text, read)
 
 
 def decode_rot13(text: str) -> str | None:

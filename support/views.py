@@ -169,32 +169,31 @@ def chat_rate(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f'<p class="thanks" role="status">{text}</p>')
 
 
-@require_POST
-@xframe_options_exempt
-def chat_contact(request: HttpRequest) -> HttpResponse:
-    """Outside support hours: the customer leaves an email address for the answer."""
+def _with_email(request: HttpRequest, action, thanks: str) -> HttpResponse:
+    """The chat's two e-mail forms: run `action` on the current conversation with the address given,
+    and answer with a one-line status (or the service's reason it could not)."""
     conversation = _current(request)
     if conversation is None:
         return HttpResponse('<p class="error" role="alert">Start a conversation first.</p>')
     try:
-        services.conversation_set_contact(conversation=conversation, email=request.POST.get("email", ""))
+        action(conversation=conversation, email=request.POST.get("email", ""))
     except ApplicationError as exc:
         return HttpResponse(f'<p class="error" role="alert">{escape(exc.message)}</p>')
-    return HttpResponse('<p class="thanks" role="status">Thanks — we will answer you by email.</p>')
+    return HttpResponse(f'<p class="thanks" role="status">{thanks}</p>')
+
+
+@require_POST
+@xframe_options_exempt
+def chat_contact(request: HttpRequest) -> HttpResponse:
+    """Outside support hours: the customer leaves an email address for the answer."""
+    return _with_email(request, services.conversation_set_contact, "Thanks — we will answer you by email.")
 
 
 @require_POST
 @xframe_options_exempt
 def chat_transcript(request: HttpRequest) -> HttpResponse:
     """The customer asks for the conversation by email."""
-    conversation = _current(request)
-    if conversation is None:
-        return HttpResponse('<p class="error" role="alert">Start a conversation first.</p>')
-    try:
-        services.transcript_email(conversation=conversation, email=request.POST.get("email", ""))
-    except ApplicationError as exc:
-        return HttpResponse(f'<p class="error" role="alert">{escape(exc.message)}</p>')
-    return HttpResponse('<p class="thanks" role="status">The conversation has been sent to your email.</p>')
+    return _with_email(request, services.transcript_email, "The conversation has been sent to your email.")
 
 
 @require_POST
