@@ -288,6 +288,9 @@ READER_MODEL_PATH = env_str("READER_MODEL_PATH") or None
 READER_MIN_ANSWERABLE = env_float("READER_MIN_ANSWERABLE", -1.0)  # negative: the weights' own threshold
 READER_MAX_SUPPORTING = env_int("READER_MAX_SUPPORTING", 2, minimum=0)
 READER_SUPPORT_RATIO = env_float("READER_SUPPORT_RATIO", 0.5)
+# An opening shared by the leads of this share of the articles is the help centre's template
+# ("This article explains …", "Last updated: …") and is never quoted as an answer.
+READER_BOILERPLATE_SHARE = env_float("READER_BOILERPLATE_SHARE", 1 / 3)
 LLM_PROMPT_VERSION = "2026-11-28.1"
 LLM_BREAKER_FAILURES = env_int("LLM_BREAKER_FAILURES", 5, minimum=1)
 LLM_BREAKER_COOLDOWN_SECONDS = env_int("LLM_BREAKER_COOLDOWN_SECONDS", 30, minimum=1)

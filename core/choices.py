@@ -40,6 +40,7 @@ DETAIL_LABELS = {
     "nothing_retrieved": "nothing in the help articles matched",
     "not_answerable": "the articles found do not answer it",
     "nothing_kept": "no passage fitted the answer",
+    "condition_unstated": "the answer depends on a condition the customer has not stated",
     "unsupported_answer": "the draft answer was not supported by its sources",
     "guard_flag": "flagged by the input guard",
     "daily_budget": "the daily budget is spent",

@@ -28,13 +28,18 @@ class Row:
     expected_kind: str
     expected_document: str | None
     must_contain: list[str]
+    yes_no: str | None = None  # "yes" / "no" where one rule decides: the reply must state it
 
     @property
     def gold(self) -> Gold:
         """Grounded rows: must_contain are the facts and the expected document must be cited;
         escalated / clarify rows are unanswerable (escalating or clarifying is right there)."""
         if self.expected_kind == Kind.GROUNDED:
-            return Gold(facts=list(self.must_contain), cite=[self.expected_document] if self.expected_document else [])
+            return Gold(
+                facts=list(self.must_contain),
+                yes_no=self.yes_no,
+                cite=[self.expected_document] if self.expected_document else [],
+            )
         return Gold(answerable=False, facts=list(self.must_contain))
 
 
@@ -52,6 +57,7 @@ class RowResult:
     reason: str
     ms: float
     verdict: Verdict
+    p_answerable: float | None = None  # the reader's, when it read the turn
 
 
 @dataclass
@@ -116,11 +122,20 @@ def load_rows(path: Path) -> list[Row]:
                     expected_kind=data.get("expected_kind", Kind.GROUNDED),
                     expected_document=data.get("expected_document"),
                     must_contain=list(data.get("must_contain") or []),
+                    yes_no=_yes_no(data.get("yes_no")),
                 )
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: not a question row ({exc})") from None
     return rows
+
+
+def _yes_no(value: object) -> str | None:
+    if value in (None, ""):
+        return None
+    if value not in ("yes", "no"):
+        raise ValueError(f"yes_no must be 'yes' or 'no', not {value!r}")
+    return str(value)
 
 
 def row_outcome(row: Row, kind: str, cited: Sequence[str], verdict: Verdict) -> str:
@@ -158,7 +173,8 @@ def evaluate_row(row: Row) -> RowResult:
     verdict = judge(kind=reply.kind, text=reply.text, gold=row.gold, cited=cited)
     outcome = row_outcome(row, reply.kind, cited, verdict)
     why = reply.detail or reply.reason
-    return RowResult(row, reply.kind, reply.text, cited, retrieved, outcome, why, ms, verdict)
+    p = (turn.signals.get("reader") or {}).get("p_answerable")
+    return RowResult(row, reply.kind, reply.text, cited, retrieved, outcome, why, ms, verdict, p)
 
 
 def evaluate(rows: list[Row]) -> Report:

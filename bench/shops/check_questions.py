@@ -44,7 +44,12 @@ for shop in sorted(p for p in HERE.iterdir() if (p / "questions.jsonl").is_file(
         extra = set(row) - {"question", "expected_kind", "expected_document", "must_contain", "note", "yes_no"}
         if extra:
             errors.append(f"{where}: unknown fields {sorted(extra)}")
-        q, kind, doc, mc = row.get("question"), row.get("expected_kind"), row.get("expected_document"), row.get("must_contain")
+        q, kind, doc, mc = (
+            row.get("question"),
+            row.get("expected_kind"),
+            row.get("expected_document"),
+            row.get("must_contain"),
+        )
         kinds[kind] += 1
         if not q:
             errors.append(f"{where}: empty question")
@@ -73,8 +78,10 @@ for shop in sorted(p for p in HERE.iterdir() if (p / "questions.jsonl").is_file(
                     errors.append(f"{where}: {s!r} not found in {doc}")
         elif doc is not None or mc:
             errors.append(f"{where}: non-grounded row must have null document and empty must_contain")
-    print(f"{shop.name}: {len(docs)} articles, {tables} tables, {len(lines)} questions, "
-          f"kinds {dict(kinds)}, yes_no {dict(yes_no)}, articles used {len(used)}/{len(docs)}")
+    print(
+        f"{shop.name}: {len(docs)} articles, {tables} tables, {len(lines)} questions, "
+        f"kinds {dict(kinds)}, yes_no {dict(yes_no)}, articles used {len(used)}/{len(docs)}"
+    )
 
 for e in errors:
     print("ERROR", e)

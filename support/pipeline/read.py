@@ -58,6 +58,7 @@ class Reading:
     threshold: float
     candidates: list[Candidate] = field(default_factory=list)  # best first
     chunk_order: list[int] = field(default_factory=list)  # hits reranked by the reader
+    skipped: dict[int, set[int]] = field(default_factory=dict)  # hit -> its boilerplate sentences
 
     @property
     def answerable(self) -> bool:
@@ -85,18 +86,21 @@ def read(question: str, vector: np.ndarray, hits: list[SearchHit], generation: i
     if not hits:
         return Reading(0.0, limit)
     heads = heading_vectors([h.heading_path for h in hits])
-    chunks = [as_chunk(h, heads[h.heading_path]) for h in hits]
-    scored = reader_model.load().score(question, vector, chunks, kb_stats(generation))
+    stats = kb_stats(generation)
+    skipped = {i: found for i, h in enumerate(hits) if (found := boilerplate(h, stats["boilerplate"]))}
+    chunks = [as_chunk(h, heads[h.heading_path], skipped.get(i, set())) for i, h in enumerate(hits)]
+    scored = reader_model.load().score(question, vector, chunks, stats)
     candidates = [
         Candidate(s["chunk"], s["index"], s["text"], s["p"], _is_item(hits[s["chunk"]], s["index"]))
         for s in scored["sentences"]
     ]
-    return Reading(scored["p_answerable"], limit, candidates, scored["chunk_order"])
+    return Reading(scored["p_answerable"], limit, candidates, scored["chunk_order"], skipped)
 
 
-def as_chunk(hit: SearchHit, heading_vector: np.ndarray) -> dict:
-    """A search hit as the reader's features read it."""
+def as_chunk(hit: SearchHit, heading_vector: np.ndarray, skip: set[int] | None = None) -> dict:
+    """A search hit as the reader's features read it; `skip`: sentences that are never candidates."""
     return {
+        "skip": skip or set(),
         "doc_id": hit.document_id,
         "heading_path": hit.heading_path,
         "text": hit.text,
@@ -111,16 +115,37 @@ def as_chunk(hit: SearchHit, heading_vector: np.ndarray) -> dict:
     }
 
 
-def quote(reading: Reading, hits: list[SearchHit]) -> list[Passage]:
-    """The answering sentence and what must come with it, as numbered passages (answer first)."""
+def _answer(reading: Reading) -> Candidate | None:
     answer = next((c for c in reading.candidates if c.is_item or _words(c.text) >= MIN_WORDS), None)
     top = reading.candidates[0] if reading.candidates else None
     if answer is None or answer.p < settings.READER_SUPPORT_RATIO * top.p:
-        return []  # P(answerable) was judged on the top sentence; a far weaker one is not that answer
+        return None  # P(answerable) was judged on the top sentence; a far weaker one is not that answer
+    return answer
+
+
+def statement(reading: Reading, hits: list[SearchHit]) -> str:
+    """The answering sentence as a rule reads: a list item with the sentence that introduces its
+    list ("The guarantee does not cover: - outdoor furniture left outside")."""
+    answer = _answer(reading)
+    if answer is None:
+        return ""
+    hit = hits[answer.hit]
+    sentences = [hit.text[a:b] for a, b in hit.sentence_spans]
+    items = [_is_item(hit, i) for i in range(len(sentences))]
+    intro = [j for j in _companions(answer.index, sentences, items) if j < answer.index and not items[j]]
+    return " ".join([sentences[j] for j in intro[:1]] + [answer.text])
+
+
+def quote(reading: Reading, hits: list[SearchHit]) -> list[Passage]:
+    """The answering sentence and what must come with it, as numbered passages (answer first)."""
+    answer = _answer(reading)
+    if answer is None:
+        return []
     hit = hits[answer.hit]
     sentences = [hit.text[a:b] for a, b in hit.sentence_spans]
     items = [_is_item(hit, i) for i in range(len(sentences))]
     keep = {answer.index} | _companions(answer.index, sentences, items)
+    keep -= reading.skipped.get(answer.hit, set())
     supporting = 0
     for cand in reading.candidates[1:]:
         # Another sentence the reader rates close to the answer, in the same section: a second
@@ -243,21 +268,54 @@ def heading_vectors(headings: list[str]) -> dict[str, np.ndarray]:
 
 _stats_lock = threading.Lock()
 _stats: tuple[int, dict] | None = None
+LEAD_SENTENCES = 3  # an article's lead: the first sentences of its first chunk
+_SHAPE = re.compile(r"[^\W\d_]+")
+
+
+def shape(sentence: str) -> str | None:
+    """A sentence's opening: its first two words, lower case ("this article", "last updated")."""
+    words = _SHAPE.findall(sentence.lower())[:2]
+    return " ".join(words) if len(words) == 2 else None
+
+
+def boilerplate(hit: SearchHit, shapes: frozenset[str]) -> set[int]:
+    """The lead sentences of an article that open the way many of the knowledge base's articles
+    open: its own template ("This article explains …", "Last updated: …"), never an answer."""
+    if hit.ordinal != 0 or not shapes:
+        return set()
+    spans = hit.sentence_spans[:LEAD_SENTENCES]
+    return {j for j, (a, b) in enumerate(spans) if shape(hit.text[a:b]) in shapes}
+
+
+def template_shapes(leads: Counter[str], documents: int) -> frozenset[str]:
+    """Openings shared by the leads of at least a third of the articles (and three of them): a
+    help centre's template, learned from the knowledge base itself rather than listed here."""
+    need = max(3, settings.READER_BOILERPLATE_SHARE * documents)
+    return frozenset(s for s, count in leads.items() if count >= need)
 
 
 def kb_stats(generation: int) -> dict:
-    """How many searchable chunks contain each term: the knowledge base's own vocabulary,
-    rebuilt when a version is verified or a document retired (the generation changes)."""
+    """How many searchable chunks contain each term (the knowledge base's own vocabulary) and the
+    openings its articles share (its template), rebuilt when a version is verified or a document
+    retired (the generation changes)."""
     global _stats
     if _stats is not None and _stats[0] == generation:
         return _stats[1]
     with _stats_lock:
         if _stats is None or _stats[0] != generation:
             df: Counter[str] = Counter()
+            leads: Counter[str] = Counter()
             n = 0
-            rows = Chunk.objects.filter(searchable=True).values_list("heading_path", "text")
-            for heading, text in rows.iterator(2000):
+            versions = set()
+            rows = Chunk.objects.filter(searchable=True).values_list(
+                "version_id", "ordinal", "heading_path", "text", "sentence_spans"
+            )
+            for version, ordinal, heading, text, spans in rows.iterator(2000):
                 n += 1
+                versions.add(version)
                 df.update(set(tokens(heading + "\n" + text)))
-            _stats = (generation, {"n": n, "df": dict(df)})
+                if ordinal == 0:
+                    leads.update({shape(text[a:b]) for a, b in spans[:LEAD_SENTENCES]} - {None})
+            stats = {"n": n, "df": dict(df), "boilerplate": template_shapes(leads, len(versions))}
+            _stats = (generation, stats)
         return _stats[1]

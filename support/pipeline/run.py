@@ -33,7 +33,7 @@ from knowledge import selectors
 from knowledge.models import KnowledgeState
 from support import hours
 from support.models import Conversation, Message
-from support.pipeline import compose, lexicon, llm, output, policy, read, record, triggers, verify
+from support.pipeline import compose, lexicon, llm, output, polarity, policy, read, record, triggers, verify
 from support.pipeline.types import Reply, Turn
 from support.reader import model as reader_model
 from support.selectors import CitedSource
@@ -77,6 +77,10 @@ NO_ANSWER_TEXT = "I couldn't find this in our verified help articles, so I won't
 BLOCKED_TEXT = (
     "Sorry, I can't help with that request. I can answer questions from our help articles — "
     "or hand you to a person with “Talk to a person”."
+)
+DEPENDS_TEXT = (
+    "Whether this applies depends on your situation. Could you tell me a little more about it, so I can "
+    "check it against the rule above? Or choose “Talk to a person”."
 )
 CLARIFY_TEXT = (
     "Could you tell me a bit more about what you need? Ask it as a whole question, the way you would ask "
@@ -259,6 +263,10 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
         return turn, _escalate(no_answer, Reason.NO_ANSWER, why="nothing_kept")
     context_tokens = sum(estimate_tokens(p.quote) for p in passages)
     turn.signals["context_tokens"] = context_tokens
+    decision = None
+    if polarity.asks_yes_no(question):
+        decision = polarity.decide(question, read.statement(reading, hits))
+        turn.signals["yes_no"] = decision.as_signals()
 
     with _stage(turn, "compose"):
         budget_left = (
@@ -283,6 +291,14 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
     for p in cited:
         p.n = renumber[p.n]
 
+    if decision is not None and meta.composer == compose.EXTRACTIVE:
+        # A yes/no question gets its yes or no first; when the rule turns on a condition the
+        # customer has not stated, the rule is quoted and the customer asked, never guessed for.
+        if decision.verdict == polarity.DEPENDS:
+            text_out = f"{text_out}\n\n{DEPENDS_TEXT}"
+        else:
+            text_out = f"{polarity.lead(decision.verdict)} {text_out}"
+
     with _stage(turn, "output"):
         issue = output.check(text_out, cited, canary=llm.canary(), question=turn.text)
     if issue is not None:
@@ -290,10 +306,12 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
         events.alert(AlertKind.OUTPUT_SUPPRESSED, f"A reply was suppressed: {issue.detail}", code=issue.code)
         return turn, _escalate(no_answer, Reason.OUTPUT_CHECK, why=issue.code)
 
+    depends = decision is not None and decision.verdict == polarity.DEPENDS and meta.composer == compose.EXTRACTIVE
     return turn, Reply(
-        kind=Kind.GROUNDED,
+        kind=Kind.CLARIFY if depends else Kind.GROUNDED,
         text=text_out,
         reason=Reason.GROUNDED,
+        detail="condition_unstated" if depends else "",
         passages=cited,
         composer=meta.composer,
         tokens_in=meta.tokens_in or context_tokens,

@@ -263,7 +263,10 @@ def featurize(question: str, q_vec: np.ndarray, chunks: list[dict], kb_stats: di
         same_doc = sum(1 for o in chunks if o.get("doc_id") is not None and o.get("doc_id") == c.get("doc_id"))
         lex_h = lex(head_toks)
         chunk_lex = max(lex(st | head_toks) for st in stoks)
+        skip = c.get("skip") or ()
         for j, (s, _e) in enumerate(spans):
+            if j in skip:
+                continue
             t = stexts[j]
             key = " ".join(t.split()).lower()
             if key in seen:

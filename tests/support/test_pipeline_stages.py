@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -415,3 +417,40 @@ def test_a_list_longer_than_the_cap_is_not_quoted_whole():
     hit = _hit(text, ["You can choose from these options:", *items])
     (p,) = read.quote(_reading(hit, [0]), [hit])
     assert p.sentences == ["You can choose from these options:"]
+
+
+# --- the knowledge base's own template: lead sentences many articles share ----------------------------
+
+
+def test_openings_shared_by_a_third_of_the_articles_leads_are_the_template(settings):
+    from collections import Counter
+
+    settings.READER_BOILERPLATE_SHARE = 1 / 3
+    leads = Counter({"this article": 5, "last updated": 4, "you can": 2, "we deliver": 1})
+    assert read.template_shapes(leads, 12) == {"this article", "last updated"}
+    assert read.template_shapes(Counter({"this article": 2}), 3) == frozenset()  # at least three articles
+    assert read.shape("Last updated: 2 November 2026") == "last updated"
+    assert read.shape("Hello.") is None
+
+
+def test_template_sentences_of_an_articles_lead_are_never_candidates_nor_quoted():
+    text = "This article explains how we deliver. Last updated: 1 May. Delivery takes 3 to 5 days."
+    parts = ["This article explains how we deliver.", "Last updated: 1 May.", "Delivery takes 3 to 5 days."]
+    hit = _hit(text, parts)
+    assert read.boilerplate(hit, frozenset({"this article", "last updated"})) == {0, 1}
+    later = dataclasses.replace(hit, ordinal=3)  # the same words further down an article are not its lead
+    assert read.boilerplate(later, frozenset({"this article"})) == set()
+
+    q = np.frombuffer(hit.sentence_vectors, dtype=np.float16).reshape(-1, 384).astype(np.float32)[0]
+    q /= np.linalg.norm(q)
+    from support.reader import model
+
+    chunk = read.as_chunk(hit, q, {0, 1})
+    scored = model.load().score("How do you deliver?", q, [chunk], {"n": 10, "df": {}})
+    assert [s["index"] for s in scored["sentences"]] == [2]
+
+
+def test_the_statement_of_a_list_item_carries_its_introduction():
+    hit = _hit(PAYMENT, PAYMENT_PARTS)
+    assert read.statement(_reading(hit, [2, 6, 4]), [hit]) == "We accept these payment methods: PayPal"
+    assert read.statement(_reading(hit, [5, 6]), [hit]) == PAYMENT_PARTS[5]

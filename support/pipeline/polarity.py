@@ -1,0 +1,139 @@
+"""Yes or no: what the answering sentence says to a question that asks for one.
+
+A customer who asks "can I still send it back?" wants "Yes" or "No" first, then the rule. The
+reader finds the sentence that states the rule; this module decides whether that sentence, read
+against what the customer said about their case, says yes, says no, or depends on a condition the
+customer has not stated (then the pipeline quotes the rule and asks, instead of guessing).
+
+Only English grammar is used, the same for every knowledge base: auxiliaries that open a yes/no
+question, negation, exception and condition words, and durations ("within 30 days" against "3 weeks
+ago"). Nothing names a product, a place or a shop's vocabulary; an exception's subject is matched
+against the question's own words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+YES, NO, DEPENDS = "yes", "no", "depends"
+
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+_WORDS = re.compile(r"[a-z0-9']+")
+_ASKS = re.compile(
+    r"(?:^|[,;:\-–(]\s*|\b(?:so|and|but|also|then|still|ok|okay|hi|hey|hello|please)\s+)"
+    r"(?:can|could|may|might|do|does|did|is|are|was|were|will|would|should|shall|am|have|has|must|"
+    r"isn't|aren't|don't|doesn't|can't|won't)\s+(?:i|you|u|we|it|they|he|she|this|that|these|those|there|my|your|"
+    r"our|the|a|an|someone|anyone|one)\b"
+)
+_WH = re.compile(r"\b(?:what|how|when|where|which|who|whom|whose|why)\b")
+_INDIRECT = re.compile(r"^\s*(?:know|tell me|explain|say)\b.*\b(?:what|how|when|where|which|who|why|if|whether)\b")
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|cannot|nor|none|unable|excluded|ineligible|non-refundable|nothing)\b|n't\b", re.IGNORECASE
+)
+_EXCEPT = re.compile(r"\b(?:except(?: for)?|excluding|other than|apart from|but not)\s+([^.;:,()]+)", re.IGNORECASE)
+# A restriction or condition the customer's case may or may not meet.
+_CONDITION = re.compile(
+    r"\b(?:only|unless|as long as|provided|if|when|where|as soon as|depending|depends|subject to|"
+    r"at least|at most|up to|no later than|within|before|after|until)\b",
+    re.IGNORECASE,
+)
+_UNIT_DAYS = {"day": 1, "night": 1, "week": 7, "month": 30, "year": 365}
+_DURATION = re.compile(
+    r"\b(\d+(?:[.,]\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)[\s-]*"
+    r"(?:business |working |calendar )?(day|night|week|month|year)s?\b",
+    re.IGNORECASE,
+)
+_NUMBER_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+}  # fmt: skip
+# The customer's elapsed time: "3 weeks ago", "after 4 years", "for 18 months", "it's been 10 days".
+_ELAPSED = re.compile(r"\b(?:ago|after|for|been|old|since|later)\b", re.IGNORECASE)
+_STOP = {
+    "the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "for", "with", "by", "from", "your", "our",
+    "you", "we", "it", "is", "are", "be", "this", "that", "these", "those", "all", "any", "its", "their",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: str  # YES, NO or DEPENDS
+    why: str  # which rule decided, for the turn's signals
+
+    def as_signals(self) -> dict:
+        return {"verdict": self.verdict, "why": self.why}
+
+
+def asks_yes_no(question: str) -> bool:
+    """True when the customer's (last) question is a yes/no one: an auxiliary before its subject
+    ("can I …?", "is it …?", "… - do you ship there?"), no question word before it ("how much do you
+    charge"), not an indirect question ("do you know when …") and no "or" between choices."""
+    sentences = [s.strip() for s in _SENTENCE.findall(question) if s.strip()]
+    if not sentences:
+        return False
+    asked = [s for s in sentences if s.endswith("?")]
+    last = (asked or sentences)[-1].lower()
+    found = _ASKS.search(last)
+    if found is None or " or " in f" {last} " or _WH.search(last[: found.start()]):
+        return False
+    return not _INDIRECT.search(last[found.end() :])
+
+
+def decide(question: str, statement: str) -> Decision:
+    """What `statement` (the answering sentence, with its list's introduction when it is a list
+    item) answers to a yes/no `question`."""
+    q_words = _content(question)
+    clause = re.split(r"\b(?:unless|if|as long as|provided|except|excluding)\b", statement, maxsplit=1, flags=re.I)[0]
+    negative = bool(_NEGATION.search(clause))
+    limit = _single_duration(statement)
+    elapsed = _elapsed(question)
+    if limit is not None and elapsed is not None and not negative:
+        if elapsed <= limit:
+            return Decision(YES, "within the stated period")
+        return Decision(NO, "past the stated period")
+    for match in _EXCEPT.finditer(statement):
+        if _content(match.group(1)) & q_words:
+            return Decision(NO, "the customer's case is the exception")
+    if negative:
+        return Decision(NO, "the rule says no")
+    if " | " in statement:
+        # A table row answers for its own row; whether the customer's case is that row is not read here.
+        return Decision(DEPENDS, "a table row")
+    if _CONDITION.search(statement) or _EXCEPT.search(statement):
+        return Decision(DEPENDS, "a condition the customer has not stated")
+    return Decision(YES, "the rule says yes")
+
+
+def lead(verdict: str) -> str:
+    """The word the reply opens with."""
+    return {YES: "Yes.", NO: "No."}.get(verdict, "")
+
+
+def _content(text: str) -> set[str]:
+    return {w for w in _WORDS.findall(text.lower()) if w not in _STOP and len(w) > 2}
+
+
+def _days(match: re.Match) -> float:
+    amount = match.group(1).lower()
+    number = _NUMBER_WORDS.get(amount)
+    value = float(amount.replace(",", ".")) if number is None else float(number)
+    return value * _UNIT_DAYS[match.group(2).lower()]
+
+
+def _single_duration(statement: str) -> float | None:
+    """The one period a rule states ("within 30 days", "a 10-year guarantee"); None when it states
+    none or several (a table of tiers needs the customer's row, not a comparison)."""
+    found = {_days(m) for m in _DURATION.finditer(statement)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _elapsed(question: str) -> float | None:
+    """How long ago the customer's case began, when they say so once ("3 weeks ago", "after 4 years")."""
+    found = set()
+    for m in _DURATION.finditer(question):
+        tail = question[m.end() : m.end() + 12]
+        head = question[max(0, m.start() - 12) : m.start()]
+        if _ELAPSED.search(tail) or _ELAPSED.search(head):
+            found.add(_days(m))
+    return found.pop() if len(found) == 1 else None

@@ -1,0 +1,129 @@
+"""Yes/no questions: which ones ask for a yes or no, and what the answering rule says to them."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from support.pipeline import polarity
+from support.pipeline.polarity import DEPENDS, NO, YES, asks_yes_no, decide
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Can I return a jacket I wore once?",
+        "so is the warranty still valid after I moved?",
+        "I moved to another city - do you deliver there?",
+        "Bought it last week. Does the discount apply to it?",
+        "ordered yesterday, can u still change the address",
+    ],
+)
+def test_yes_no_questions_are_recognised(question):
+    assert asks_yes_no(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How much does express delivery cost?",
+        "what do you charge to collect a parcel - is there a fee?",  # the wh-word comes first
+        "Do you know when my parcel arrives?",  # indirect: asks when
+        "Is the refund paid by card or by bank transfer?",  # a choice
+        "I need the phone number of your office.",
+        "",
+    ],
+)
+def test_other_questions_are_not_yes_no(question):
+    assert not asks_yes_no(question)
+
+
+def test_a_negative_rule_says_no():
+    assert decide("Will you match a cheaper price elsewhere?", "We do not match prices of other sellers.").verdict == NO
+
+
+def test_a_list_introduced_by_a_negation_says_no_for_its_items():
+    statement = "The guarantee does not cover: Damage from leaving a garden table outside in winter."
+    assert decide("is rust on my garden table covered?", statement).verdict == NO
+
+
+def test_the_customers_case_named_in_an_exception_says_no():
+    statement = "Installation is available in every region except the islands."
+    assert decide("I live on the islands, can you install it?", statement).verdict == NO
+    assert decide("I live in the capital, can you install it?", statement).verdict == DEPENDS
+
+
+def test_a_period_is_compared_with_the_customers_elapsed_time():
+    rule = "You can return most items within 30 days of delivery."
+    assert decide("it arrived 3 weeks ago, can I still return it?", rule).verdict == YES
+    assert decide("it arrived 2 months ago, can I still return it?", rule).verdict == NO
+    assert decide("can I still return it?", rule).verdict == DEPENDS  # no elapsed time stated
+
+
+def test_a_period_in_years_reads_after_as_elapsed():
+    rule = "Frames and springs: 10-year guarantee"
+    assert decide("the springs went after 4 years, is that covered?", rule).verdict == YES
+    assert decide("the springs went after 12 years, is that covered?", rule).verdict == NO
+
+
+def test_a_restriction_the_customer_has_not_addressed_depends():
+    rule = "Weekend delivery is available in the first zone only, for an extra fee."
+    assert decide("Can you deliver on a Saturday?", rule).verdict == DEPENDS
+
+
+def test_an_unconditional_rule_says_yes():
+    assert decide("Do you accept gift cards online?", "Gift cards can be used for any online order.").verdict == YES
+
+
+def test_lead_words():
+    assert polarity.lead(YES) == "Yes."
+    assert polarity.lead(NO) == "No."
+    assert polarity.lead(DEPENDS) == ""
+
+
+@given(st.text(max_size=200), st.text(max_size=300))
+def test_any_text_gets_one_of_three_verdicts(question, statement):
+    asks_yes_no(question)
+    assert decide(question, statement).verdict in (YES, NO, DEPENDS)
+
+
+def test_a_table_row_without_a_period_to_compare_depends():
+    row = "Payment method: Invoice | Available in: two countries"
+    assert decide("Can I pay by invoice?", row).verdict == DEPENDS
+    assert decide("Can I pay by invoice? it's been 2 days", "Method: Invoice | Allowed within 14 days").verdict == YES
+
+
+# --- through the pipeline, on the demo help centre ----------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_yes_no_question_is_answered_yes_or_no_first(demo_kb, settings):
+    from support.pipeline import run
+
+    settings.READER_MIN_ANSWERABLE = 0.0  # this test is about the wording, not the threshold
+    turn, reply = run.answer(text="can i bring my ebike battery on a plane? flying to barcelona")
+    assert turn.signals["yes_no"]["verdict"] == NO
+    assert reply.kind == "grounded" and reply.text.startswith("No. ")
+    assert "[1]" in reply.text and reply.passages
+
+
+@pytest.mark.django_db
+def test_a_rule_with_an_unstated_condition_is_quoted_and_the_customer_asked(demo_kb, settings):
+    from core.choices import ReplyKind
+    from support.pipeline import run
+
+    settings.READER_MIN_ANSWERABLE = 0.0
+    turn, reply = run.answer(text="Found the same pedals 20 euros cheaper at another shop, will you match that?")
+    assert turn.signals["yes_no"]["verdict"] == DEPENDS
+    assert reply.kind == ReplyKind.CLARIFY and reply.detail == "condition_unstated"
+    assert "[1]" in reply.text and reply.passages  # the rule is quoted and cited
+    assert reply.text.endswith(run.DEPENDS_TEXT)
+
+
+@pytest.mark.django_db
+def test_other_questions_get_no_yes_or_no(demo_kb, settings):
+    from support.pipeline import run
+
+    settings.READER_MIN_ANSWERABLE = 0.0
+    turn, reply = run.answer(text="how long does delivery to italy usually take")
+    assert "yes_no" not in turn.signals
+    assert not reply.text.startswith(("Yes.", "No."))
