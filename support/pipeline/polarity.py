@@ -50,6 +50,8 @@ _NUMBER_WORDS = {
 }  # fmt: skip
 # The customer's elapsed time: "3 weeks ago", "after 4 years", "for 18 months", "it's been 10 days".
 _ELAPSED = re.compile(r"\b(?:ago|after|for|been|old|since|later)\b", re.IGNORECASE)
+# A table cell that itself answers yes or no.
+_CELL_VERDICT = {"yes": YES, "included": YES, "no": NO, "not included": NO, "not available": NO, "none": NO}
 _STOP = {
     "the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "for", "with", "by", "from", "your", "our",
     "you", "we", "it", "is", "are", "be", "this", "that", "these", "those", "all", "any", "its", "their",
@@ -87,6 +89,9 @@ def decide(question: str, statement: str) -> Decision:
     clause = re.split(r"\b(?:unless|if|as long as|provided|except|excluding)\b", statement, maxsplit=1, flags=re.I)[0]
     negative = bool(_NEGATION.search(clause))
     limit = _single_duration(statement)
+    mine = _customer_cells(statement, q_words)
+    if limit is None and mine:
+        limit = _single_duration(" ".join(mine))
     elapsed = _elapsed(question)
     if limit is not None and elapsed is not None and not negative:
         if elapsed <= limit:
@@ -97,6 +102,8 @@ def decide(question: str, statement: str) -> Decision:
             return Decision(NO, "the customer's case is the exception")
     if negative:
         return Decision(NO, "the rule says no")
+    if len(mine) == 1 and mine[0].strip(" .").lower() in _CELL_VERDICT:
+        return Decision(_CELL_VERDICT[mine[0].strip(" .").lower()], "the customer's column of the table")
     if " | " in statement:
         # A table row answers for its own row; whether the customer's case is that row is not read here.
         return Decision(DEPENDS, "a table row")
@@ -108,6 +115,15 @@ def decide(question: str, statement: str) -> Decision:
 def lead(verdict: str) -> str:
     """The word the reply opens with."""
     return {YES: "Yes.", NO: "No."}.get(verdict, "")
+
+
+def _customer_cells(statement: str, q_words: set[str]) -> list[str]:
+    """The values of a table row's cells whose column the customer named ("I'm a Gold member" picks
+    "Gold: 100 days" out of "Return window | Basic: 30 days | Plus: 60 days | Gold: 100 days")."""
+    if " | " not in statement:
+        return []
+    cells = [cell.split(": ", 1) for cell in statement.split(" | ")]
+    return [value for header, value in (c for c in cells if len(c) == 2) if _content(header) & q_words]
 
 
 def _content(text: str) -> set[str]:

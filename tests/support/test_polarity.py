@@ -127,3 +127,12 @@ def test_other_questions_get_no_yes_or_no(demo_kb, settings):
     turn, reply = run.answer(text="how long does delivery to italy usually take")
     assert "yes_no" not in turn.signals
     assert not reply.text.startswith(("Yes.", "No."))
+
+
+def test_the_customers_column_of_a_table_row_decides():
+    row = "Benefit: Return window | Basic: 30 days | Plus: 60 days | Gold: 100 days"
+    assert decide("I'm a Gold member and bought it 75 days ago, can I return it?", row).verdict == YES
+    assert decide("Basic member here, bought it 75 days ago, can I return it?", row).verdict == NO
+    assert decide("bought it 75 days ago, can I return it?", row).verdict == DEPENDS  # no column named
+    perks = "Benefit: Birthday voucher | Basic: No | Plus: €10 | Gold: €25"
+    assert decide("I'm on Basic, do I get a birthday voucher?", perks).verdict == NO
