@@ -291,6 +291,13 @@ READER_SUPPORT_RATIO = env_float("READER_SUPPORT_RATIO", 0.5)
 # An opening shared by the leads of this share of the articles is the help centre's template
 # ("This article explains …", "Last updated: …") and is never quoted as an answer.
 READER_BOILERPLATE_SHARE = env_float("READER_BOILERPLATE_SHARE", 1 / 3)
+# The qualifier sentence: a customer's word counts as distinctive when at most this share of the
+# chunks use it; the sentence is looked for among the reader's best READER_QUALIFIER_CANDIDATES and
+# must carry distinctive words the quote lacks worth READER_QUALIFIER_MIN_WEIGHT in IDF (two
+# uncommon words, or one that few chunks use; chosen on the hallby-home development shop).
+READER_QUALIFIER_MAX_DF = env_float("READER_QUALIFIER_MAX_DF", 0.2)
+READER_QUALIFIER_MIN_WEIGHT = env_float("READER_QUALIFIER_MIN_WEIGHT", 3.5)
+READER_QUALIFIER_CANDIDATES = env_int("READER_QUALIFIER_CANDIDATES", 12, minimum=0)
 LLM_PROMPT_VERSION = "2026-11-28.1"
 LLM_BREAKER_FAILURES = env_int("LLM_BREAKER_FAILURES", 5, minimum=1)
 LLM_BREAKER_COOLDOWN_SECONDS = env_int("LLM_BREAKER_COOLDOWN_SECONDS", 30, minimum=1)

@@ -59,6 +59,9 @@ class Reading:
     candidates: list[Candidate] = field(default_factory=list)  # best first
     chunk_order: list[int] = field(default_factory=list)  # hits reranked by the reader
     skipped: dict[int, set[int]] = field(default_factory=dict)  # hit -> its boilerplate sentences
+    # The question's distinctive terms (stem -> inverse document frequency in this knowledge base):
+    # what the customer said about their case, for the qualifier sentence.
+    terms: dict[str, float] = field(default_factory=dict)
 
     @property
     def answerable(self) -> bool:
@@ -94,7 +97,22 @@ def read(question: str, vector: np.ndarray, hits: list[SearchHit], generation: i
         Candidate(s["chunk"], s["index"], s["text"], s["p"], _is_item(hits[s["chunk"]], s["index"]))
         for s in scored["sentences"]
     ]
-    return Reading(scored["p_answerable"], limit, candidates, scored["chunk_order"], skipped)
+    return Reading(
+        scored["p_answerable"], limit, candidates, scored["chunk_order"], skipped, distinctive(question, stats)
+    )
+
+
+def distinctive(question: str, stats: dict) -> dict[str, float]:
+    """The question's terms that few of the knowledge base's chunks use, with their IDF."""
+    n = max(int(stats.get("n") or 0), 1)
+    out = {}
+    for term in dict.fromkeys(tokens(question)):
+        if term.isdigit():
+            continue  # amounts and periods are compared by polarity, not matched as words
+        df = stats["df"].get(term, 0)
+        if 0 < df <= settings.READER_QUALIFIER_MAX_DF * n:
+            out[term] = float(np.log((n + 1) / (df + 0.5)))
+    return out
 
 
 def as_chunk(hit: SearchHit, heading_vector: np.ndarray, skip: set[int] | None = None) -> dict:
@@ -161,22 +179,52 @@ def quote(reading: Reading, hits: list[SearchHit]) -> list[Passage]:
     ordered = [answer.index] + [i for i in chosen if i != answer.index]
     if items[answer.index] or (answer.index + 1 < len(items) and items[answer.index + 1]):
         ordered = chosen  # a list reads in its own order, introduction first
-    return [
-        Passage(
-            n=1,
-            chunk_id=hit.chunk_id,
-            version_id=hit.version_id,
-            document_id=hit.document_id,
-            document_title=hit.document_title,
-            version_number=hit.version_number,
-            heading_path=hit.heading_path,
-            text=hit.text,
-            cosine=hit.cosine,
-            sentences=[sentences[i] for i in ordered],
-            items=[items[i] for i in ordered],
-            version_title=hit.version_title,
-        )
-    ]
+    passages = [_passage(1, hit, [sentences[i] for i in ordered], [items[i] for i in ordered])]
+    extra = qualifier(reading, hits, answer, " ".join(sentences[i] for i in ordered))
+    if extra is not None:
+        other = hits[extra.hit]
+        passages.append(_passage(2, other, [extra.text], [extra.is_item]))
+    return passages
+
+
+def qualifier(reading: Reading, hits: list[SearchHit], answer: Candidate, quoted: str) -> Candidate | None:
+    """A sentence of the answer's article, outside what is quoted, that speaks to what the customer
+    said about their case and the quote does not: "I'm a Gold member" and "Gold members get 50 % off",
+    when the quote gave the price list. The customer's distinctive words (rare in this knowledge
+    base) that the quote leaves out pick it among the reader's best candidates; none, none quoted."""
+    missing = {
+        t: w for t, w in reading.terms.items() if t not in set(tokens(quoted + " " + hits[answer.hit].heading_path))
+    }
+    if not missing:
+        return None
+    document = hits[answer.hit].document_id
+    best, best_weight = None, 0.0
+    for cand in reading.candidates[: settings.READER_QUALIFIER_CANDIDATES]:
+        if cand is answer or hits[cand.hit].document_id != document or _words(cand.text) < MIN_WORDS:
+            continue
+        if cand.text in quoted:
+            continue
+        weight = sum(missing.get(t, 0.0) for t in set(tokens(cand.text)))
+        if weight >= settings.READER_QUALIFIER_MIN_WEIGHT and weight > best_weight:
+            best, best_weight = cand, weight
+    return best
+
+
+def _passage(n: int, hit: SearchHit, sentences: list[str], items: list[bool]) -> Passage:
+    return Passage(
+        n=n,
+        chunk_id=hit.chunk_id,
+        version_id=hit.version_id,
+        document_id=hit.document_id,
+        document_title=hit.document_title,
+        version_number=hit.version_number,
+        heading_path=hit.heading_path,
+        text=hit.text,
+        cosine=hit.cosine,
+        sentences=sentences,
+        items=items,
+        version_title=hit.version_title,
+    )
 
 
 def _companions(i: int, sentences: list[str], items: list[bool]) -> set[int]:

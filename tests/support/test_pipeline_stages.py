@@ -454,3 +454,46 @@ def test_the_statement_of_a_list_item_carries_its_introduction():
     hit = _hit(PAYMENT, PAYMENT_PARTS)
     assert read.statement(_reading(hit, [2, 6, 4]), [hit]) == "We accept these payment methods: PayPal"
     assert read.statement(_reading(hit, [5, 6]), [hit]) == PAYMENT_PARTS[5]
+
+
+def test_a_sentence_on_what_the_customer_said_of_their_case_joins_the_quote(settings):
+    from support.pipeline.read import Candidate, Reading
+
+    settings.READER_QUALIFIER_MIN_WEIGHT = 3.5
+    prices = _hit(
+        "Large wardrobes cost 149 to build. Small ones cost 89.",
+        ["Large wardrobes cost 149 to build.", "Small ones cost 89."],
+    )
+    text = "Gold members get 50% off all building prices. The sky is blue today."
+    discount = dataclasses.replace(
+        _hit(text, ["Gold members get 50% off all building prices.", "The sky is blue today."]), chunk_id=2
+    )
+    candidates = [
+        Candidate(0, 0, "Large wardrobes cost 149 to build.", 0.6, False),
+        Candidate(1, 1, "The sky is blue today.", 0.2, False),
+        Candidate(1, 0, "Gold members get 50% off all building prices.", 0.1, False),
+    ]
+
+    def reading(terms):
+        return Reading(0.9, 0.5, candidates, [0, 1], {}, terms)
+
+    passages = read.quote(reading({"gold": 3.0, "member": 1.0}), [prices, discount])
+    assert [p.sentences for p in passages] == [
+        ["Large wardrobes cost 149 to build."],
+        ["Gold members get 50% off all building prices."],
+    ]
+    assert [p.n for p in passages] == [1, 2]
+    # words the quote already holds, or too little weight, add nothing
+    assert len(read.quote(reading({"gold": 2.0}), [prices, discount])) == 1
+    assert len(read.quote(reading({"wardrob": 5.0}), [prices, discount])) == 1
+    # another article's sentence is never the qualifier
+    elsewhere = dataclasses.replace(discount, document_id=7)
+    assert len(read.quote(reading({"gold": 3.0, "member": 1.0}), [prices, elsewhere])) == 1
+
+
+def test_distinctive_terms_leave_out_numbers_and_common_words(settings):
+    settings.READER_QUALIFIER_MAX_DF = 0.2
+    stats = {"n": 100, "df": {"gold": 5, "order": 60, "topper": 1}}
+    terms = read.distinctive("I'm Gold, my order of 2 toppers from 2024", stats)
+    assert set(terms) == {"gold", "topper"}
+    assert terms["topper"] > terms["gold"] > 0
