@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from support.reader.features import tokens
+
 YES, NO, DEPENDS = "yes", "no", "depends"
 
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
@@ -28,6 +30,11 @@ _ASKS = re.compile(
 )
 _WH = re.compile(r"\b(?:what|how|when|where|which|who|whom|whose|why)\b")
 _INDIRECT = re.compile(r"^\s*(?:know|tell me|explain|say)\b.*\b(?:what|how|when|where|which|who|why|if|whether)\b")
+# "Is there X", "do you sell X": the answer must speak of X to say yes or no.
+_EXISTS = re.compile(
+    r"\b(?:is there|are there|do you (?:have|sell|offer|stock|carry|provide|do)|does it (?:have|include|come with))"
+    r"\s+(?:an?\s+|any\s+|some\s+|the\s+)?([\w-]+)"
+)
 _NEGATION = re.compile(
     r"\b(?:not|no|never|cannot|nor|none|unable|excluded|ineligible|non-refundable|nothing)\b|n't\b", re.IGNORECASE
 )
@@ -86,6 +93,11 @@ def decide(question: str, statement: str) -> Decision:
     """What `statement` (the answering sentence, with its list's introduction when it is a list
     item) answers to a yes/no `question`."""
     q_words = _content(question)
+    asked = _EXISTS.search(question.lower())
+    if asked and not set(tokens(asked.group(1))) & set(tokens(statement)):
+        # "Is there parking at …?" answered by a sentence about the pick-up point: saying yes would
+        # state a policy the article does not.
+        return Decision(DEPENDS, "the rule does not mention what was asked for")
     clause = re.split(r"\b(?:unless|if|as long as|provided|except|excluding)\b", statement, maxsplit=1, flags=re.I)[0]
     negative = bool(_NEGATION.search(clause))
     limit = _single_duration(statement)

@@ -136,3 +136,10 @@ def test_the_customers_column_of_a_table_row_decides():
     assert decide("bought it 75 days ago, can I return it?", row).verdict == DEPENDS  # no column named
     perks = "Benefit: Birthday voucher | Basic: No | Plus: €10 | Gold: €25"
     assert decide("I'm on Basic, do I get a birthday voucher?", perks).verdict == NO
+
+
+def test_yes_needs_the_rule_to_speak_of_what_was_asked_for():
+    rule = "You can collect orders free of charge from our pick-up point, Monday to Saturday."
+    assert decide("Is there parking at the pick-up point?", rule).verdict == DEPENDS
+    assert decide("Do you sell gift wrapping?", "Gift wrapping is sold for 3 euros.").verdict == YES
+    assert decide("do you have any stores in the north?", "We have no stores outside the capital.").verdict == NO
