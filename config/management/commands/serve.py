@@ -46,6 +46,9 @@ class Command(BaseCommand):
             loaded = demo.demo_kb_load()
             if loaded:
                 self.stdout.write(f"Loaded the demo knowledge base ({loaded} documents).")
+            flows = demo.demo_flows_load()
+            if flows:
+                self.stdout.write(f"Loaded the demo flows ({flows}).")
             accounts = demo.demo_accounts_ensure()
 
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1"}
