@@ -109,13 +109,19 @@ def _take(flow: FlowSpec, state: dict, text: str, today: date) -> tuple[list[str
         slots[step.slot] = value
 
     eager = _eager_steps(flow)
+    mentioned = False  # the message names a slot's value, new or the same as before
     for step in eager:
         value = slot_types.extract(step, text, today)
         if value is not None:
+            mentioned = True
             put(step, value)
     pending = next((s for s in flow.collects() if s.slot == state["pending"]), None)
     # Free text is the whole message: not when the message was a slot of another kind or a question.
-    if pending is not None and pending not in eager and (pending.type != "text" or not (taken or _is_question(text))):
+    if (
+        pending is not None
+        and pending not in eager
+        and (pending.type != "text" or not (mentioned or _is_question(text)))
+    ):
         value = slot_types.extract(pending, text, today)
         if value is not None:
             put(pending, value)

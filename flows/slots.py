@@ -93,18 +93,27 @@ def a_date(text: str, today: date) -> str | None:
 
 def choice(text: str, choices: tuple[tuple[str, tuple[str, ...]], ...]) -> str | None:
     """The one option the message names (its value or a synonym, a typo forgiven); None when none
-    or several do."""
+    or several do. The longest phrase wins where two overlap ("e-bike" over "bike")."""
     lowered = text.lower()
-    words = _WORD.findall(lowered)
-    found = set()
+    spans: list[tuple[int, int, str]] = []
     for value, synonyms in choices:
         for phrase in (value, *synonyms):
-            if " " in phrase:
-                if phrase in lowered:
-                    found.add(value)
-            elif phrase in words or (len(phrase) > 4 and difflib.get_close_matches(phrase, words, n=1, cutoff=0.8)):
-                found.add(value)
-    return found.pop() if len(found) == 1 else None
+            for m in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", lowered):
+                spans.append((m.start(), m.end(), value))
+    if not spans:
+        # a typo: a word close to a one-word option of five letters or more
+        for m in _WORD.finditer(lowered):
+            for value, synonyms in choices:
+                for phrase in (value, *synonyms):
+                    if (
+                        len(phrase) > 4
+                        and " " not in phrase
+                        and difflib.SequenceMatcher(None, phrase, m[0]).ratio() >= 0.8
+                    ):
+                        spans.append((m.start(), m.end(), value))
+    kept = [a for a in spans if not any(b[0] <= a[0] and a[1] <= b[1] and b[1] - b[0] > a[1] - a[0] for b in spans)]
+    values = {v for _, _, v in kept}
+    return values.pop() if len(values) == 1 else None
 
 
 def free_text(text: str) -> str | None:

@@ -120,6 +120,8 @@ def conversation_count_turn(
     if row is None:  # deleted while the turn ran: as refresh_from_db would
         raise Conversation.DoesNotExist(f"Conversation {conversation.pk} no longer exists.")
     for field, value in zip(fields, row, strict=True):
+        if hasattr(field, "from_db_value"):  # a JSON column comes back as text from a raw cursor
+            value = field.from_db_value(value, None, connection)
         setattr(conversation, field.attname, value)
 
 
