@@ -147,3 +147,8 @@ def flows_export(*, versions: list[FlowVersion]) -> str:
     """The versions as one YAML document that `flows_import` reads back."""
     data = {"flows": [flow_spec.parse(v.definition).as_dict() for v in versions]}
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+
+
+def flow_yaml(version: FlowVersion) -> str:
+    """One version as YAML, as a curator edits it."""
+    return yaml.safe_dump(flow_spec.parse(version.definition).as_dict(), sort_keys=False, allow_unicode=True, width=110)

@@ -13,7 +13,8 @@ from datetime import date, timedelta
 from flows.spec import Step
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-PHONE = re.compile(r"(?<![\w@])\+?\d[\d ()./-]{6,}\d(?![\w@])")
+# A phone number starts with +, 00 or 0 (international or national form); order numbers and dates do not.
+PHONE = re.compile(r"(?<![\w@-])(?:\+|\(?0)\d[\d ()./-]{6,}\d(?![\w@])")
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)?(?![\w])")
 MONTHS = {
     m: i + 1

@@ -28,7 +28,7 @@ def flow_list(request: HttpRequest) -> HttpResponse:
 def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
     flow = get_object_or_404(Flow, pk=pk)
     versions = [
-        (v, services.flows_export(versions=[v]))
+        (v, services.flow_yaml(v))
         for v in flow.versions.select_related("created_by", "approved_by").order_by("-number")
     ]
     return render(request, "flows/detail.html", {"flow": flow, "versions": versions})
@@ -46,7 +46,7 @@ def flow_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """A new flow, or a new draft version of one, written as YAML (prefilled from its latest version)."""
     flow = get_object_or_404(Flow, pk=pk) if pk else None
     latest = flow.versions.order_by("-number").first() if flow else None
-    text = services.flows_export(versions=[latest]) if latest else _TEMPLATE
+    text = services.flow_yaml(latest) if latest else _TEMPLATE
     error = ""
     if request.method == "POST":
         text = request.POST.get("definition", "")[:MAX_YAML_BYTES]

@@ -51,7 +51,9 @@ def test_several_slots_in_one_message(demo_flows):
 
 
 def test_a_correction_replaces_the_order_number(demo_flows):
-    conversation, replies = chat("has my order shipped yet", "BW-10423009", "sorry, it's BW-10423001", "jo@example.com")
+    _conversation, replies = chat(
+        "has my order shipped yet", "BW-10423009", "sorry, it's BW-10423001", "jo@example.com"
+    )
     assert "updated order number to BW-10423001" in replies[2].text
     assert "DHL" in replies[3].text
 
@@ -160,7 +162,7 @@ def test_a_knowledge_question_mid_flow_is_answered_then_the_flow_asks_again(
     for job in kb.jobs_create(files=read_path(DEMO_KB), verify=True):
         kb.job_run(job_id=job.pk)
     settings.READER_MIN_ANSWERABLE = 0.0
-    conversation, replies = chat(
+    _conversation, replies = chat(
         "where is my order", "BW-10423001", "How long does delivery to Germany take?", "jo@example.com"
     )
     assert replies[2].kind == "grounded"
