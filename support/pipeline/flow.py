@@ -147,7 +147,15 @@ def handoff_context(version_id: int, state: dict[str, Any], run_id: int | None) 
         "title": spec.title or spec.name.replace("-", " ").capitalize(),
         "objective": spec.objective,
         "version": version.number,
-        "slots": dict(state.get("slots", {})),
+        "slots": _ordered(spec, state.get("slots", {})),
         "pending": engine.pending_prompt(spec, state),
         "run": run_id,
     }
+
+
+def _ordered(spec: FlowSpec, slots: dict[str, Any]) -> dict[str, Any]:
+    """What the customer gave first, in the order the flow asks for it, then what calls returned;
+    empty values left out."""
+    names = [s.slot for s in spec.collects() if s.slot in slots]
+    names += sorted(k for k in slots if k not in names)
+    return {k: slots[k] for k in names if slots[k] not in ("", None)}
