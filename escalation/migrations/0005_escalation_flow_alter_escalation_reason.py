@@ -4,20 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('escalation', '0004_canned_replies'),
+        ("escalation", "0004_canned_replies"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='escalation',
-            name='flow',
+            model_name="escalation",
+            name="flow",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='escalation',
-            name='reason',
-            field=models.CharField(choices=[('no_answer', 'No grounded answer'), ('critical_topic', 'Critical topic'), ('customer_asked', 'Customer asked for a person'), ('guard_flag', 'Input guard flag'), ('limit', 'Turn or budget limit'), ('output_check', 'Output check'), ('flow_handoff', 'Flow handed over')], max_length=32),
+            model_name="escalation",
+            name="reason",
+            field=models.CharField(
+                choices=[
+                    ("no_answer", "No grounded answer"),
+                    ("critical_topic", "Critical topic"),
+                    ("customer_asked", "Customer asked for a person"),
+                    ("guard_flag", "Input guard flag"),
+                    ("limit", "Turn or budget limit"),
+                    ("output_check", "Output check"),
+                    ("flow_handoff", "Flow handed over"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -5,42 +5,81 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('flows', '0001_initial'),
-        ('support', '0007_conversation_context'),
+        ("flows", "0001_initial"),
+        ("support", "0007_conversation_context"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='conversation',
-            name='flow_state',
+            model_name="conversation",
+            name="flow_state",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AlterField(
-            model_name='message',
-            name='kind',
-            field=models.CharField(blank=True, choices=[('approved', 'Approved'), ('grounded', 'Grounded'), ('clarify', 'Clarify'), ('escalated', 'Escalated'), ('blocked', 'Blocked'), ('limit', 'Limit'), ('flow', 'Flow')], max_length=16),
+            model_name="message",
+            name="kind",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("approved", "Approved"),
+                    ("grounded", "Grounded"),
+                    ("clarify", "Clarify"),
+                    ("escalated", "Escalated"),
+                    ("blocked", "Blocked"),
+                    ("limit", "Limit"),
+                    ("flow", "Flow"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.CreateModel(
-            name='FlowRun',
+            name="FlowRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('flow_name', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('completed', 'Completed'), ('abandoned', 'Abandoned'), ('handed_off', 'Handed Off')], default='active', max_length=16)),
-                ('end_reason', models.CharField(blank=True, max_length=32)),
-                ('slots', models.JSONField(blank=True, default=dict)),
-                ('turns', models.PositiveIntegerField(default=0, help_text='Customer messages the flow read.')),
-                ('steps', models.PositiveIntegerField(default=0)),
-                ('started_at', models.DateTimeField()),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='flow_runs', to='support.conversation')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='flows.flowversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("flow_name", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("completed", "Completed"),
+                            ("abandoned", "Abandoned"),
+                            ("handed_off", "Handed Off"),
+                        ],
+                        default="active",
+                        max_length=16,
+                    ),
+                ),
+                ("end_reason", models.CharField(blank=True, max_length=32)),
+                ("slots", models.JSONField(blank=True, default=dict)),
+                ("turns", models.PositiveIntegerField(default=0, help_text="Customer messages the flow read.")),
+                ("steps", models.PositiveIntegerField(default=0)),
+                ("started_at", models.DateTimeField()),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="flow_runs", to="support.conversation"
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="runs", to="flows.flowversion"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at'],
-                'indexes': [models.Index(fields=['flow_name', 'started_at'], name='support_flo_flow_na_68ab1d_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('conversation',), name='one_active_flow_per_conversation')],
+                "ordering": ["-started_at"],
+                "indexes": [models.Index(fields=["flow_name", "started_at"], name="support_flo_flow_na_68ab1d_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "active")),
+                        fields=("conversation",),
+                        name="one_active_flow_per_conversation",
+                    )
+                ],
             },
         ),
     ]
