@@ -72,6 +72,9 @@ class Outcome:
     # The message is not for the flow (a question): the pipeline answers it, then asks `text`.
     defer: bool = False
     taken: list[str] = field(default_factory=list)  # slots set by this message
+    # The message filled nothing and was not a question: a failed try (a re-prompt, or the second
+    # one's hand-over). The caller may see whether it asks for another flow instead.
+    failed: bool = False
 
 
 def new_state() -> dict[str, Any]:
@@ -139,10 +142,23 @@ def _limit(flow: FlowSpec, default_max_steps: int) -> int:
     return flow.max_steps or default_max_steps
 
 
-def start(flow: FlowSpec, text: str, *, call: CallFn, today: date, max_steps: int, intro: str = "") -> Outcome:
-    """The flow begins with the message that triggered it (which may already hold slots)."""
+def start(
+    flow: FlowSpec,
+    text: str,
+    *,
+    call: CallFn,
+    today: date,
+    max_steps: int,
+    intro: str = "",
+    known: dict[str, Any] | None = None,
+) -> Outcome:
+    """The flow begins with the message that triggered it (which may already hold slots). `known`:
+    slots the customer gave before (in a flow they left for this one); those this flow collects are
+    kept, so nothing the customer typed is asked again."""
     state = new_state()
     state["turns"] = 1
+    wanted = {s.slot for s in flow.collects()}
+    state["slots"] = {k: v for k, v in (known or {}).items() if k in wanted}
     taken, _ = _take(flow, state, text, today)
     return _run(flow, state, call=call, max_steps=max_steps, said=[intro] if intro else [], taken=taken)
 
@@ -162,9 +178,9 @@ def advance(flow: FlowSpec, state: dict, text: str, *, call: CallFn, today: date
             return Outcome(render(pending.prompt, _values(flow, state)), Status.ACTIVE, state, defer=True)
         state["tries"] += 1
         if state["tries"] >= FAILED_TRIES:
-            return Outcome("", Status.HANDED_OFF, state, handoff_reason="invalid_input")
+            return Outcome("", Status.HANDED_OFF, state, handoff_reason="invalid_input", failed=True)
         again = pending.reprompt or f"Sorry, I didn't get that. {pending.prompt}"
-        return Outcome(render(again, _values(flow, state)), Status.ACTIVE, state)
+        return Outcome(render(again, _values(flow, state)), Status.ACTIVE, state, failed=True)
     said = []
     if corrected:
         values = _values(flow, state)

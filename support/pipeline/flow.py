@@ -46,6 +46,7 @@ class FlowStep:
     reply: Reply | None = None  # the flow's reply, which ends the turn
     repeat: str = ""  # the message was a question: the pipeline answers it, then this is asked again
     signals: dict[str, Any] = field(default_factory=dict)
+    left: FlowUpdate | None = None  # the run the customer left for another flow (a change of mind)
 
 
 def _call(deadline: float | None):
@@ -99,8 +100,12 @@ def _step(version_id: int, spec: FlowSpec, run_id: int | None, outcome: engine.O
     return FlowStep(update, _reply(spec, outcome, handover), signals=signals)
 
 
-def advance(conversation: Conversation, text: str, *, handover: str, deadline: float | None) -> FlowStep | None:
-    """The active flow reads the message; None when no flow is under way."""
+def advance(conversation: Conversation, text: str, *, vector, handover: str, deadline: float | None) -> FlowStep | None:
+    """The active flow reads the message; None when no flow is under way.
+
+    A message the flow cannot use (a failed try; not a question, which the pipeline answers) that
+    asks for another flow is a change of mind: the run under way ends abandoned and the other flow
+    starts with the message."""
     active = conversation.flow_state or {}
     if not active:
         return None
@@ -116,20 +121,38 @@ def advance(conversation: Conversation, text: str, *, handover: str, deadline: f
         today=timezone.localdate(),
         max_steps=settings.FLOW_MAX_STEPS,
     )
-    logger.info(
-        "flow step", extra={"flow": spec.name, "status": outcome.status, "slots": mask_slots(outcome.state["slots"])}
-    )
+    if outcome.failed and vector is not None:
+        other = selectors.trigger_match(vector=vector)
+        if other is not None and other.name != spec.name:
+            switched = start(
+                other.version_id, text, handover=handover, deadline=deadline, known=active["state"].get("slots")
+            )
+            if switched is not None:
+                left = engine.Outcome("", engine.Status.ABANDONED, {**active["state"], "turns": outcome.state["turns"]})
+                switched.left = _step(version.pk, spec, active.get("run"), left, handover).update
+                switched.left.end_reason = f"switched to {other.name}"[:32]
+                switched.signals["left"] = spec.name
+                return switched
+    masked = mask_slots(outcome.state["slots"])
+    logger.info("flow step", extra={"flow": spec.name, "status": outcome.status, "slots": masked})
     return _step(version.pk, spec, active.get("run"), outcome, handover)
 
 
-def start(version_id: int, text: str, *, handover: str, deadline: float | None) -> FlowStep | None:
+def start(
+    version_id: int, text: str, *, handover: str, deadline: float | None, known: dict[str, Any] | None = None
+) -> FlowStep | None:
     """The flow `version_id` begins with this message."""
     found = selectors.version_spec(version_id)
     if found is None:
         return None
     version, spec = found
     outcome = engine.start(
-        spec, text, call=_call(deadline), today=timezone.localdate(), max_steps=settings.FLOW_MAX_STEPS
+        spec,
+        text,
+        call=_call(deadline),
+        today=timezone.localdate(),
+        max_steps=settings.FLOW_MAX_STEPS,
+        known=known,
     )
     logger.info("flow started", extra={"flow": spec.name, "status": outcome.status})
     return _step(version.pk, spec, None, outcome, handover)

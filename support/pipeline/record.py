@@ -57,6 +57,8 @@ def reply_record(
     )
     tokens = reply.tokens_in + reply.tokens_out
     status = Conversation.Status.CLOSED if reply.close_conversation else None
+    if turn.flow_left is not None:  # the customer left one flow for another
+        flow_record(conversation=conversation, update=turn.flow_left, now=now)
     if turn.flow is not None:
         flow_record(conversation=conversation, update=turn.flow, now=now, ending=reply.escalate)
     if reply.escalate:

@@ -215,10 +215,12 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
     flowing = conversation is not None and guard_result.decision != GuardDecision.FLAGGED
     with _stage(turn, "flow"):
         step = (
-            flow_stage.advance(conversation, turn.text, handover=handover, deadline=turn.deadline) if flowing else None
+            flow_stage.advance(conversation, turn.text, vector=turn.vector, handover=handover, deadline=turn.deadline)
+            if flowing
+            else None
         )
     if step is not None:
-        turn.flow, turn.signals["flow"] = step.update, step.signals
+        turn.flow, turn.flow_left, turn.signals["flow"] = step.update, step.left, step.signals
         if step.reply is not None:
             return turn, step.reply
         turn.flow_repeat = step.repeat

@@ -173,3 +173,13 @@ def test_a_knowledge_question_mid_flow_is_answered_then_the_flow_asks_again(
 def test_unrelated_questions_do_not_start_a_flow(demo_flows):
     _, replies = chat("Do you sell gift cards?")
     assert replies[0].kind != "flow"
+
+
+def test_a_change_of_mind_to_another_flow_switches_flows(demo_flows):
+    conversation, replies = chat("where is my order", "BW-10423001", "actually I want to return my bike instead")
+    # the return flow asks for the e-mail next: the order number given to the first flow is kept
+    assert replies[-1].kind == "flow" and "e-mail" in replies[-1].text
+    runs = {r.flow_name: r for r in FlowRun.objects.filter(conversation=conversation)}
+    assert runs["order-status"].status == "abandoned" and runs["order-status"].end_reason == "switched to start-return"
+    assert runs["start-return"].status == "active"
+    assert runs["start-return"].slots == {"order_number": "BW-10423001", "item": "bike"}
