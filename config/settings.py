@@ -298,6 +298,8 @@ LLM_CACHE_SECONDS = env_int("LLM_CACHE_SECONDS", 7 * 24 * 3600, minimum=0)
 # A flow starts when a message is at least this close in meaning to its trigger examples
 # (flows.matcher: the score is the cosine to the nearest example, blended with the flow's centroid).
 FLOW_TRIGGER_THRESHOLD = env_float("FLOW_TRIGGER_THRESHOLD", 0.62)
+if not 0.0 < FLOW_TRIGGER_THRESHOLD <= 1.0:
+    raise ImproperlyConfigured(f"FLOW_TRIGGER_THRESHOLD={FLOW_TRIGGER_THRESHOLD} must be above 0 and at most 1")
 # Steps one flow may run in a conversation (each question asked, each say, call and branch): a flow
 # whose branches go round in circles is handed to a person instead of looping. A flow may set less.
 FLOW_MAX_STEPS = env_int("FLOW_MAX_STEPS", 40, minimum=2)

@@ -52,6 +52,9 @@ class Command(BaseCommand):
             accounts = demo.demo_accounts_ensure()
 
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1"}
+        # A flow's call step with a path goes to this server, on whatever port it was given.
+        local = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # noqa: S104 - compared, not bound
+        env.setdefault("FLOW_CALL_BASE_URL", f"http://{local}:{port}")
         if settings.USING_EMBEDDED_DB:
             # Children connect to the same embedded server without starting one.
             env["DATABASE_URL"] = settings.DATABASE_URL
