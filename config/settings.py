@@ -357,7 +357,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Demo --------------------------------------------------------------------------
 # Demo accounts exist only on the embedded default in DEBUG, never in production.
-DEMO_ENABLED = USING_EMBEDDED_DB and DEBUG
+# `serve` hands its children the embedded database's URL (so they do not start one) and says so with
+# GROUNDWORK_EMBEDDED_CHILD: the web process then serves the demo's own endpoints too (its flows call them).
+DEMO_ENABLED = (USING_EMBEDDED_DB or env_bool("GROUNDWORK_EMBEDDED_CHILD", False)) and DEBUG
 DEMO_PASSWORD = env_str("DEMO_PASSWORD")
 
 # --- Auth, i18n, static ----------------------------------------------------------------

@@ -58,6 +58,7 @@ class Command(BaseCommand):
         if settings.USING_EMBEDDED_DB:
             # Children connect to the same embedded server without starting one.
             env["DATABASE_URL"] = settings.DATABASE_URL
+            env["GROUNDWORK_EMBEDDED_CHILD"] = "1"  # still the embedded default: the demo is on (settings)
         base = Path(settings.BASE_DIR)
         bin_dir = Path(sys.executable).parent
         celery = [str(bin_dir / "celery"), "-A", "config"]
