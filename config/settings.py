@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "config",
     "demo",
     "knowledge",
+    "flows",
     "support",
     "escalation",
     "guardrails",
@@ -302,6 +303,26 @@ LLM_PROMPT_VERSION = "2026-11-28.1"
 LLM_BREAKER_FAILURES = env_int("LLM_BREAKER_FAILURES", 5, minimum=1)
 LLM_BREAKER_COOLDOWN_SECONDS = env_int("LLM_BREAKER_COOLDOWN_SECONDS", 30, minimum=1)
 LLM_CACHE_SECONDS = env_int("LLM_CACHE_SECONDS", 7 * 24 * 3600, minimum=0)
+
+# --- Flows (goal-oriented procedures; flows/) ----------------------------------------------
+# A flow starts when a message is at least this close in meaning to its trigger examples
+# (flows.matcher: the score is the cosine to the nearest example, blended with the flow's centroid).
+FLOW_TRIGGER_THRESHOLD = env_float("FLOW_TRIGGER_THRESHOLD", 0.62)
+if not 0.0 < FLOW_TRIGGER_THRESHOLD <= 1.0:
+    raise ImproperlyConfigured(f"FLOW_TRIGGER_THRESHOLD={FLOW_TRIGGER_THRESHOLD} must be above 0 and at most 1")
+# Steps one flow may run in a conversation (each question asked, each say, call and branch): a flow
+# whose branches go round in circles is handed to a person instead of looping. A flow may set less.
+FLOW_MAX_STEPS = env_int("FLOW_MAX_STEPS", 40, minimum=2)
+# A call step: per-attempt timeout (never past the turn's deadline), attempts (at most 3), and the
+# circuit breaker shared by every process (failures in a row, cool-down).
+FLOW_CALL_TIMEOUT_SECONDS = env_float("FLOW_CALL_TIMEOUT_SECONDS", 3.0)
+FLOW_CALL_MAX_ATTEMPTS = min(env_int("FLOW_CALL_MAX_ATTEMPTS", 3, minimum=1), 3)
+FLOW_CALL_BREAKER_FAILURES = env_int("FLOW_CALL_BREAKER_FAILURES", 5, minimum=1)
+FLOW_CALL_BREAKER_COOLDOWN_SECONDS = env_int("FLOW_CALL_BREAKER_COOLDOWN_SECONDS", 30, minimum=1)
+# A call step's url is a path on FLOW_CALL_BASE_URL (default: this server), or an http(s) address on
+# one of FLOW_CALL_ALLOWED_HOSTS: a flow cannot post a customer's details to any host a curator types.
+FLOW_CALL_BASE_URL = env_str("FLOW_CALL_BASE_URL") or f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1)}"
+FLOW_CALL_ALLOWED_HOSTS = env_list("FLOW_CALL_ALLOWED_HOSTS")
 SUPPORT_HOURS = env_str("SUPPORT_HOURS", "mon-fri 08:00-18:00; sat 09:00-13:00")
 SUPPORT_TIMEZONE = env_str("SUPPORT_TIMEZONE", "Europe/Amsterdam")
 SUPPORT_FIRST_REPLY_MINUTES = env_int("SUPPORT_FIRST_REPLY_MINUTES", 10, minimum=1)
@@ -346,7 +367,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Demo --------------------------------------------------------------------------
 # Demo accounts exist only on the embedded default in DEBUG, never in production.
-DEMO_ENABLED = USING_EMBEDDED_DB and DEBUG
+# `serve` hands its children the embedded database's URL (so they do not start one) and says so with
+# GROUNDWORK_EMBEDDED_CHILD: the web process then serves the demo's own endpoints too (its flows call them).
+DEMO_ENABLED = (USING_EMBEDDED_DB or env_bool("GROUNDWORK_EMBEDDED_CHILD", False)) and DEBUG
 DEMO_PASSWORD = env_str("DEMO_PASSWORD")
 
 # --- Auth, i18n, static ----------------------------------------------------------------

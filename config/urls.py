@@ -20,6 +20,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("kb/", include("knowledge.urls")),
+    path("kb/flows/", include("flows.urls")),
+    path("demo/", include("demo.urls")),
     path("console/", include("escalation.urls")),
     path("insights/", include("insights.urls")),
     path("security/", include("guardrails.urls")),

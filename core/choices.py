@@ -18,6 +18,7 @@ class ReplyKind(models.TextChoices):
     ESCALATED = "escalated"
     BLOCKED = "blocked"
     LIMIT = "limit"
+    FLOW = "flow"
 
 
 class Reason(models.TextChoices):
@@ -32,6 +33,8 @@ class Reason(models.TextChoices):
     VAGUE = "vague", "Question too vague"
     APPROVED = "approved_match", "Approved answer matched"
     GROUNDED = "grounded", "Answered from the knowledge base"
+    FLOW = "flow", "A step of a flow"
+    FLOW_HANDOFF = "flow_handoff", "Flow handed over"
 
 
 # What the codes in a reply's or an escalation's detail mean, for people: the pipeline writes
@@ -52,6 +55,10 @@ DETAIL_LABELS = {
     "commitment": "the reply promised something its sources do not",
     "language": "the reply was in another language",
     "inactivity": "the customer went quiet",
+    "invalid_input": "the customer's answer did not fit twice",
+    "call_failed": "the flow's action did not answer",
+    "handoff_step": "the flow hands this case to a person",
+    "step_limit": "the flow reached its step limit",
 }
 
 
@@ -64,6 +71,7 @@ KIND_LABELS = {
     ReplyKind.ESCALATED: "handed to a person",
     ReplyKind.BLOCKED: "blocked by the input guard",
     ReplyKind.LIMIT: "limit reached",
+    ReplyKind.FLOW: "a step of a flow",
 }
 
 
@@ -95,6 +103,7 @@ ESCALATION_REASONS = (
     Reason.GUARD,
     Reason.LIMIT,
     Reason.OUTPUT_CHECK,
+    Reason.FLOW_HANDOFF,
 )
 
 

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from flows import services as flow_services
+from flows.models import FlowVersion
 from knowledge import services
 from knowledge.models import Document
 from knowledge.sources import read_path
@@ -51,3 +53,14 @@ def demo_kb_load() -> int:
     for job in jobs:
         services.job_run(job_id=job.pk)
     return len(jobs)
+
+
+DEMO_FLOWS = Path(settings.BASE_DIR) / "demo" / "flows.yaml"
+
+
+def demo_flows_load() -> int:
+    """Import and approve the demo shop's flows; a flow whose latest version says the same is left
+    alone, so a curator's later edits (a newer version) are never overwritten by a restart."""
+    if FlowVersion.objects.exists():
+        return 0
+    return len(flow_services.flows_import(text=DEMO_FLOWS.read_text(), approve=True, note="demo"))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from escalation import services
 
 
-def on_handover_requested(sender: object, *, conversation, message, reason: str, priority: int, detail: str = "", **_):
+def on_handover_requested(
+    sender: object, *, conversation, message, reason: str, priority: int, detail: str = "", flow=None, **_
+):
     services.escalation_open(
-        conversation=conversation, message=message, reason=reason, priority=priority, detail=detail
+        conversation=conversation, message=message, reason=reason, priority=priority, detail=detail, flow=flow
     )

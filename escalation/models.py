@@ -47,6 +47,9 @@ class Escalation(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     first_reply_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The flow under way when a person was called (name, objective, collected slots, the question it
+    # was waiting on): the console shows it first, so the agent never asks again.
+    flow = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["priority", "opened_at"]

@@ -130,7 +130,13 @@ def escalation_resolve(*, escalation: Escalation, agent, outcome: str) -> Escala
 
 
 def escalation_open(
-    *, conversation: Conversation, message: Message | None, reason: str, priority: int, detail: str = ""
+    *,
+    conversation: Conversation,
+    message: Message | None,
+    reason: str,
+    priority: int,
+    detail: str = "",
+    flow: dict | None = None,
 ) -> None:
     """Open an escalation unless one is open already.
 
@@ -144,6 +150,7 @@ def escalation_open(
                 reason=reason,
                 priority=priority,
                 detail=detail[:300],
+                flow=flow,
             )
         ],
         ignore_conflicts=True,

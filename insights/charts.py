@@ -93,3 +93,35 @@ def line_chart(
         f'<text x="{pad_l - 4}" y="{y(lo) + 4:.1f}" text-anchor="end" class="chart-label">{escape(fmt(lo))}</text>'
         f"{axis}{lines}{dots}</svg>"
     )
+
+
+def outcome_bar(parts: list[tuple[str, int, str]], *, title: str, width: int = 520, height: int = 64) -> SafeString:
+    """One horizontal bar split by outcome (label, count, css class), each part labelled with its count:
+    how a flow's runs ended, at a glance."""
+    label = escape(title)
+    total = sum(n for _, n, _ in parts)
+    pad_l, pad_r, top, bar_h = 8, 8, 22, 18
+    if not total:
+        return mark_safe(  # noqa: S308 - built from escaped parts
+            f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{label}: no data">'
+            f'<text x="{pad_l}" y="16" class="chart-title">{label}</text>'
+            f'<text x="{width / 2}" y="{top + 14}" text-anchor="middle" class="chart-empty">no runs</text></svg>'
+        )
+    plot_w = width - pad_l - pad_r
+    x = float(pad_l)
+    rects, legend = [], []
+    for name, n, css in parts:
+        w = plot_w * n / total
+        if n:
+            rects.append(
+                f'<rect x="{x:.1f}" y="{top}" width="{w:.1f}" height="{bar_h}" class="bar {escape(css)}">'
+                f"<title>{escape(name)}: {n}</title></rect>"
+            )
+        x += w
+        legend.append(f"{escape(name)} {n}")
+    summary = " · ".join(legend)
+    return mark_safe(  # noqa: S308 - built from escaped parts
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{label}: {summary}">'
+        f'<text x="{pad_l}" y="16" class="chart-title">{label}</text>{"".join(rects)}'
+        f'<text x="{pad_l}" y="{top + bar_h + 16}" class="chart-label">{summary}</text></svg>'
+    )

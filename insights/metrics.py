@@ -10,6 +10,8 @@ by the live figures for today, so the two can never disagree:
   customer rated it well (a thumbs-up, or 4-5 stars) or the customer left after
   a grounded or approved answer without asking further (time: from the first
   message to that last answer);
+- a conversation whose flow met its objective (a completed flow run) and
+  that was not escalated is *resolved by the bot* too (time: to the flow's end);
 - *containment* is the share resolved by the bot.
 
 Samples (resolution times, latencies) are kept exactly while they are few
@@ -23,14 +25,15 @@ import bisect
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from escalation.models import Escalation
-from support.models import Citation, Conversation, Message
+from support.models import Citation, Conversation, FlowRun, Message
 
 EXACT_LIMIT = 2000
 SECONDS_BUCKETS = [5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400, 172800]
@@ -128,6 +131,12 @@ def conversations(*, start: datetime, end: datetime, channel: str = "", document
                 "id", "conversation_id", "reason", "status", "resolved_at", "opened_at"
             ),
         ),
+        Prefetch(
+            "flow_runs",
+            queryset=FlowRun.objects.filter(status=FlowRun.Status.COMPLETED)
+            .order_by("ended_at")
+            .only("id", "conversation_id", "status", "ended_at"),
+        ),
     )
 
 
@@ -148,7 +157,10 @@ def facts_for(conversation: Conversation, now: datetime) -> Facts:
             now - conversation.last_activity_at > timedelta(seconds=settings.CHAT_INACTIVITY_TIMEOUT_SECONDS)
         )
         last = messages[-1] if messages else None
-        if liked is not None or (conversation.rating or 0) >= GOOD_RATING:
+        completed = [r for r in conversation.flow_runs.all() if r.ended_at is not None]
+        if completed:  # a flow met its objective: a resolution
+            resolved_by, seconds = "bot", (completed[0].ended_at - start).total_seconds()
+        elif liked is not None or (conversation.rating or 0) >= GOOD_RATING:
             resolved_by = "bot"
             seconds = ((liked or last).created_at - start).total_seconds() if (liked or last) else 0.0
         elif ended and last is not None and last.role == Message.Role.BOT and last.kind in ("grounded", "approved"):
@@ -339,3 +351,63 @@ def day_figures(data: dict) -> dict:
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     start = timezone.make_aware(datetime.combine(day, datetime.min.time()), timezone.get_default_timezone())
     return start, start + timedelta(days=1)
+
+
+# --- flows -------------------------------------------------------------------------------------------------
+
+# A flow run is *completed* when its objective was met, *handed off* when a person took over (with the
+# slots), *abandoned* when the customer cancelled it or went quiet (a run still active in a conversation
+# idle past CHAT_INACTIVITY_TIMEOUT_SECONDS, or closed, is abandoned). Turns and time to completion are
+# over completed runs: customer messages the flow read, and seconds from the trigger to the end.
+_FLOW_SQL = """
+SELECT r.flow_name,
+       count(*),
+       count(*) FILTER (WHERE r.status = 'completed'),
+       count(*) FILTER (WHERE r.status = 'handed_off'),
+       count(*) FILTER (WHERE r.status = 'abandoned'
+                         OR (r.status = 'active' AND (c.status <> 'open' OR c.last_activity_at < %(idle)s))),
+       count(*) FILTER (WHERE r.status = 'active' AND c.status = 'open' AND c.last_activity_at >= %(idle)s),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY r.turns) FILTER (WHERE r.status = 'completed'),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.ended_at - r.started_at))
+           FILTER (WHERE r.status = 'completed')
+  FROM support_flowrun r
+  JOIN support_conversation c ON c.id = r.conversation_id
+ WHERE r.started_at >= %(start)s AND r.started_at < %(end)s
+ GROUP BY r.flow_name
+ ORDER BY r.flow_name
+"""
+
+
+@dataclass(frozen=True)
+class FlowOutcome:
+    flow: str
+    started: int
+    completed: int
+    handed_off: int
+    abandoned: int
+    active: int
+    turns_p50: float | None
+    seconds_p50: float | None
+
+    @property
+    def completion_rate(self) -> float | None:
+        return self.completed / self.started if self.started else None
+
+
+def flow_outcomes(*, start: datetime | None = None, end: datetime | None = None, now: datetime | None = None):
+    """Per flow: started, completed, handed off, abandoned, still active; median turns and seconds to
+    completion. One query over the runs started in [start, end) (default: all)."""
+    now = now or timezone.now()
+    params = {
+        "start": start or datetime(2000, 1, 1, tzinfo=UTC),
+        "end": end or now + timedelta(seconds=1),
+        "idle": now - timedelta(seconds=settings.CHAT_INACTIVITY_TIMEOUT_SECONDS),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_FLOW_SQL, params)
+        rows = cursor.fetchall()
+    return [FlowOutcome(r[0], r[1], r[2], r[3], r[4], r[5], _float(r[6]), _float(r[7])) for r in rows]
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)

@@ -71,6 +71,27 @@ class GroundworkCollector:
             "1 while the LLM circuit breaker is open",
             value=1.0 if llm.breaker_state() == "open" else 0.0,
         )
+        runs = CounterMetricFamily("groundwork_flow_runs", "Flow runs by flow and outcome", labels=["flow", "outcome"])
+        flow_turns = GaugeMetricFamily(
+            "groundwork_flow_turns_to_completion", "Median customer turns of a completed flow", labels=["flow"]
+        )
+        seconds = GaugeMetricFamily(
+            "groundwork_flow_seconds_to_completion", "Median seconds from trigger to completion", labels=["flow"]
+        )
+        for f in metrics.flow_outcomes():
+            for outcome, n in (
+                ("started", f.started),
+                ("completed", f.completed),
+                ("handed_off", f.handed_off),
+                ("abandoned", f.abandoned),
+            ):
+                runs.add_metric([f.flow, outcome], n)
+            if f.turns_p50 is not None:
+                flow_turns.add_metric([f.flow], f.turns_p50)
+                seconds.add_metric([f.flow], f.seconds_p50 or 0.0)
+        yield runs
+        yield flow_turns
+        yield seconds
         turn_buckets, turn_sum = _buckets(data["turn_ms"])
         turn = HistogramMetricFamily("groundwork_turn_seconds", "Time of one chat turn")
         turn.add_metric([], turn_buckets, turn_sum)

@@ -10,6 +10,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from escalation.models import Escalation
+from flows.slots import mask
 from insights import metrics
 from insights.models import DailyRollup
 from knowledge.models import Document
@@ -104,7 +105,8 @@ def knowledge_gaps(*, start, end, threshold: float = 0.72, limit: int = 8, recen
     )
     if not rows:
         return []
-    texts = [r[0] for r in rows]
+    # The dashboard shows these to curators: e-mail addresses and phone numbers in them are masked.
+    texts = [mask(r[0]) for r in rows]
     vectors = np.array([np.asarray(r[1], dtype=np.float32) for r in rows])
     centroids: list[np.ndarray] = []
     members: list[list[int]] = []

@@ -157,11 +157,26 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     ]
     start, _ = metrics.day_bounds(period.start)
     _, end = metrics.day_bounds(period.end)
+    flows = metrics.flow_outcomes(start=start, end=min(end, now), now=now)
+    flow_charts = [
+        charts.outcome_bar(
+            [
+                ("completed", f.completed, "ok"),
+                ("handed off", f.handed_off, "warn"),
+                ("abandoned", f.abandoned, "bad"),
+                ("in progress", f.active, "muted"),
+            ],
+            title=f"Flow “{f.flow}”: {f.started} started",
+        )
+        for f in flows
+    ]
     top_docs, never_cited = selectors.document_citations(data)
     context = {
         "period": period,
         "tiles": tiles,
         "charts": chart_list,
+        "flows": flows,
+        "flow_charts": flow_charts,
         "summary": cur,
         "data": data,
         "reasons": sorted(data.get("escalations_by_reason", {}).items(), key=lambda kv: -kv[1]),

@@ -36,6 +36,9 @@ class Conversation(models.Model):
     last_activity_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     close_reason = models.CharField(max_length=32, blank=True)
+    # The flow under way, if any: {"run": FlowRun id, "version": FlowVersion id, "state": the engine's
+    # state, slots included}. Empty when no flow is active (one flow at a time).
+    flow_state = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -151,3 +154,37 @@ class DailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date}: {self.tokens} tokens"
+
+
+class FlowRun(models.Model):
+    """One flow followed in one conversation, from its trigger to its end: what the outcome metrics
+    count (started, completed, abandoned, handed off; turns and time to completion)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        COMPLETED = "completed"  # the objective was met
+        ABANDONED = "abandoned"  # the customer cancelled, or went quiet
+        HANDED_OFF = "handed_off"  # a person took over, with the slots
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="flow_runs")
+    version = models.ForeignKey("flows.FlowVersion", on_delete=models.PROTECT, related_name="runs")
+    flow_name = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status, default=Status.ACTIVE)
+    end_reason = models.CharField(max_length=32, blank=True)
+    slots = models.JSONField(default=dict, blank=True)
+    turns = models.PositiveIntegerField(default=0, help_text="Customer messages the flow read.")
+    steps = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"], condition=Q(status="active"), name="one_active_flow_per_conversation"
+            ),
+        ]
+        indexes = [models.Index(fields=["flow_name", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.flow_name} ({self.status})"

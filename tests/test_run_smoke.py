@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -67,6 +68,15 @@ def _get(url: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
+def _post(url: str, body: dict, token: str = "") -> dict:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read().decode())
+
+
 def _stop(process: subprocess.Popen, log: Path) -> str:
     process.send_signal(signal.SIGINT)
     try:
@@ -94,6 +104,15 @@ def test_run_starts_serves_and_stops_cleanly(tmp_path):
     status, body = _get(f"http://127.0.0.1:{port}/readyz")
     assert status == 200, body
     assert '"model": "ok"' in body
+    # The demo's flows work out of the box: the order-status flow calls the demo's own endpoint.
+    assert "Loaded the demo flows (3)" in text
+    created = _post(f"http://127.0.0.1:{port}/api/v1/conversations/", {})
+    turn = _post(
+        f"http://127.0.0.1:{port}/api/v1/conversations/{created['id']}/messages/",
+        {"text": "Where is my order? BW-10423001, jo@example.com"},
+        token=created["token"],
+    )
+    assert turn["reply"]["kind"] == "flow" and "JD014600003121" in turn["reply"]["text"], turn
 
     text = _stop(process, log)
     assert process.returncode == 0, text[-2000:]

@@ -28,15 +28,12 @@ from django.core.cache import cache
 
 from core import cache as counters
 from core import events
+from core.breaker import CircuitBreaker
 from core.text import estimate_tokens
 from support.pipeline.types import Passage
 
 logger = logging.getLogger(__name__)
 
-_BREAKER_FAILURES = "llm:breaker:failures"
-_BREAKER_OPEN_UNTIL = "llm:breaker:open_until"
-_BREAKER_TRIPS = "llm:breaker:trips"
-_BREAKER_PROBE = "llm:breaker:probe"
 # Time kept back from the deadline for the stages after compose (verify, output check, record).
 AFTER_COMPOSE_SECONDS = 0.3
 # An attempt with less time left than this is not started: it could not get an answer back.
@@ -83,57 +80,32 @@ def canary() -> str:
 # --- Circuit breaker ---------------------------------------------------------------------------
 
 
+def _on_trip(failures: int) -> None:
+    logger.warning("llm circuit breaker opened", extra={"cooldown_s": settings.LLM_BREAKER_COOLDOWN_SECONDS})
+    _alert("breaker_open", f"The LLM circuit breaker opened after {failures} failures in a row")
+
+
+BREAKER = CircuitBreaker(
+    "llm",
+    failures=lambda: settings.LLM_BREAKER_FAILURES,
+    cooldown=lambda: settings.LLM_BREAKER_COOLDOWN_SECONDS,
+    probe_seconds=lambda: settings.CHAT_TURN_DEADLINE_SECONDS,
+    on_trip=_on_trip,
+)
+
+
 def breaker_open() -> bool:
-    until = cache.get(_BREAKER_OPEN_UNTIL)
-    return bool(until and until > time.time())
+    return BREAKER.is_open()
 
 
 def breaker_state() -> str:
-    until = cache.get(_BREAKER_OPEN_UNTIL)
-    if until and until > time.time():
-        return "open"
-    return "half_open" if until else "closed"
-
-
-def _record_success() -> None:
-    cache.delete_many([_BREAKER_FAILURES, _BREAKER_OPEN_UNTIL, _BREAKER_PROBE])
-
-
-def _admit_call() -> str | None:
-    """ "closed" (call freely), "probe" (half-open, and this turn won the one trial call) or None.
-
-    The probe is a cache `add` (atomic on Redis and the database cache), so exactly one turn in
-    all processes gets it; it expires soon after the turn's deadline if its holder dies."""
-    until = cache.get(_BREAKER_OPEN_UNTIL)
-    if not until:
-        return "closed"
-    if until > time.time():
-        return None
-    return "probe" if cache.add(_BREAKER_PROBE, 1, int(settings.CHAT_TURN_DEADLINE_SECONDS) + 5) else None
-
-
-def _trip() -> None:
-    cache.set(_BREAKER_OPEN_UNTIL, time.time() + settings.LLM_BREAKER_COOLDOWN_SECONDS, 3600)
-    cache.set(_BREAKER_FAILURES, 0, 3600)
-    cache.delete(_BREAKER_PROBE)
+    return BREAKER.state()
 
 
 def _record_failure(*, probe: bool = False) -> None:
+    BREAKER.failure(probe=probe)
     if probe:
-        # The one trial call after the cool-down failed: open again for another cool-down.
-        _trip()
         logger.warning("llm circuit breaker probe failed; open again")
-        return
-    try:
-        failures = cache.incr(_BREAKER_FAILURES)
-    except ValueError:
-        cache.set(_BREAKER_FAILURES, 1, 3600)
-        failures = 1
-    if failures >= settings.LLM_BREAKER_FAILURES:
-        _trip()
-        _count(_BREAKER_TRIPS)
-        logger.warning("llm circuit breaker opened", extra={"cooldown_s": settings.LLM_BREAKER_COOLDOWN_SECONDS})
-        _alert("breaker_open", f"The LLM circuit breaker opened after {failures} failures in a row")
 
 
 def _count_retry() -> None:
@@ -153,7 +125,7 @@ def retry_count() -> int:
 
 
 def breaker_trips() -> int:
-    return int(cache.get(_BREAKER_TRIPS) or 0)
+    return BREAKER.trips()
 
 
 def _count(key: str) -> None:
@@ -200,7 +172,7 @@ def complete(
     none that could wait past `deadline` (a time.monotonic() value; default: a whole turn from now)."""
     if deadline is None:
         deadline = time.monotonic() + settings.CHAT_TURN_DEADLINE_SECONDS
-    admitted = _admit_call()
+    admitted = BREAKER.admit()
     if admitted is None:
         raise LLMUnavailable("circuit breaker open")
     probe = admitted == "probe"
@@ -233,7 +205,7 @@ def complete(
             if not isinstance(text, str):
                 raise ValueError("no text in the reply")
             usage = payload.get("usage") or {}
-            _record_success()
+            BREAKER.success()
             return LLMResult(
                 text=text.strip(),
                 tokens_in=int(usage.get("prompt_tokens") or 0),
@@ -247,7 +219,7 @@ def complete(
             if breaker_open():
                 break
     if probe and attempts == 0:
-        cache.delete(_BREAKER_PROBE)  # never called: let another turn probe
+        BREAKER.release_probe()  # never called: let another turn probe
     raise LLMUnavailable(last_error or "no attempt made", attempts)
 
 

@@ -7,14 +7,15 @@ Everything a turn writes is written here (the stages before it only read), so
 from __future__ import annotations
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from core import events
 from core.choices import Reason
 from core.choices import ReplyKind as Kind
 from guardrails.scoring import GuardResult
 from guardrails.services import security_event_record
-from support.models import Citation, Conversation, Message
-from support.pipeline import policy
+from support.models import Citation, Conversation, FlowRun, Message
+from support.pipeline import flow, policy
 from support.pipeline.types import Reply, Turn
 
 
@@ -56,6 +57,10 @@ def reply_record(
     )
     tokens = reply.tokens_in + reply.tokens_out
     status = Conversation.Status.CLOSED if reply.close_conversation else None
+    if turn.flow_left is not None:  # the customer left one flow for another
+        flow_record(conversation=conversation, update=turn.flow_left, now=now)
+    if turn.flow is not None:
+        flow_record(conversation=conversation, update=turn.flow, now=now, ending=reply.escalate)
     if reply.escalate:
         status = Conversation.Status.HUMAN  # a person owns it now
         hand_over(
@@ -65,7 +70,8 @@ def reply_record(
         conversation,
         now=now,
         tokens=tokens,
-        turns=0 if reply.kind == Kind.LIMIT else 1,
+        # A flow's own steps do not use up the conversation's questions (its step limit bounds it).
+        turns=0 if reply.kind in (Kind.LIMIT, Kind.FLOW) else 1,
         status=status,
         close_reason=reply.close_conversation,
     )
@@ -116,15 +122,71 @@ def conversation_count_turn(
     if row is None:  # deleted while the turn ran: as refresh_from_db would
         raise Conversation.DoesNotExist(f"Conversation {conversation.pk} no longer exists.")
     for field, value in zip(fields, row, strict=True):
+        if hasattr(field, "from_db_value"):  # a JSON column comes back as text from a raw cursor
+            value = field.from_db_value(value, None, connection)
         setattr(conversation, field.attname, value)
+
+
+def flow_record(*, conversation: Conversation, update: flow.FlowUpdate, now, ending: bool = False) -> None:
+    """The flow's run and the conversation's flow state after this turn. A run that is still active
+    keeps its state on the conversation; one that ended clears it (one flow at a time). With
+    `ending` (the turn hands over), an active run stays on the conversation for `hand_over`."""
+    state = update.state
+    values = {
+        "status": update.status,
+        "end_reason": update.end_reason,
+        "slots": state.get("slots", {}),
+        "turns": state.get("turns", 0),
+        "steps": state.get("steps", 0),
+        "ended_at": None if update.status == FlowRun.Status.ACTIVE else now,
+    }
+    if update.run_id is None:
+        run = FlowRun.objects.create(
+            conversation=conversation,
+            version_id=update.version_id,
+            flow_name=update.flow_name,
+            started_at=now,
+            **values,
+        )
+        run_id = run.pk
+    else:
+        run_id = update.run_id
+        FlowRun.objects.filter(pk=run_id).update(**values)
+    if update.status == FlowRun.Status.ACTIVE or (ending and update.status == FlowRun.Status.HANDED_OFF):
+        flow_state = {"run": run_id, "version": update.version_id, "state": state}
+    else:
+        flow_state = {}
+    Conversation.objects.filter(pk=conversation.pk).update(flow_state=flow_state)
+    conversation.flow_state = flow_state
+
+
+def _flow_handover(conversation: Conversation) -> dict | None:
+    """A person takes over mid-flow: the run ends handed off, and its context goes to the agent."""
+    active = conversation.flow_state or {}
+    if not active:
+        return None
+    context = flow.handoff_context(active["version"], active.get("state", {}), active.get("run"))
+    FlowRun.objects.filter(pk=active.get("run"), status=FlowRun.Status.ACTIVE).update(
+        status=FlowRun.Status.HANDED_OFF, end_reason="escalated", ended_at=timezone.now()
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(flow_state={})
+    conversation.flow_state = {}
+    return context
 
 
 def hand_over(
     *, conversation: Conversation, message: Message | None, reason: str, priority: int, detail: str = ""
 ) -> None:
-    """A person takes over: the escalation app opens the queue entry, in this transaction."""
+    """A person takes over: the escalation app opens the queue entry, in this transaction, with the
+    flow under way (its objective and collected slots) when there is one."""
     events.handover_requested.send(
-        sender=Conversation, conversation=conversation, message=message, reason=reason, priority=priority, detail=detail
+        sender=Conversation,
+        conversation=conversation,
+        message=message,
+        reason=reason,
+        priority=priority,
+        detail=detail,
+        flow=_flow_handover(conversation),
     )
 
 

@@ -27,6 +27,7 @@ from core.choices import GuardDecision, Priority, Reason
 from core.choices import ReplyKind as Kind
 from core.events import AlertKind
 from core.text import estimate_tokens, normalize_question
+from flows import selectors as flow_selectors
 from guardrails.sanitize import sanitize
 from guardrails.scoring import score_message
 from knowledge import selectors
@@ -34,6 +35,7 @@ from knowledge.models import KnowledgeState
 from support import hours
 from support.models import Conversation, Message
 from support.pipeline import compose, lexicon, llm, output, polarity, policy, read, record, triggers, verify
+from support.pipeline import flow as flow_stage
 from support.pipeline.types import Reply, Turn
 from support.reader import model as reader_model
 from support.selectors import CitedSource
@@ -46,6 +48,7 @@ STAGES = (
     "embed",
     "injection",
     "triggers",
+    "flow",
     "approved",
     "retrieval",
     "read",
@@ -101,7 +104,8 @@ def _stage(turn: Turn, name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        turn.stage_ms[name] = round((time.perf_counter() - start) * 1000, 2)
+        # a stage timed in two parts (the flow's: under way, then starting) adds up
+        turn.stage_ms[name] = round(turn.stage_ms.get(name, 0.0) + (time.perf_counter() - start) * 1000, 2)
 
 
 def _escalate(text: str, reason: str, **signals) -> Reply:
@@ -149,6 +153,9 @@ def turn(*, conversation: Conversation, text: str, ip: str = "", now=None) -> Tu
         conversation.refresh_from_db()
         return TurnResult(conversation, message, None, new_token, stage_ms=state.stage_ms)
     state, reply = answer(text=text, conversation=conversation, now=now, state=state)
+    if state.flow_repeat and not reply.escalate and reply.kind != Kind.FLOW:
+        # A question asked in the middle of a flow was answered; the flow asks its question again.
+        reply.text = f"{reply.text}\n\n{state.flow_repeat}"
     customer_text = state.text or text[: settings.CHAT_MAX_MESSAGE_CHARS]
     with _stage(state, "record"):
         bot = record.reply_record(
@@ -209,6 +216,19 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
     if reply is not None:
         return turn, reply
 
+    flowing = conversation is not None and guard_result.decision != GuardDecision.FLAGGED
+    with _stage(turn, "flow"):
+        step = (
+            flow_stage.advance(conversation, turn.text, vector=turn.vector, handover=handover, deadline=turn.deadline)
+            if flowing
+            else None
+        )
+    if step is not None:
+        turn.flow, turn.flow_left, turn.signals["flow"] = step.update, step.left, step.signals
+        if step.reply is not None:
+            return turn, step.reply
+        turn.flow_repeat = step.repeat
+
     with _stage(turn, "approved"):
         matches = selectors.approved_matches(vector=turn.vector, now=now, limit=1)
         if matches:
@@ -216,7 +236,20 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
                 "version_id": matches[0].version_id,
                 "similarity": round(matches[0].similarity, 4),
             }
-    if matches and matches[0].similarity >= settings.APPROVED_MATCH_THRESHOLD:
+    approved_ok = bool(matches) and matches[0].similarity >= settings.APPROVED_MATCH_THRESHOLD
+    if flowing and step is None:
+        # No flow under way: a flow whose trigger examples match better than any approved answer starts.
+        with _stage(turn, "flow"):
+            trigger = flow_selectors.trigger_match(vector=turn.vector)
+            if trigger is not None:
+                turn.signals["flow_trigger"] = {"flow": trigger.name, "score": round(trigger.score, 4)}
+            started = None
+            if trigger is not None and not (approved_ok and matches[0].similarity >= trigger.score):
+                started = flow_stage.start(trigger.version_id, turn.text, handover=handover, deadline=turn.deadline)
+        if started is not None and started.reply is not None:
+            turn.flow, turn.signals["flow"] = started.update, started.signals
+            return turn, started.reply
+    if approved_ok:
         best = matches[0]
         return turn, Reply(
             kind=Kind.APPROVED, text=best.text, reason=Reason.APPROVED, approved_version_id=best.version_id

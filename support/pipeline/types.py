@@ -59,3 +59,6 @@ class Turn:
     budget_exhausted: bool = False
     guard: object | None = None  # guardrails.scoring.GuardResult, recorded as a SecurityEvent
     deadline: float | None = None  # time.monotonic() by which every outside call must be over
+    flow: object | None = None  # support.pipeline.flow.FlowUpdate: what record writes for the flow
+    flow_left: object | None = None  # a FlowUpdate for the run the customer left for another flow
+    flow_repeat: str = ""  # a question asked mid-flow: the flow's pending question, asked after the answer

@@ -4,11 +4,12 @@ repeated read cannot creep back in unnoticed.
 What a grounded turn reads and writes (in a test the turn's transaction is a savepoint):
 the conversation (1); the per-IP and per-conversation rate-limit counters, both in one
 statement (1); today's token usage (1); the guard's nearest injection patterns (1); approved
-answers (1); the knowledge generation, the question's lexemes and the hybrid search, which
-brings the passages' sentence data along (3); the record: customer message, reply, citations, conversation
-counters (returning the row, so it is not read again), today's tokens, security event, in one
-transaction (6 + 2). The response's citations are the passages the turn cited: nothing is
-read back.
+answers (1); the flows' trigger examples (1: with no flow under way, which flow the message asks
+for; a flow under way is on the conversation row already); the knowledge generation, the question's
+lexemes and the hybrid search, which brings the passages' sentence data along (3); the record:
+customer message, reply, citations, conversation counters (returning the row, so it is not read
+again), today's tokens, security event, in one transaction (6 + 2). The response's citations
+are the passages the turn cited: nothing is read back.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from knowledge import services as knowledge_services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("answer_freely")]
 
-GROUNDED_TURN_QUERIES = 16
-APPROVED_TURN_QUERIES = 11
+GROUNDED_TURN_QUERIES = 17
+APPROVED_TURN_QUERIES = 12
 
 
 def start(api: APIClient) -> tuple[str, str]:

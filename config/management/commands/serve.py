@@ -46,12 +46,19 @@ class Command(BaseCommand):
             loaded = demo.demo_kb_load()
             if loaded:
                 self.stdout.write(f"Loaded the demo knowledge base ({loaded} documents).")
+            flows = demo.demo_flows_load()
+            if flows:
+                self.stdout.write(f"Loaded the demo flows ({flows}).")
             accounts = demo.demo_accounts_ensure()
 
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1"}
+        # A flow's call step with a path goes to this server, on whatever port it was given.
+        local = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # noqa: S104 - compared, not bound
+        env.setdefault("FLOW_CALL_BASE_URL", f"http://{local}:{port}")
         if settings.USING_EMBEDDED_DB:
             # Children connect to the same embedded server without starting one.
             env["DATABASE_URL"] = settings.DATABASE_URL
+            env["GROUNDWORK_EMBEDDED_CHILD"] = "1"  # still the embedded default: the demo is on (settings)
         base = Path(settings.BASE_DIR)
         bin_dir = Path(sys.executable).parent
         celery = [str(bin_dir / "celery"), "-A", "config"]
