@@ -1,7 +1,37 @@
-import os
+"""The ASGI application `make run` serves (gunicorn with uvicorn workers, config/asgi_worker.py).
 
-from django.core.asgi import get_asgi_application
+`/events/` is the live-events stream (core/live.py), served on the event loop: an open stream holds
+no thread. Everything else is the WSGI application, as before, on a fixed pool of WEB_THREADS
+threads (a2wsgi), so views, persistent database connections and the start-up warm-up behave as they
+did under gunicorn's threads. The WSGI entry point (config/wsgi.py) still works alone; its pages
+then find no `/events/` and poll."""
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from a2wsgi import WSGIMiddleware
+from django.conf import settings
 
-application = get_asgi_application()
+from config.wsgi import application as wsgi_application  # sets Django up and warms the process
+from core import live
+
+EVENTS_PATH = "/events/"
+
+_pages = WSGIMiddleware(wsgi_application, workers=settings.WEB_THREADS)
+
+
+async def application(scope, receive, send) -> None:
+    if scope["type"] == "lifespan":  # nothing to set up or tear down per process
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await live.hub().stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["type"] != "http":  # no WebSockets: the events are one-way
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1003})
+        return
+    if scope["path"] == EVENTS_PATH:
+        await live.events_app(scope, receive, send)
+        return
+    await _pages(scope, receive, send)
