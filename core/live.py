@@ -36,6 +36,7 @@ from core.net import address_of
 logger = logging.getLogger("groundwork.live")
 
 CHANNEL = "groundwork_live"
+EVENTS_PATH = "/events/"  # config/asgi.py routes it here
 TICKET_SALT = "groundwork.live.ticket"
 # NOTIFY payloads are limited to 8,000 bytes; events are a few dozen.
 MAX_PAYLOAD = 7900
@@ -100,7 +101,7 @@ def events_url(subscription: Subscription, *, last_id: int = 0) -> str:
     """Where a page opens its stream ("" when live events are off: the page polls)."""
     if not settings.LIVE_EVENTS_ENABLED:
         return ""
-    return f"/events/?ticket={ticket(subscription)}&last={int(last_id)}"
+    return f"{EVENTS_PATH}?ticket={ticket(subscription)}&last={int(last_id)}"
 
 
 # --- Limits ------------------------------------------------------------------------------------
