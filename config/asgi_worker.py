@@ -19,7 +19,9 @@ from uvicorn_worker import UvicornWorker
 from core import live
 
 
-class _Server(Server):
+class LiveServer(Server):
+    """uvicorn's server, ending the event streams before it waits for open responses."""
+
     async def shutdown(self, sockets=None) -> None:
         live.close_all()
         await super().shutdown(sockets)
@@ -30,7 +32,7 @@ class Worker(UvicornWorker):
 
     async def _serve(self) -> None:
         self.config.app = self.wsgi
-        server = _Server(config=self.config)
+        server = LiveServer(config=self.config)
         self._install_sigquit_handler()
         await server.serve(sockets=self.sockets)
         if not server.started:

@@ -68,6 +68,7 @@
       setMode();
     };
     const onEvent = (event) => {
+      channel.lastEvent = performance.now();
       let data = {};
       try { data = JSON.parse(event.data || "{}"); } catch (e) { data = {}; }
       schedule(channel.key);
@@ -110,8 +111,18 @@
     setMode();
   }
 
+  // A fetch that was already under way when an event came (htmx drops a second request from the
+  // same element), or an older response that lands after a newer one (the customer's own send
+  // redraws the same transcript), would leave the page behind: every request is stamped when it
+  // starts, and once it has settled or failed, a channel told of something later fetches again.
+  const recheck = (xhr, delay) => {
+    if (!xhr || xhr.liveStart === undefined) return;
+    channels.forEach((channel) => { if (channel.lastEvent > xhr.liveStart) schedule(channel.key, delay); });
+  };
+  document.addEventListener("htmx:beforeRequest", (e) => { if (e.detail.xhr) e.detail.xhr.liveStart = performance.now(); });
+  document.addEventListener("htmx:afterSettle", (e) => { scan(); recheck(e.detail.xhr); });
+  ["htmx:sendError", "htmx:responseError"].forEach((name) => document.addEventListener(name, (e) => recheck(e.detail.xhr, 1000)));
   document.addEventListener("DOMContentLoaded", scan);
-  document.addEventListener("htmx:afterSettle", scan);
   window.addEventListener("pagehide", () => channels.forEach(close));
   if (document.readyState !== "loading") scan();
 })();
