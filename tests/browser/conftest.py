@@ -78,7 +78,7 @@ def asgi_server(transactional_db):
     from django.contrib.staticfiles.handlers import StaticFilesHandler
     from django.core.wsgi import get_wsgi_application
 
-    from config.asgi import make_application
+    from config.asgi_app import make_application
     from config.asgi_worker import LiveServer
 
     sock = socket.socket()

@@ -106,3 +106,37 @@ def test_customer_sees_the_agent_typing(browser, live_server, live_demo_kb):
 
     customer.get_by_text("Dana is typing…").wait_for(timeout=12_000)
     shot(customer, "chat-agent-typing")
+
+
+def test_unread_sound_is_off_by_default_and_a_setting_in_the_widget(page, asgi_server, live_demo_kb):
+    """The closed launcher plays a short tone for a new reply only once the customer turns the sound on
+    in the chat (a tone made with Web Audio: the launcher counts the ones it played)."""
+    agent = User.objects.create_user("dana", password="pw", first_name="Dana", is_staff=True)
+    agent.groups.add(Group.objects.get_or_create(name="agents")[0])
+    page.goto(f"{asgi_server.url}/embed/")
+    launcher = page.locator("#groundwork-launcher")
+    launcher.click()
+    frame = page.frame_locator("#groundwork-chat")
+    toggle = frame.get_by_label("Sound for new replies")
+    expect(toggle).not_to_be_checked()
+    frame.get_by_role("button", name="Talk to a person").click()
+    frame.locator(".msg.system").first.wait_for()
+    page.keyboard.press("Escape")
+    escalation = Escalation.objects.get()
+    escalation_services.escalation_claim(escalation_id=escalation.pk, agent=agent)
+    escalation.refresh_from_db()
+
+    escalation_services.escalation_reply(escalation=escalation, agent=agent, text="First reply")
+    expect(launcher.locator(".groundwork-unread")).to_have_text("1")
+    assert launcher.get_attribute("data-tones") is None  # off by default: silent
+
+    launcher.click()
+    toggle.check()
+    page.keyboard.press("Escape")
+    escalation_services.escalation_reply(escalation=escalation, agent=agent, text="Second reply")
+    expect(launcher.locator(".groundwork-unread")).to_have_text("1")
+    expect(launcher).to_have_attribute("data-tones", "1")
+
+    page.reload()  # the choice is remembered in this browser
+    launcher.click()
+    expect(page.frame_locator("#groundwork-chat").get_by_label("Sound for new replies")).to_be_checked()
