@@ -12,6 +12,7 @@ from django.core.wsgi import get_wsgi_application
 from config.asgi_app import make_application
 from config.asgi_worker import Worker
 from support import services
+from tests import aio
 
 
 def call(app, scope: dict, chunks: list[bytes]) -> tuple[int, dict, bytes]:
@@ -31,7 +32,7 @@ def call(app, scope: dict, chunks: list[bytes]) -> tuple[int, dict, bytes]:
     async def run():
         await asyncio.wait_for(app({"type": "http", "asgi": {"version": "3.0"}, **scope}, receive, send), 30)
 
-    asyncio.run(run())
+    aio.run(run())
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body
@@ -39,6 +40,7 @@ def call(app, scope: dict, chunks: list[bytes]) -> tuple[int, dict, bytes]:
 
 def request(method: str, path: str, headers: list[tuple[bytes, bytes]] = ()) -> dict:
     return {
+        "http_version": "1.1",
         "method": method,
         "path": path,
         "raw_path": path.encode(),
@@ -90,7 +92,7 @@ def test_websockets_are_refused(app):
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app({"type": "websocket", "path": "/events/", "headers": []}, receive, send))
+    aio.run(app({"type": "websocket", "path": "/events/", "headers": []}, receive, send))
     assert sent == [{"type": "websocket.close", "code": 1003}]
 
 

@@ -19,6 +19,7 @@ from escalation import services as escalation_services
 from escalation.models import Escalation
 from support import services as support_services
 from support.models import Conversation, Message
+from tests import aio
 
 # --- A hub listening in a thread of its own, as in a web process ---------------------------------
 
@@ -312,7 +313,7 @@ def test_the_stream_sends_events_heartbeats_and_ends_at_its_lifetime(settings):
         await asyncio.wait_for(task, 5)
         return client, time.monotonic() - started, hub
 
-    client, took, hub = asyncio.run(scenario())
+    client, took, hub = aio.run(scenario())
     assert client.status == 200
     assert dict(client.sent[0]["headers"])[b"content-type"].startswith(b"text/event-stream")
     body = client.body
@@ -345,7 +346,7 @@ def test_a_reconnect_resyncs_only_when_it_missed_something(settings):
         from_page = await connect(hub, last=12)  # first connection: the id the page was drawn with
         return unknown, missed, current, from_page
 
-    unknown, missed, current, from_page = asyncio.run(scenario())
+    unknown, missed, current, from_page = aio.run(scenario())
     assert "event: sync" in unknown
     assert "event: sync\nid: 12" in missed
     assert "event: sync" not in current
@@ -380,7 +381,7 @@ def test_refusals_are_final_answers_the_browser_does_not_retry(settings):
         results["open_after"] = hub.limits.open + down.hub.limits.open
         return results
 
-    results = asyncio.run(scenario())
+    results = aio.run(scenario())
     assert results == {"over_limit": 429, "other_address": 200, "forged": 403, "no_listener": 503, "open_after": 0}
 
 
@@ -402,7 +403,7 @@ def test_the_address_is_the_trusted_one(settings):
         await task
         return spoofing.status
 
-    assert asyncio.run(scenario()) == 429
+    assert aio.run(scenario()) == 429
 
 
 def test_a_lost_listener_ends_every_stream():
@@ -415,7 +416,7 @@ def test_a_lost_listener_ends_every_stream():
         await asyncio.wait_for(task, 2)
         return client, hub
 
-    client, hub = asyncio.run(scenario())
+    client, hub = aio.run(scenario())
     assert client.status == 200 and client.sent[-1]["body"] == b""
     assert not hub.ready.is_set()
 
