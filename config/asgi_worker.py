@@ -1,5 +1,6 @@
-"""gunicorn's worker for `make run` and the image: uvicorn on asyncio and h11, with gunicorn's
-process handling (workers, timeouts, graceful restarts) kept.
+"""gunicorn's worker for `make run` and the image: uvicorn on asyncio with httptools' HTTP parser
+(h11, pure Python, cost about 3 ms more per request: bench/asgi_overhead.py), with gunicorn's process
+handling (workers, timeouts, graceful restarts) kept.
 
 Proxy headers are off: uvicorn would otherwise rewrite the client's address from X-Forwarded-For
 for any peer in FORWARDED_ALLOW_IPS (127.0.0.1 by default), around TRUSTED_PROXIES, which is the
@@ -28,7 +29,7 @@ class LiveServer(Server):
 
 
 class Worker(UvicornWorker):
-    CONFIG_KWARGS = {"loop": "asyncio", "http": "h11", "proxy_headers": False, "lifespan": "on"}
+    CONFIG_KWARGS = {"loop": "asyncio", "http": "httptools", "proxy_headers": False, "lifespan": "on"}
 
     async def _serve(self) -> None:
         self.config.app = self.wsgi

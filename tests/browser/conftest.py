@@ -87,7 +87,7 @@ def asgi_server(transactional_db):
     config = uvicorn.Config(
         make_application(StaticFilesHandler(get_wsgi_application()), threads=4),
         loop="asyncio",
-        http="h11",
+        http="httptools",
         proxy_headers=False,
         lifespan="on",
         log_level="warning",
