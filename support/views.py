@@ -160,7 +160,12 @@ def chat_thumbs(request: HttpRequest, message_id: int) -> HttpResponse:
 def chat_handoff(request: HttpRequest) -> HttpResponse:
     conversation = _current(request)
     if conversation is None:
-        created = services.conversation_create(channel="web", ip=client_ip(request), context=_client_context(request))
+        try:
+            created = services.conversation_create(
+                channel="web", ip=client_ip(request), context=_client_context(request)
+            )
+        except ApplicationError as exc:  # over the new-conversation limit: say when, never a 500
+            return _partial(request, None, error=exc.message)
         conversation = created.conversation
         _remember(request, conversation, created.token)
     services.handoff(conversation=conversation)
