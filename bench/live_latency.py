@@ -46,6 +46,7 @@ def start_server(db_url: str) -> tuple[subprocess.Popen, str]:
         "SUPPORT_HOURS": "mon-sun 00:00-23:59",
         "EMBEDDING_WARM_AT_START": "0",
         "LOG_LEVEL": "WARNING",
+        "CHAT_RATE_LIMIT_NEW_CONVERSATIONS_PER_IP": "1000000",
     }
     argv = web_argv(Path(sys.executable).parent, bind=f"127.0.0.1:{port}", workers=1)
     argv[argv.index("--access-logfile") + 1] = "/dev/null"
