@@ -10,7 +10,6 @@ import pytest
 from django.core.wsgi import get_wsgi_application
 
 from config.asgi_app import make_application
-from config.asgi_worker import Worker
 from support import services
 from tests import aio
 
@@ -94,8 +93,3 @@ def test_websockets_are_refused(app):
 
     aio.run(app({"type": "websocket", "path": "/events/", "headers": []}, receive, send))
     assert sent == [{"type": "websocket.close", "code": 1003}]
-
-
-def test_the_worker_leaves_the_client_address_to_trusted_proxies():
-    """uvicorn would rewrite the client's address from X-Forwarded-For for 127.0.0.1 peers itself."""
-    assert Worker.CONFIG_KWARGS["proxy_headers"] is False
