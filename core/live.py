@@ -2,9 +2,10 @@
 
 Publishing is PostgreSQL's NOTIFY on one channel, from inside the writer's transaction: an event
 goes out when the write commits and never when it rolls back, and every web process hears it, with
-no Redis needed (`make run` has none). New messages and escalation changes are published by
-database triggers (migrations support 0014 and escalation 0009), so there is one place that
-publishes whatever code writes the row; ephemeral events (an agent typing) go through `notify`.
+no Redis needed (`make run` has none). New messages, a conversation's status changing and escalation
+changes are published by database triggers (migrations support 0008 and escalation 0005), so there is
+one place that publishes whatever code writes the row; ephemeral events (an agent typing) go through
+`notify`.
 
 An event says *that* something changed (a topic, a kind, an id), never the content: the page
 fetches what changed through its ordinary, authorised view. So a stream's ticket only names the

@@ -105,7 +105,9 @@ def test_every_writer_of_messages_publishes_through_the_trigger(hub_thread):
     reply are written by three different services; each is heard on the conversation's topic."""
     agent = an_agent()
     chat = conversation()
-    stream = hub_thread.subscribe(live.Subscription(topic=live.conversation_topic(chat.pk)))
+    stream = hub_thread.subscribe(
+        live.Subscription(topic=live.conversation_topic(chat.pk), events=frozenset({"message"}))
+    )
     handed = support_services.handoff(conversation=chat)
     assert hub_thread.next_event(stream)["id"] == handed.pk
     escalation = Escalation.objects.get(conversation=chat)
@@ -132,6 +134,24 @@ def test_the_queue_hears_escalations_open_and_change(hub_thread):
     assert opened["event"] == "queue" and opened["status"] == "open"
     escalation_services.escalation_claim(escalation_id=opened["escalation"], agent=agent)
     assert hub_thread.next_event(queue)["status"] == "claimed"
+
+
+def test_the_chat_hears_its_conversation_close(hub_thread):
+    """Resolving writes no message, but the customer's open chat must learn the conversation ended."""
+    agent = an_agent()
+    chat = conversation()
+    stream = hub_thread.subscribe(
+        live.Subscription(topic=live.conversation_topic(chat.pk), events=frozenset({"status"}))
+    )
+    support_services.handoff(conversation=chat)
+    assert hub_thread.next_event(stream)["status"] == "human"
+    escalation = Escalation.objects.get(conversation=chat)
+    escalation_services.escalation_claim(escalation_id=escalation.pk, agent=agent)
+    escalation.refresh_from_db()
+    escalation_services.escalation_resolve(escalation=escalation, agent=agent, outcome="answered")
+    assert hub_thread.next_event(stream) == {"topic": f"conversation:{chat.pk}", "event": "status", "status": "closed"}
+    Conversation.objects.filter(pk=chat.pk).update(status=Conversation.Status.CLOSED)  # no change: no event
+    assert hub_thread.next_event(stream, timeout=0.3) is None
 
 
 def test_typing_is_pushed_with_how_long_it_shows(hub_thread):

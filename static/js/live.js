@@ -78,7 +78,7 @@
         channel.typingTimer = setTimeout(() => fetchNow(channel.key), data.seconds * 1000 + 250);
       }
     };
-    ["message", "typing", "queue", "sync"].forEach((name) => source.addEventListener(name, onEvent));
+    ["message", "typing", "queue", "sync", "status"].forEach((name) => source.addEventListener(name, onEvent));
   }
 
   function close(channel) {

@@ -101,6 +101,12 @@ def test_typing_is_pushed_and_goes_by_itself(browser, asgi_server, live_demo_kb)
     escalation_services.escalation_reply(escalation=escalation, agent=agent, text="Here I am")
     customer.locator(".msg.agent").wait_for(timeout=5_000)
     expect(customer.get_by_text("Dana is typing…")).to_have_count(0)
+    # resolving writes no message; the chat still learns at once that the conversation ended
+    escalation.refresh_from_db()
+    started = time.monotonic()
+    escalation_services.escalation_resolve(escalation=escalation, agent=agent, outcome="answered")
+    customer.get_by_text("This conversation has ended.").wait_for(timeout=5_000)
+    assert time.monotonic() - started < BOUND_S
 
 
 def test_pages_fall_back_to_polling_when_events_are_unreachable(browser, asgi_server, live_demo_kb):
