@@ -82,12 +82,12 @@ def test_agent_sees_where_the_customer_wrote_from(browser, live_server, live_dem
     assert "de-DE" in context
 
 
-def test_customer_sees_the_agent_typing(browser, live_server, live_demo_kb):
+def test_customer_sees_the_agent_typing(browser, asgi_server, live_demo_kb):
     agent = User.objects.create_user("dana", password="dana-pass-123", first_name="Dana", is_staff=True)
     agent.groups.add(Group.objects.get_or_create(name="agents")[0])
     customer = browser.new_context().new_page()
     customer.set_default_timeout(20_000)
-    customer.goto(f"{live_server.url}/chat/")
+    customer.goto(f"{asgi_server.url}/chat/")
     customer.get_by_role("button", name="Talk to a person").click()
     customer.locator(".msg.system").wait_for()
     escalation = Escalation.objects.get()
@@ -95,16 +95,17 @@ def test_customer_sees_the_agent_typing(browser, live_server, live_demo_kb):
 
     console = browser.new_context().new_page()
     console.set_default_timeout(20_000)
-    console.goto(f"{live_server.url}/accounts/login/")
+    console.goto(f"{asgi_server.url}/accounts/login/")
     console.fill("#id_username", "dana")
     console.fill("#id_password", "dana-pass-123")
     console.get_by_role("button", name="Log in").click()
     console.wait_for_load_state()
-    console.goto(f"{live_server.url}/console/{escalation.pk}/")
+    console.goto(f"{asgi_server.url}/console/{escalation.pk}/")
     console.focus("#reply-text")
     console.keyboard.type("Let me check that for you")
 
-    customer.get_by_text("Dana is typing…").wait_for(timeout=12_000)
+    # pushed (the app as make run serves it); the polling fallback is tests/browser/test_live_push.py's
+    customer.get_by_text("Dana is typing…").wait_for(timeout=5_000)
     shot(customer, "chat-agent-typing")
 
 
