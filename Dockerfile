@@ -41,5 +41,6 @@ RUN SECRET_KEY=build-only DATABASE_URL=postgresql://build@localhost/build GROUND
     sh -c "python manage.py collectstatic --noinput && python manage.py export_onnx" && rm -rf /tmp/build-var
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD curl -fsS http://127.0.0.1:${PORT}/healthz || exit 1
-# One process per container; the model (~500 MB) loads once per gunicorn worker.
-CMD ["sh", "-c", "gunicorn config.wsgi:application --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-2} --threads 4 --timeout 60 --access-logfile -"]
+# One process per container; the model (~500 MB) loads once per gunicorn worker. The workers are
+# uvicorn's (config/asgi_worker.py): pages on WEB_THREADS threads, live-event streams on the loop.
+CMD ["sh", "-c", "gunicorn config.asgi:application --worker-class config.asgi_worker.Worker --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-2} --timeout 60 --graceful-timeout 10 --access-logfile -"]

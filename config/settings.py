@@ -336,6 +336,26 @@ CONSOLE_PAGE_SIZE = env_int("CONSOLE_PAGE_SIZE", 25, minimum=1)
 # The company's name as customers see it (chat and widget titles); empty: a neutral "Help".
 SUPPORT_COMPANY_NAME = env_str("SUPPORT_COMPANY_NAME")
 
+# --- Live events (core/live.py, served by config/asgi.py) ---------------------------------
+# Replies, typing and queue changes are pushed as Server-Sent Events; pages poll every 3 s when
+# the stream fails. Each stream holds no thread (the ASGI event loop serves it); Django's views run
+# on WEB_THREADS threads per web process, as gunicorn's four threads did.
+LIVE_EVENTS_ENABLED = env_bool("LIVE_EVENTS_ENABLED", True)
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)
+# Open streams per web process: in all, per client address, per conversation (customer and agents).
+LIVE_MAX_CONNECTIONS = env_int("LIVE_MAX_CONNECTIONS", 1000, minimum=1)
+LIVE_MAX_PER_ADDRESS = env_int("LIVE_MAX_PER_ADDRESS", 8, minimum=1)
+LIVE_MAX_PER_CONVERSATION = env_int("LIVE_MAX_PER_CONVERSATION", 6, minimum=1)
+# A comment line this often keeps proxies from closing a quiet stream; a stream ends after its
+# lifetime and the browser reconnects (Last-Event-ID), so no connection lives for ever.
+LIVE_HEARTBEAT_SECONDS = env_int("LIVE_HEARTBEAT_SECONDS", 15, minimum=1)
+LIVE_MAX_LIFETIME_SECONDS = env_int("LIVE_MAX_LIFETIME_SECONDS", 300, minimum=5)
+LIVE_RETRY_MILLISECONDS = env_int("LIVE_RETRY_MILLISECONDS", 2000, minimum=100)
+# How long a page's stream ticket stays valid (it names one conversation or the queue, no content).
+LIVE_TICKET_MAX_AGE_SECONDS = env_int("LIVE_TICKET_MAX_AGE_SECONDS", 12 * 3600, minimum=60)
+# Events a slow stream may have waiting before it is closed (the browser reconnects and catches up).
+LIVE_QUEUE_SIZE = env_int("LIVE_QUEUE_SIZE", 100, minimum=1)
+
 # --- Guardrails ---------------------------------------------------------------------------
 GUARD_BLOCK_THRESHOLD = env_float("GUARD_BLOCK_THRESHOLD", 0.80)
 GUARD_FLAG_THRESHOLD = env_float("GUARD_FLAG_THRESHOLD", 0.60)

@@ -42,7 +42,12 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 def client_ip(request: HttpRequest) -> str:
     """The rightmost address not in TRUSTED_PROXIES; REMOTE_ADDR when that is not a trusted proxy."""
-    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
+    return address_of(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))
+
+
+def address_of(remote: str, forwarded_for: str) -> str:
+    """`client_ip` for callers without a Django request (the live-events stream reads its ASGI scope)."""
+    remote = remote or "unknown"
     trusted = parse_networks(settings.TRUSTED_PROXIES)
     if not trusted:
         return remote
@@ -53,7 +58,7 @@ def client_ip(request: HttpRequest) -> str:
     current = _address(remote)
     if current is None or not is_trusted(current):
         return remote
-    hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    hops = forwarded_for.split(",")
     for hop in reversed(hops):
         address = _address(hop)
         if address is None:

@@ -92,6 +92,7 @@ def escalation_reply(*, escalation: Escalation, agent, text: str) -> Message:
         escalation.first_reply_at = now
         escalation.save(update_fields=["first_reply_at"])
     Conversation.objects.filter(pk=escalation.conversation_id).update(last_activity_at=now)
+    support_services.agent_typing_clear(conversation_id=escalation.conversation_id)
     audit(actor=agent, action="escalation.reply", obj=escalation, after=message)
     return message
 

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from core import live
 from core.errors import ApplicationError
 from core.permissions import AGENTS, agent_required, is_agent, is_curator, staff_required
 from escalation import selectors, services
@@ -53,6 +54,9 @@ def queue(request: HttpRequest) -> HttpResponse:
         "reason": reason,
         "reasons": Escalation.REASONS,
         "statuses": Escalation.Status.choices,
+        # Pushed at once when an escalation opens or changes; redrawn every 20 s anyway (SLA colours
+        # age, presence stays fresh).
+        "live_src": live.events_url(live.Subscription(topic=live.QUEUE_TOPIC)),
     }
     template = "escalation/_queue_list.html" if request.htmx and request.GET.get("partial") else "escalation/queue.html"
     return render(request, template, context)
@@ -88,6 +92,13 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "browser": selectors.browser_name(escalation.conversation.user_agent),
             "canned": selectors.canned_replies(),
             "earlier": selectors.earlier_conversations(escalation.conversation),
+            # The customer's new messages are pushed at once (the agent's own typing is not).
+            "live_src": live.events_url(
+                live.Subscription(
+                    topic=live.conversation_topic(escalation.conversation_id), events=frozenset({"message"})
+                ),
+                last_id=transcript[-1].pk if transcript else 0,
+            ),
         },
     )
 

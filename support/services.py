@@ -13,6 +13,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from core import live
 from core.choices import Priority, Reason
 from core.choices import ReplyKind as Kind
 from core.errors import ApplicationError, ErrorCode
@@ -128,13 +129,21 @@ def transcript_email(*, conversation: Conversation, email: str) -> None:
     send_mail(f"Your conversation with {company}", body, None, [email])
 
 
-# How long "… is typing" shows after the agent's last keystroke (the chat polls every 3 s).
+# How long "… is typing" shows after the agent's last keystroke (the console sends one at most
+# every 2 s while the agent types; a chat without a stream polls every 3 s).
 TYPING_SECONDS = 6
 
 
 def agent_typing_mark(*, conversation_id, name: str) -> None:
-    """The agent is writing a reply: the customer's chat says so for a few seconds."""
+    """The agent is writing a reply: the customer's chat says so for a few seconds (pushed at once
+    to an open chat, which fetches again when the seconds are up)."""
     cache.set(f"typing:{conversation_id}", name or "Support team", TYPING_SECONDS)
+    live.notify(live.conversation_topic(conversation_id), "typing", seconds=TYPING_SECONDS)
+
+
+def agent_typing_clear(*, conversation_id) -> None:
+    """The agent sent their reply: "… is typing" goes with it, not seconds later."""
+    cache.delete(f"typing:{conversation_id}")
 
 
 def agent_typing(conversation: Conversation) -> str:

@@ -14,10 +14,11 @@ from django.utils.html import escape
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from core import live
 from core.errors import ApplicationError, ErrorCode
 from core.net import client_ip
 from support import hours, selectors, services
-from support.models import Conversation
+from support.models import Conversation, Message
 
 SESSION_KEY = "chat"
 PAGE_KEY = "chat_page"
@@ -64,10 +65,23 @@ def _context(request: HttpRequest, conversation: Conversation | None, **extra) -
     # Not "messages": base.html shows Django's message framework under that name, and the
     # transcript shown there as banners repeated the conversation above the chat.
     transcript = list(selectors.transcript(conversation=conversation)) if conversation else []
+    last_id = transcript[-1].pk if transcript else 0
     return {
         "conversation": conversation,
         "transcript": transcript,
-        "last_id": transcript[-1].pk if transcript else 0,
+        "last_id": last_id,
+        # While a person owns the conversation, their replies and typing are pushed (the page polls
+        # when the stream fails); what the customer wrote is not echoed back.
+        "live_src": (
+            live.events_url(
+                live.Subscription(
+                    topic=live.conversation_topic(conversation.pk), skip_roles=frozenset({Message.Role.CUSTOMER})
+                ),
+                last_id=last_id,
+            )
+            if conversation is not None and conversation.status == Conversation.Status.HUMAN
+            else ""
+        ),
         "turns_left": services.turns_left(conversation) if conversation else settings.CHAT_MAX_TURNS,
         "embed": request.GET.get("embed") == "1" or request.POST.get("embed") == "1",
         "support_open": hours.is_open(timezone.now()),
@@ -146,7 +160,12 @@ def chat_thumbs(request: HttpRequest, message_id: int) -> HttpResponse:
 def chat_handoff(request: HttpRequest) -> HttpResponse:
     conversation = _current(request)
     if conversation is None:
-        created = services.conversation_create(channel="web", ip=client_ip(request), context=_client_context(request))
+        try:
+            created = services.conversation_create(
+                channel="web", ip=client_ip(request), context=_client_context(request)
+            )
+        except ApplicationError as exc:  # over the new-conversation limit: say when, never a 500
+            return _partial(request, None, error=exc.message)
         conversation = created.conversation
         _remember(request, conversation, created.token)
     services.handoff(conversation=conversation)

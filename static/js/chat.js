@@ -63,12 +63,23 @@
     // launcher's unread badge; the embedding page shows it only while the chat is closed.
     const lastId = () => parseInt((transcript.querySelector(".messages-list") || {dataset: {}}).dataset.lastId || "0", 10);
     let seen = lastId();
+    // A short tone on the closed launcher for a new reply: off unless the customer turns it on
+    // (remembered in this browser). The page that embeds us plays it (Web Audio, no sound file).
+    const sound = document.querySelector("[data-sound-toggle]");
+    const soundOn = () => Boolean(sound && sound.checked);
+    if (sound) {
+      try { sound.checked = localStorage.getItem("groundwork-sound") === "on"; } catch (e) { sound.checked = false; }
+      sound.addEventListener("change", () => {
+        try { localStorage.setItem("groundwork-sound", sound.checked ? "on" : "off"); } catch (e) { /* private mode */ }
+        window.parent.postMessage({groundwork: "sound", on: sound.checked}, "*");
+      });
+    }
     document.body.addEventListener("htmx:afterSwap", () => {
       const now = lastId();
       if (now > seen) {
         const fresh = [...transcript.querySelectorAll(".msg.agent[id^='msg-'], .msg.bot[id^='msg-']")]
           .filter((el) => parseInt(el.id.slice(4), 10) > seen).length;
-        if (fresh) window.parent.postMessage({groundwork: "unread", count: fresh}, "*");
+        if (fresh) window.parent.postMessage({groundwork: "unread", count: fresh, sound: soundOn()}, "*");
       }
       seen = Math.max(seen, now);
     });

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
+import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -63,3 +67,40 @@ def shot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """The app as `make run` serves it (config.asgi on uvicorn: /events/ on the event loop, pages on
+    a thread pool), in a thread, on the test database; static files served as the live server does.
+    pytest-django's live_server is WSGI only and has no /events/ (its pages fall back to polling)."""
+    import uvicorn
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.core.wsgi import get_wsgi_application
+
+    from config.asgi_app import make_application
+    from config.asgi_worker import LiveServer
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        make_application(StaticFilesHandler(get_wsgi_application()), threads=4),
+        loop="asyncio",
+        http="httptools",
+        proxy_headers=False,
+        lifespan="on",
+        log_level="warning",
+        timeout_graceful_shutdown=3,
+    )
+    server = LiveServer(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the ASGI server did not start"
+    yield SimpleNamespace(url=f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    thread.join(15)
+    sock.close()

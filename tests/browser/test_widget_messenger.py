@@ -82,12 +82,12 @@ def test_agent_sees_where_the_customer_wrote_from(browser, live_server, live_dem
     assert "de-DE" in context
 
 
-def test_customer_sees_the_agent_typing(browser, live_server, live_demo_kb):
+def test_customer_sees_the_agent_typing(browser, asgi_server, live_demo_kb):
     agent = User.objects.create_user("dana", password="dana-pass-123", first_name="Dana", is_staff=True)
     agent.groups.add(Group.objects.get_or_create(name="agents")[0])
     customer = browser.new_context().new_page()
     customer.set_default_timeout(20_000)
-    customer.goto(f"{live_server.url}/chat/")
+    customer.goto(f"{asgi_server.url}/chat/")
     customer.get_by_role("button", name="Talk to a person").click()
     customer.locator(".msg.system").wait_for()
     escalation = Escalation.objects.get()
@@ -95,14 +95,49 @@ def test_customer_sees_the_agent_typing(browser, live_server, live_demo_kb):
 
     console = browser.new_context().new_page()
     console.set_default_timeout(20_000)
-    console.goto(f"{live_server.url}/accounts/login/")
+    console.goto(f"{asgi_server.url}/accounts/login/")
     console.fill("#id_username", "dana")
     console.fill("#id_password", "dana-pass-123")
     console.get_by_role("button", name="Log in").click()
     console.wait_for_load_state()
-    console.goto(f"{live_server.url}/console/{escalation.pk}/")
+    console.goto(f"{asgi_server.url}/console/{escalation.pk}/")
     console.focus("#reply-text")
     console.keyboard.type("Let me check that for you")
 
-    customer.get_by_text("Dana is typing…").wait_for(timeout=12_000)
+    # pushed (the app as make run serves it); the polling fallback is tests/browser/test_live_push.py's
+    customer.get_by_text("Dana is typing…").wait_for(timeout=5_000)
     shot(customer, "chat-agent-typing")
+
+
+def test_unread_sound_is_off_by_default_and_a_setting_in_the_widget(page, asgi_server, live_demo_kb):
+    """The closed launcher plays a short tone for a new reply only once the customer turns the sound on
+    in the chat (a tone made with Web Audio: the launcher counts the ones it played)."""
+    agent = User.objects.create_user("dana", password="pw", first_name="Dana", is_staff=True)
+    agent.groups.add(Group.objects.get_or_create(name="agents")[0])
+    page.goto(f"{asgi_server.url}/embed/")
+    launcher = page.locator("#groundwork-launcher")
+    launcher.click()
+    frame = page.frame_locator("#groundwork-chat")
+    toggle = frame.get_by_label("Sound for new replies")
+    expect(toggle).not_to_be_checked()
+    frame.get_by_role("button", name="Talk to a person").click()
+    frame.locator(".msg.system").first.wait_for()
+    page.keyboard.press("Escape")
+    escalation = Escalation.objects.get()
+    escalation_services.escalation_claim(escalation_id=escalation.pk, agent=agent)
+    escalation.refresh_from_db()
+
+    escalation_services.escalation_reply(escalation=escalation, agent=agent, text="First reply")
+    expect(launcher.locator(".groundwork-unread")).to_have_text("1")
+    assert launcher.get_attribute("data-tones") is None  # off by default: silent
+
+    launcher.click()
+    toggle.check()
+    page.keyboard.press("Escape")
+    escalation_services.escalation_reply(escalation=escalation, agent=agent, text="Second reply")
+    expect(launcher.locator(".groundwork-unread")).to_have_text("1")
+    expect(launcher).to_have_attribute("data-tones", "1")
+
+    page.reload()  # the choice is remembered in this browser
+    launcher.click()
+    expect(page.frame_locator("#groundwork-chat").get_by_label("Sound for new replies")).to_be_checked()

@@ -35,3 +35,15 @@ def test_browser_names_for_the_agent():
     )
     assert browser_name(iphone) == "Safari on iPhone"
     assert browser_name("") == ""
+
+
+def test_talk_to_a_person_over_the_new_conversation_limit_says_so(client, settings):
+    """ "Talk to a person" from a fresh browser opens a conversation: over the per-address limit the
+    chat says when to try again (it was a 500, found while measuring live-event delivery)."""
+    settings.CHAT_RATE_LIMIT_NEW_CONVERSATIONS_PER_IP = 1
+    client.post("/chat/handoff/")
+    client.cookies.clear()  # another browser at the same address
+    response = client.post("/chat/handoff/")
+    assert response.status_code == 200
+    assert "try again in" in response.content.decode()
+    assert Conversation.objects.count() == 1

@@ -23,6 +23,29 @@ from demo import loader as demo
 from guardrails.services import patterns_ensure_loaded
 
 
+def web_argv(bin_dir: Path, *, bind: str, workers: int) -> list[str]:
+    """The web server: gunicorn's process handling around uvicorn workers serving config.asgi,
+    where pages run on WEB_THREADS threads and live-event streams on the event loop, holding none."""
+    return [
+        str(bin_dir / "gunicorn"),
+        "config.asgi:application",
+        "--worker-class",
+        "config.asgi_worker.Worker",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "10",
+        "--access-logfile",
+        "-",
+        "--log-level",
+        "warning",
+    ]
+
+
 class Command(BaseCommand):
     help = "Run Groundwork locally: web server + worker (+ embedded PostgreSQL), with demo data."
 
@@ -65,24 +88,7 @@ class Command(BaseCommand):
         children = [
             Child(
                 "web",
-                [
-                    str(bin_dir / "gunicorn"),
-                    "config.wsgi:application",
-                    "--bind",
-                    f"{host}:{port}",
-                    "--workers",
-                    str(web_workers),
-                    "--threads",
-                    "4",
-                    "--timeout",
-                    "60",
-                    "--graceful-timeout",
-                    "10",
-                    "--access-logfile",
-                    "-",
-                    "--log-level",
-                    "warning",
-                ],
+                web_argv(bin_dir, bind=f"{host}:{port}", workers=web_workers),
                 base,
                 env,
             )

@@ -38,6 +38,29 @@
       button.appendChild(badge);
     }
   }
+  // The unread tone (when the customer turned it on in the chat): two short notes made with the
+  // Web Audio API, no sound file. The audio context is made on a click, as browsers require.
+  var audio = null;
+  function prepareAudio() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!audio && Context) { try { audio = new Context(); } catch (e) { audio = null; } }
+    if (audio && audio.state === "suspended") audio.resume();
+  }
+  function tone() {
+    if (!audio) return;
+    var t = audio.currentTime, osc = audio.createOscillator(), gain = audio.createGain();
+    osc.type = "sine";
+    osc.frequency.setValueAtTime(880, t);
+    osc.frequency.setValueAtTime(660, t + 0.12);
+    gain.gain.setValueAtTime(0.0001, t);
+    gain.gain.exponentialRampToValueAtTime(0.12, t + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.3);
+    osc.connect(gain);
+    gain.connect(audio.destination);
+    osc.start(t);
+    osc.stop(t + 0.32);
+    button.setAttribute("data-tones", String((parseInt(button.getAttribute("data-tones"), 10) || 0) + 1));
+  }
   function focusChat() {
     frame.focus();
     if (frame.contentWindow) frame.contentWindow.postMessage({groundwork: "focus"}, origin);
@@ -54,7 +77,7 @@
     label();
     if (open) { focusChat(); } else { button.focus(); }
   }
-  button.addEventListener("click", function () { setOpen(!isOpen()); });
+  button.addEventListener("click", function () { prepareAudio(); setOpen(!isOpen()); });
   frame.addEventListener("load", function () { if (isOpen()) focusChat(); });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && isOpen()) setOpen(false);
@@ -63,9 +86,11 @@
     // Only the chat frame may close itself (Escape pressed inside it).
     if (event.source !== frame.contentWindow || event.origin !== origin) return;
     if (event.data && event.data.groundwork === "close" && isOpen()) setOpen(false);
+    if (event.data && event.data.groundwork === "sound" && event.data.on) prepareAudio();
     if (event.data && event.data.groundwork === "unread" && !isOpen()) {
       unread += Math.max(1, parseInt(event.data.count, 10) || 1);
       label();
+      if (event.data.sound === true) tone();
     }
   });
   document.body.appendChild(button);
