@@ -23,18 +23,19 @@ import io
 import json
 import math
 import re
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from core.choices import GuardDecision
-from core.embeddings import embed_query, vector_literal
+from core.embeddings import embed_query
 from guardrails import heuristics, intents, ngrams, segment_probe, segments
 from guardrails.decoding import ENCODINGS, Decoded, deobfuscate
 
@@ -373,30 +374,112 @@ def decide(score: float) -> str:
     return ALLOWED
 
 
-_NEAREST_SQL = """
-SELECT q.i, p.id, p.category, p.source, 1 - p.distance AS sim
-  FROM unnest(%(vectors)s::text[]::vector[]) WITH ORDINALITY AS q(v, i)
- CROSS JOIN LATERAL (
-        SELECT id, category, source, embedding <=> q.v AS distance
-          FROM guardrails_injectionpattern
-         WHERE active
-         ORDER BY embedding <=> q.v
-         LIMIT %(k)s
-       ) p
- ORDER BY q.i, sim DESC, p.id
-"""
+@dataclass(frozen=True)
+class PatternIndex:
+    """The active patterns as one in-memory matrix: the search over a few hundred signatures is a matrix
+    product (about 0.1 ms), where a query to PostgreSQL cost a round trip per message (0.7 ms median on a
+    quiet machine, 5 ms and more at its 95th percentile on a loaded one)."""
+
+    ids: np.ndarray  # int64, one per row of `matrix`
+    categories: tuple[str, ...]
+    sources: tuple[str, ...]
+    matrix: np.ndarray  # (patterns, dimensions), rows of unit length (float64)
+    fingerprint: tuple
+    checked_at: float
+
+
+_pattern_index: PatternIndex | None = None
+
+# What changes whenever an active pattern is added, removed, retired or edited: the number of rows, their
+# ids, and their row versions (`xmin`, a new one on every UPDATE). One cheap query, no vectors.
+_FINGERPRINT_SQL = (
+    "SELECT count(*), coalesce(sum(id), 0), coalesce(sum(xmin::text::bigint), 0) "
+    "FROM guardrails_injectionpattern WHERE active"
+)
+# pgvector's binary form (`vector_send`: 2-byte dimensions, 2 unused bytes, big-endian float4s) is read
+# ten times faster than its text form.
+_PATTERNS_SQL = (
+    "SELECT id, category, source, vector_send(embedding) FROM guardrails_injectionpattern WHERE active ORDER BY id"
+)
+
+
+def patterns_changed() -> None:
+    """Forget the in-memory patterns: the next search reads the table again. Called by every write path in
+    this process (services, the admin, a model save); another process's write is seen within
+    `GUARD_PATTERNS_REFRESH_SECONDS`."""
+    global _pattern_index
+    _pattern_index = None
+
+
+def _fingerprint(cursor) -> tuple:
+    cursor.execute(_FINGERPRINT_SQL)
+    return tuple(int(v) for v in cursor.fetchone())
+
+
+def _load_pattern_index() -> PatternIndex:
+    with connection.cursor() as cursor:
+        fingerprint = _fingerprint(cursor)  # first: a write between the two reads is seen at the next check
+        cursor.execute(_PATTERNS_SQL)
+        rows = cursor.fetchall()
+    dims = settings.EMBEDDING_DIMENSIONS
+    matrix = np.array([np.frombuffer(bytes(r[3]), dtype=">f4", offset=4) for r in rows], dtype=np.float64).reshape(
+        len(rows), dims
+    )
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    return PatternIndex(
+        ids=np.array([r[0] for r in rows], dtype=np.int64),
+        categories=tuple(r[1] for r in rows),
+        sources=tuple(r[2] for r in rows),
+        matrix=matrix,
+        fingerprint=fingerprint,
+        checked_at=time.monotonic(),
+    )
+
+
+def pattern_index() -> PatternIndex:
+    """The active patterns. After a write in this process they are read again at once; otherwise the table's
+    fingerprint is checked at most every GUARD_PATTERNS_REFRESH_SECONDS (one small query), and the patterns
+    are read again only when it changed."""
+    global _pattern_index
+    index = _pattern_index
+    if index is None:
+        index = _pattern_index = _load_pattern_index()
+    elif time.monotonic() - index.checked_at >= settings.GUARD_PATTERNS_REFRESH_SECONDS:
+        with connection.cursor() as cursor:
+            fingerprint = _fingerprint(cursor)
+        if fingerprint == index.fingerprint:
+            index = _pattern_index = replace(index, checked_at=time.monotonic())
+        else:
+            index = _pattern_index = _load_pattern_index()
+    return index
+
+
+def warm_patterns() -> None:
+    """Read the patterns at process start, not inside the first customer message (nothing when the table
+    is not there yet: a process started before the migrations reads it at its first message)."""
+    try:
+        pattern_index()
+    except DatabaseError:
+        patterns_changed()
 
 
 def nearest_patterns(vectors: Sequence[np.ndarray], *, k: int = NEIGHBOURS) -> list[list[Neighbour]]:
-    """The k nearest active patterns for each vector, closest first (one SQL query for all vectors)."""
+    """The k nearest active patterns for each vector by cosine similarity, closest first (ties by id, as
+    the SQL search ordered them)."""
     if not vectors:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(_NEAREST_SQL, {"vectors": [vector_literal(v) for v in vectors], "k": k})
-        rows = cursor.fetchall()
-    out: list[list[Neighbour]] = [[] for _ in vectors]
-    for i, pattern_id, category, source, sim in rows:
-        out[int(i) - 1].append(Neighbour(pattern_id, category, source, float(sim)))
+    index = pattern_index()
+    if not len(index.ids):
+        return [[] for _ in vectors]
+    queries = np.stack([np.asarray(v, dtype=np.float64) for v in vectors])
+    norms = np.linalg.norm(queries, axis=1, keepdims=True)
+    queries = np.divide(queries, norms, out=np.zeros_like(queries), where=norms > 0)
+    sims = queries @ index.matrix.T
+    out: list[list[Neighbour]] = []
+    for row in sims:
+        order = np.lexsort((index.ids, -row))[:k]
+        out.append([Neighbour(int(index.ids[j]), index.categories[j], index.sources[j], float(row[j])) for j in order])
     return out
 
 
