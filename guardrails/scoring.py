@@ -553,11 +553,58 @@ def encoded_request(text: str, decoded: Decoded) -> bool:
     return bool(set(decoded.methods) & ENCODINGS) and _DECODE_AND_FOLLOW.search(text) is not None
 
 
+@dataclass(frozen=True)
+class _Whole:
+    """The whole-message evidence and its score (before segments and the request-for-a-person rule)."""
+
+    vectors: list[np.ndarray]
+    neighbours: list[Neighbour]
+    features: np.ndarray
+    z: float
+    probe: float
+    flag_probe: float
+    score: float
+    obfuscated: bool
+    strong: int
+    weak: int
+
+
+def _whole_message(
+    text: str,
+    vector: np.ndarray,
+    evidence: TextEvidence,
+    shown: bool,
+    decoded_vector: np.ndarray | None,
+    cal: Calibration,
+) -> _Whole:
+    """Signatures, rules and probes on the message and its decoded form (with the decoded form's own vector
+    when it was embedded)."""
+    decoded = evidence.decoded
+    vectors = [vector] if decoded_vector is None else [vector, decoded_vector]
+    per_vector = nearest_patterns(vectors)
+    neighbours = _merge(per_vector)
+    original_best = per_vector[0][0].similarity if per_vector and per_vector[0] else 0.0
+    decoded_best = per_vector[1][0].similarity if len(per_vector) > 1 and per_vector[1] else 0.0
+    obfuscated = shown or (decoded.changed and decoded_best > original_best + DECODED_SIM_GAIN)
+    strong, weak = hit_counts(evidence, obfuscated=obfuscated)
+    # The probes read the decoded text's n-grams with the message's vector, and with its own when it was
+    # embedded.
+    pairs = [(vector, text)] + ([(vector, decoded.text)] if decoded.changed else [])
+    if decoded_vector is not None:
+        pairs.append((decoded_vector, decoded.text))
+    probe = max(probe_logit(v, t, cal) for v, t in pairs)
+    flag_probe = max(flag_probe_logit(v, t, cal) for v, t in pairs)
+    features = feature_vector([n.similarity for n in neighbours], strong, weak, probe, cal.probe_cap)
+    z = logit(features, cal)
+    score = final_score(z, float(features[0]), cal, probe=flag_probe)
+    return _Whole(vectors, neighbours, features, z, probe, flag_probe, score, obfuscated, strong, weak)
+
+
 def score_message(text: str, vector: np.ndarray) -> GuardResult:
     """Score the sanitised message `text` (not lower-cased: some rules look at case) whose
     normalised question the pipeline already embedded as `vector`. The decoded text is
     embedded only when a decoder changed the message, its rules did not already show a hidden attack,
-    and GUARD_EMBED_DECODED is on."""
+    the rest of the evidence does not already block it, and GUARD_EMBED_DECODED is on."""
     cal = calibration()
     evidence = text_evidence(text)
     decoded = evidence.decoded
@@ -565,23 +612,22 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
     # decode and follow it, are obfuscation whatever the signatures say: the decoded form is then not
     # embedded (an extra embedding is most of the guard's time beyond the shared one).
     shown = decoded.changed and (bool(evidence.new_decoded_rules) or encoded_request(text, decoded))
-    vectors = [vector]
-    if decoded.changed and not shown and settings.GUARD_EMBED_DECODED:
-        vectors.append(embed_query(decoded.text))
-    per_vector = nearest_patterns(vectors)
-    neighbours = _merge(per_vector)
-    original_best = per_vector[0][0].similarity if per_vector and per_vector[0] else 0.0
-    decoded_best = per_vector[1][0].similarity if len(per_vector) > 1 and per_vector[1] else 0.0
-    obfuscated = shown or (decoded.changed and decoded_best > original_best + DECODED_SIM_GAIN)
-    strong, weak = hit_counts(evidence, obfuscated=obfuscated)
-    # The probes read the decoded text's n-grams with its own vector when it was embedded, else with the
-    # message's.
-    pairs = [(vector, text)] + ([(vectors[-1], decoded.text)] if decoded.changed else [])
-    probe = max(probe_logit(v, t, cal) for v, t in pairs)
-    flag_probe = max(flag_probe_logit(v, t, cal) for v, t in pairs)
-    features = feature_vector([n.similarity for n in neighbours], strong, weak, probe, cal.probe_cap)
-    z = logit(features, cal)
-    score = final_score(z, float(features[0]), cal, probe=flag_probe)
+    whole = _whole_message(text, vector, evidence, shown, None, cal)
+    # The decoded form is embedded only when it could change the decision: not when the rest of the
+    # evidence already blocks the message. Every weight of the calibration is positive and the embedded
+    # form only adds evidence (neighbours, obfuscation, one more probe reading), so the decision is the
+    # same as if it had been embedded; an extra embedding is 10-25 ms, most of the guard's time beyond the
+    # shared one.
+    if (
+        decoded.changed
+        and not shown
+        and settings.GUARD_EMBED_DECODED
+        and not (whole.score >= cal.anchor_block and bool(np.all(cal.weights >= 0)))
+    ):
+        whole = _whole_message(text, vector, evidence, shown, embed_query(decoded.text), cal)
+    vectors, neighbours, features, z, score = whole.vectors, whole.neighbours, whole.features, whole.z, whole.score
+    probe, flag_probe, obfuscated = whole.probe, whole.flag_probe, whole.obfuscated
+    strong, weak = whole.strong, whole.weak
     # Segments, not messages: pasted material is as suspicious as its worst segment. The segment
     # evidence (the segment probe, or an instruction aimed at the bot inside pasted material) flags,
     # never blocks on its own.

@@ -83,6 +83,14 @@ def test_evaluate_guard_command_prints_the_report(patterns):
     assert "confusion matrix" in text
     assert "questions" in text  # per-source line, named after the file
     assert "p50" in text
+    assert "guard CPU time per message" in text
+
+
+def test_cpu_time_is_reported_apart_from_the_wall_clock(patterns):
+    rows = list(read_rows(DEMO_QUESTIONS, default_label="benign"))[:5]
+    report = evaluation.evaluate(rows)
+    assert all(o.cpu_ms > 0 for o in report.outcomes if o.result is not None)
+    assert 0 < report.cpu_p50_ms <= report.cpu_p95_ms
 
 
 def test_evaluate_guard_split_filter(patterns, tmp_path):
