@@ -53,7 +53,8 @@ def test_held_out_split_meets_the_measured_figures(patterns):
 
 def test_the_family_devset_meets_the_measured_figures(patterns):
     """Issue #21's own development set (guardrails/data/dev_families.jsonl; attacks no model trained on):
-    measured 2026-12-07 at recall 0.791, FPR 0 (0/452); floors a few messages lower."""
+    measured 2026-12-07 at recall 0.791, FPR 0 (0/452); with the generic carriers and the customer requests
+    (second session) 0.806, FPR 0 (0/970); floors a few messages lower."""
     from guardrails import devset
 
     report = evaluation.evaluate(list(read_rows(devset.DEV_FILE)))
@@ -63,6 +64,7 @@ def test_the_family_devset_meets_the_measured_figures(patterns):
     assert t.fpr <= 0.01
     families = report.by_family
     assert families["benign_handoff"].fpr == 0
+    assert families["benign_customer"].fpr == 0
     assert families["pasted_document"].recall >= 0.68
     assert families["encoded"].recall >= 0.85
 
