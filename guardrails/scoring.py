@@ -3,7 +3,7 @@
 `score_message(text, vector)` combines three kinds of evidence:
 
 1. signatures: cosine similarity of the message to the nearest active
-   `InjectionPattern` rows (pgvector, one SQL query);
+   `InjectionPattern` rows (held in memory per process, `pattern_index`);
 2. heuristics: the hand-written rules in `guardrails.heuristics`;
 3. obfuscation: the message de-obfuscated (`guardrails.decoding`) and scored
    again; hiding words from a filter is itself counted as a strong signal;
