@@ -31,11 +31,13 @@ class InjectionPatternAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retire the selected patterns (stop matching)")
     def retire(self, request, queryset) -> None:
-        self.message_user(request, f"{queryset.update(active=False)} pattern(s) retired.")
+        changed = services.patterns_set_active(queryset.values_list("pk", flat=True), active=False)
+        self.message_user(request, f"{changed} pattern(s) retired.")
 
     @admin.action(description="Re-activate the selected patterns")
     def reactivate(self, request, queryset) -> None:
-        self.message_user(request, f"{queryset.update(active=True)} pattern(s) re-activated.")
+        changed = services.patterns_set_active(queryset.values_list("pk", flat=True), active=True)
+        self.message_user(request, f"{changed} pattern(s) re-activated.")
 
 
 def _add_as(category: str):

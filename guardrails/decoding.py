@@ -24,6 +24,7 @@ import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 _B64_BLOB = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -110,7 +111,10 @@ def warm() -> None:
         deobfuscate("h3ll0 w o r l d s")
 
 
+@lru_cache(maxsize=65536)
 def _is_word(token: str) -> bool:
+    """Cached: wordfreq's lookup (its own tokenising and normalising) cost about 20 µs a word, and the
+    ROT13 and leetspeak checks ask for the same words message after message."""
     from wordfreq import zipf_frequency
 
     return len(token) >= 2 and zipf_frequency(token, "en") >= _COMMON_ZIPF

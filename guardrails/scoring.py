@@ -3,7 +3,7 @@
 `score_message(text, vector)` combines three kinds of evidence:
 
 1. signatures: cosine similarity of the message to the nearest active
-   `InjectionPattern` rows (pgvector, one SQL query);
+   `InjectionPattern` rows (held in memory per process, `pattern_index`);
 2. heuristics: the hand-written rules in `guardrails.heuristics`;
 3. obfuscation: the message de-obfuscated (`guardrails.decoding`) and scored
    again; hiding words from a filter is itself counted as a strong signal;
@@ -23,18 +23,19 @@ import io
 import json
 import math
 import re
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from core.choices import GuardDecision
-from core.embeddings import embed_query, vector_literal
+from core.embeddings import embed_query
 from guardrails import heuristics, intents, ngrams, segment_probe, segments
 from guardrails.decoding import ENCODINGS, Decoded, deobfuscate
 
@@ -373,30 +374,112 @@ def decide(score: float) -> str:
     return ALLOWED
 
 
-_NEAREST_SQL = """
-SELECT q.i, p.id, p.category, p.source, 1 - p.distance AS sim
-  FROM unnest(%(vectors)s::text[]::vector[]) WITH ORDINALITY AS q(v, i)
- CROSS JOIN LATERAL (
-        SELECT id, category, source, embedding <=> q.v AS distance
-          FROM guardrails_injectionpattern
-         WHERE active
-         ORDER BY embedding <=> q.v
-         LIMIT %(k)s
-       ) p
- ORDER BY q.i, sim DESC, p.id
-"""
+@dataclass(frozen=True)
+class PatternIndex:
+    """The active patterns as one in-memory matrix: the search over a few hundred signatures is a matrix
+    product (about 0.1 ms), where a query to PostgreSQL cost a round trip per message (0.7 ms median on a
+    quiet machine, 5 ms and more at its 95th percentile on a loaded one)."""
+
+    ids: np.ndarray  # int64, one per row of `matrix`
+    categories: tuple[str, ...]
+    sources: tuple[str, ...]
+    matrix: np.ndarray  # (patterns, dimensions), rows of unit length (float64)
+    fingerprint: tuple
+    checked_at: float
+
+
+_pattern_index: PatternIndex | None = None
+
+# What changes whenever an active pattern is added, removed, retired or edited: the number of rows, their
+# ids, and their row versions (`xmin`, a new one on every UPDATE). One cheap query, no vectors.
+_FINGERPRINT_SQL = (
+    "SELECT count(*), coalesce(sum(id), 0), coalesce(sum(xmin::text::bigint), 0) "
+    "FROM guardrails_injectionpattern WHERE active"
+)
+# pgvector's binary form (`vector_send`: 2-byte dimensions, 2 unused bytes, big-endian float4s) is read
+# ten times faster than its text form.
+_PATTERNS_SQL = (
+    "SELECT id, category, source, vector_send(embedding) FROM guardrails_injectionpattern WHERE active ORDER BY id"
+)
+
+
+def patterns_changed() -> None:
+    """Forget the in-memory patterns: the next search reads the table again. Called by every write path in
+    this process (services, the admin, a model save); another process's write is seen within
+    `GUARD_PATTERNS_REFRESH_SECONDS`."""
+    global _pattern_index
+    _pattern_index = None
+
+
+def _fingerprint(cursor) -> tuple:
+    cursor.execute(_FINGERPRINT_SQL)
+    return tuple(int(v) for v in cursor.fetchone())
+
+
+def _load_pattern_index() -> PatternIndex:
+    with connection.cursor() as cursor:
+        fingerprint = _fingerprint(cursor)  # first: a write between the two reads is seen at the next check
+        cursor.execute(_PATTERNS_SQL)
+        rows = cursor.fetchall()
+    dims = settings.EMBEDDING_DIMENSIONS
+    matrix = np.array([np.frombuffer(bytes(r[3]), dtype=">f4", offset=4) for r in rows], dtype=np.float64).reshape(
+        len(rows), dims
+    )
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    return PatternIndex(
+        ids=np.array([r[0] for r in rows], dtype=np.int64),
+        categories=tuple(r[1] for r in rows),
+        sources=tuple(r[2] for r in rows),
+        matrix=matrix,
+        fingerprint=fingerprint,
+        checked_at=time.monotonic(),
+    )
+
+
+def pattern_index() -> PatternIndex:
+    """The active patterns. After a write in this process they are read again at once; otherwise the table's
+    fingerprint is checked at most every GUARD_PATTERNS_REFRESH_SECONDS (one small query), and the patterns
+    are read again only when it changed."""
+    global _pattern_index
+    index = _pattern_index
+    if index is None:
+        index = _pattern_index = _load_pattern_index()
+    elif time.monotonic() - index.checked_at >= settings.GUARD_PATTERNS_REFRESH_SECONDS:
+        with connection.cursor() as cursor:
+            fingerprint = _fingerprint(cursor)
+        if fingerprint == index.fingerprint:
+            index = _pattern_index = replace(index, checked_at=time.monotonic())
+        else:
+            index = _pattern_index = _load_pattern_index()
+    return index
+
+
+def warm_patterns() -> None:
+    """Read the patterns at process start, not inside the first customer message (nothing when the table
+    is not there yet: a process started before the migrations reads it at its first message)."""
+    try:
+        pattern_index()
+    except DatabaseError:
+        patterns_changed()
 
 
 def nearest_patterns(vectors: Sequence[np.ndarray], *, k: int = NEIGHBOURS) -> list[list[Neighbour]]:
-    """The k nearest active patterns for each vector, closest first (one SQL query for all vectors)."""
+    """The k nearest active patterns for each vector by cosine similarity, closest first (ties by id, as
+    the SQL search ordered them)."""
     if not vectors:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(_NEAREST_SQL, {"vectors": [vector_literal(v) for v in vectors], "k": k})
-        rows = cursor.fetchall()
-    out: list[list[Neighbour]] = [[] for _ in vectors]
-    for i, pattern_id, category, source, sim in rows:
-        out[int(i) - 1].append(Neighbour(pattern_id, category, source, float(sim)))
+    index = pattern_index()
+    if not len(index.ids):
+        return [[] for _ in vectors]
+    queries = np.stack([np.asarray(v, dtype=np.float64) for v in vectors])
+    norms = np.linalg.norm(queries, axis=1, keepdims=True)
+    queries = np.divide(queries, norms, out=np.zeros_like(queries), where=norms > 0)
+    sims = queries @ index.matrix.T
+    out: list[list[Neighbour]] = []
+    for row in sims:
+        order = np.lexsort((index.ids, -row))[:k]
+        out.append([Neighbour(int(index.ids[j]), index.categories[j], index.sources[j], float(row[j])) for j in order])
     return out
 
 
@@ -470,11 +553,58 @@ def encoded_request(text: str, decoded: Decoded) -> bool:
     return bool(set(decoded.methods) & ENCODINGS) and _DECODE_AND_FOLLOW.search(text) is not None
 
 
+@dataclass(frozen=True)
+class _Whole:
+    """The whole-message evidence and its score (before segments and the request-for-a-person rule)."""
+
+    vectors: list[np.ndarray]
+    neighbours: list[Neighbour]
+    features: np.ndarray
+    z: float
+    probe: float
+    flag_probe: float
+    score: float
+    obfuscated: bool
+    strong: int
+    weak: int
+
+
+def _whole_message(
+    text: str,
+    vector: np.ndarray,
+    evidence: TextEvidence,
+    shown: bool,
+    decoded_vector: np.ndarray | None,
+    cal: Calibration,
+) -> _Whole:
+    """Signatures, rules and probes on the message and its decoded form (with the decoded form's own vector
+    when it was embedded)."""
+    decoded = evidence.decoded
+    vectors = [vector] if decoded_vector is None else [vector, decoded_vector]
+    per_vector = nearest_patterns(vectors)
+    neighbours = _merge(per_vector)
+    original_best = per_vector[0][0].similarity if per_vector and per_vector[0] else 0.0
+    decoded_best = per_vector[1][0].similarity if len(per_vector) > 1 and per_vector[1] else 0.0
+    obfuscated = shown or (decoded.changed and decoded_best > original_best + DECODED_SIM_GAIN)
+    strong, weak = hit_counts(evidence, obfuscated=obfuscated)
+    # The probes read the decoded text's n-grams with the message's vector, and with its own when it was
+    # embedded.
+    pairs = [(vector, text)] + ([(vector, decoded.text)] if decoded.changed else [])
+    if decoded_vector is not None:
+        pairs.append((decoded_vector, decoded.text))
+    probe = max(probe_logit(v, t, cal) for v, t in pairs)
+    flag_probe = max(flag_probe_logit(v, t, cal) for v, t in pairs)
+    features = feature_vector([n.similarity for n in neighbours], strong, weak, probe, cal.probe_cap)
+    z = logit(features, cal)
+    score = final_score(z, float(features[0]), cal, probe=flag_probe)
+    return _Whole(vectors, neighbours, features, z, probe, flag_probe, score, obfuscated, strong, weak)
+
+
 def score_message(text: str, vector: np.ndarray) -> GuardResult:
     """Score the sanitised message `text` (not lower-cased: some rules look at case) whose
     normalised question the pipeline already embedded as `vector`. The decoded text is
     embedded only when a decoder changed the message, its rules did not already show a hidden attack,
-    and GUARD_EMBED_DECODED is on."""
+    the rest of the evidence does not already block it, and GUARD_EMBED_DECODED is on."""
     cal = calibration()
     evidence = text_evidence(text)
     decoded = evidence.decoded
@@ -482,23 +612,22 @@ def score_message(text: str, vector: np.ndarray) -> GuardResult:
     # decode and follow it, are obfuscation whatever the signatures say: the decoded form is then not
     # embedded (an extra embedding is most of the guard's time beyond the shared one).
     shown = decoded.changed and (bool(evidence.new_decoded_rules) or encoded_request(text, decoded))
-    vectors = [vector]
-    if decoded.changed and not shown and settings.GUARD_EMBED_DECODED:
-        vectors.append(embed_query(decoded.text))
-    per_vector = nearest_patterns(vectors)
-    neighbours = _merge(per_vector)
-    original_best = per_vector[0][0].similarity if per_vector and per_vector[0] else 0.0
-    decoded_best = per_vector[1][0].similarity if len(per_vector) > 1 and per_vector[1] else 0.0
-    obfuscated = shown or (decoded.changed and decoded_best > original_best + DECODED_SIM_GAIN)
-    strong, weak = hit_counts(evidence, obfuscated=obfuscated)
-    # The probes read the decoded text's n-grams with its own vector when it was embedded, else with the
-    # message's.
-    pairs = [(vector, text)] + ([(vectors[-1], decoded.text)] if decoded.changed else [])
-    probe = max(probe_logit(v, t, cal) for v, t in pairs)
-    flag_probe = max(flag_probe_logit(v, t, cal) for v, t in pairs)
-    features = feature_vector([n.similarity for n in neighbours], strong, weak, probe, cal.probe_cap)
-    z = logit(features, cal)
-    score = final_score(z, float(features[0]), cal, probe=flag_probe)
+    whole = _whole_message(text, vector, evidence, shown, None, cal)
+    # The decoded form is embedded only when it could change the decision: not when the rest of the
+    # evidence already blocks the message. Every weight of the calibration is positive and the embedded
+    # form only adds evidence (neighbours, obfuscation, one more probe reading), so the decision is the
+    # same as if it had been embedded; an extra embedding is 10-25 ms, most of the guard's time beyond the
+    # shared one.
+    if (
+        decoded.changed
+        and not shown
+        and settings.GUARD_EMBED_DECODED
+        and not (whole.score >= cal.anchor_block and bool(np.all(cal.weights >= 0)))
+    ):
+        whole = _whole_message(text, vector, evidence, shown, embed_query(decoded.text), cal)
+    vectors, neighbours, features, z, score = whole.vectors, whole.neighbours, whole.features, whole.z, whole.score
+    probe, flag_probe, obfuscated = whole.probe, whole.flag_probe, whole.obfuscated
+    strong, weak = whole.strong, whole.weak
     # Segments, not messages: pasted material is as suspicious as its worst segment. The segment
     # evidence (the segment probe, or an instruction aimed at the bot inside pasted material) flags,
     # never blocks on its own.

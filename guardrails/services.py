@@ -18,7 +18,7 @@ from django.db import transaction
 from core.text import question_key
 from guardrails import training
 from guardrails.models import InjectionPattern, SecurityEvent
-from guardrails.scoring import GuardResult
+from guardrails.scoring import GuardResult, patterns_changed
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,16 @@ def patterns_load(seeds: Iterable[training.SeedPattern], *, user=None) -> int:
         ],
         ignore_conflicts=True,  # another process loading the same seeds at the same moment
     )
+    patterns_changed()
     return len(created)
+
+
+def patterns_set_active(pattern_ids: Iterable[int], *, active: bool) -> int:
+    """Retire (or re-activate) patterns; the guard of this process stops (starts) matching them at once,
+    every other process within GUARD_PATTERNS_REFRESH_SECONDS. Returns how many rows changed."""
+    changed = InjectionPattern.objects.filter(pk__in=list(pattern_ids)).exclude(active=active).update(active=active)
+    patterns_changed()
+    return changed
 
 
 def seed_patterns(*, with_train: bool = True) -> list[training.SeedPattern]:
@@ -130,5 +139,6 @@ def pattern_add_from_event(*, event: SecurityEvent, category: str, user) -> Inje
             pattern.active = True
             pattern.save(update_fields=["active"])
         SecurityEvent.objects.filter(pk=event.pk).update(reviewed=True)
+    patterns_changed()
     event.reviewed = True
     return pattern

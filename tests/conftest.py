@@ -31,6 +31,17 @@ def pytest_terminal_summary(terminalreporter) -> None:
         )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_guard_patterns():
+    """The guard keeps the pattern table in memory; every test's database starts from its own state (rows
+    of an earlier test were rolled back), so the guard reads it afresh."""
+    from guardrails import scoring
+
+    scoring.patterns_changed()
+    yield
+    scoring.patterns_changed()
+
+
 @pytest.fixture
 def answer_freely(settings):
     """Tests of what happens around a grounded answer (citations, provenance, the LLM composer,

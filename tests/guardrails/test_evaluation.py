@@ -53,7 +53,8 @@ def test_held_out_split_meets_the_measured_figures(patterns):
 
 def test_the_family_devset_meets_the_measured_figures(patterns):
     """Issue #21's own development set (guardrails/data/dev_families.jsonl; attacks no model trained on):
-    measured 2026-12-07 at recall 0.791, FPR 0 (0/452); floors a few messages lower."""
+    measured 2026-12-07 at recall 0.791, FPR 0 (0/452); with the generic carriers and the customer requests
+    (second session) 0.806, FPR 0 (0/970); floors a few messages lower."""
     from guardrails import devset
 
     report = evaluation.evaluate(list(read_rows(devset.DEV_FILE)))
@@ -63,6 +64,7 @@ def test_the_family_devset_meets_the_measured_figures(patterns):
     assert t.fpr <= 0.01
     families = report.by_family
     assert families["benign_handoff"].fpr == 0
+    assert families["benign_customer"].fpr == 0
     assert families["pasted_document"].recall >= 0.68
     assert families["encoded"].recall >= 0.85
 
@@ -83,6 +85,14 @@ def test_evaluate_guard_command_prints_the_report(patterns):
     assert "confusion matrix" in text
     assert "questions" in text  # per-source line, named after the file
     assert "p50" in text
+    assert "guard CPU time per message" in text
+
+
+def test_cpu_time_is_reported_apart_from_the_wall_clock(patterns):
+    rows = list(read_rows(DEMO_QUESTIONS, default_label="benign"))[:5]
+    report = evaluation.evaluate(rows)
+    assert all(o.cpu_ms > 0 for o in report.outcomes if o.result is not None)
+    assert 0 < report.cpu_p50_ms <= report.cpu_p95_ms
 
 
 def test_evaluate_guard_split_filter(patterns, tmp_path):
