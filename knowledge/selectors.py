@@ -24,7 +24,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from core.embeddings import vector_literal
-from knowledge.models import Chunk, Document, DocumentVersion, IngestionJob
+from knowledge.models import Chunk, Document, DocumentVersion, IngestionJob, Source, SourceItem, SyncRun
 
 RRF_K = 60
 
@@ -426,3 +426,41 @@ def text_diff(old: str, new: str) -> list[DiffRow]:
                 )
             )
     return rows
+
+
+def pending_versions(source) -> list[DocumentVersion]:
+    """The newest version of each live document of a source, where it waits for review."""
+    newest = (
+        DocumentVersion.objects.filter(document__source=source)
+        .exclude(document__status=Document.Status.RETIRED)
+        .order_by("document_id", "-number")
+        .distinct("document_id")
+    )
+    return [v for v in newest.select_related("document") if v.verified_at is None]
+
+
+@dataclass(frozen=True)
+class SourceReview:
+    new: int
+    changed: int
+    gone: int
+
+    @property
+    def total(self) -> int:
+        return self.new + self.changed
+
+
+def source_review(source) -> SourceReview:
+    """What a curator has to look at after a sync: "N changed, M new, K gone"."""
+    pending = pending_versions(source)
+    changed = sum(1 for v in pending if v.document.versions.filter(is_current=True).exists())
+    gone = SourceItem.objects.filter(source=source, misses__gt=0).count()
+    return SourceReview(new=len(pending) - changed, changed=changed, gone=gone)
+
+
+def source_list() -> QuerySet[Source]:
+    return Source.objects.select_related("owner").order_by("name")
+
+
+def source_runs(source, *, limit: int = 10) -> QuerySet[SyncRun]:
+    return SyncRun.objects.filter(source=source).order_by("-created_at", "-id")[:limit]

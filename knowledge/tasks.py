@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from knowledge import services
+from knowledge import services, sync
 
 
 # acks_late + reject_on_worker_lost: a worker that dies mid-job hands the message back; the claim in
@@ -38,4 +38,17 @@ def _retry_or_fail(task, job_id: int, exc: Exception) -> str:
 @shared_task(name="knowledge.jobs_sweep")
 def jobs_sweep() -> dict[str, int]:
     requeued, failed = services.jobs_sweep()
-    return {"requeued": requeued, "failed": failed}
+    runs_requeued, runs_failed = sync.runs_sweep()
+    return {"requeued": requeued, "failed": failed, "runs_requeued": runs_requeued, "runs_failed": runs_failed}
+
+
+# One slice of a sync run (SOURCE_SYNC_SLICE_SECONDS), then it queues the next: a long crawl never
+# meets the task time limit, and the claim in sync_run makes a second delivery harmless.
+@shared_task(name="knowledge.sync_source", acks_late=True, reject_on_worker_lost=True)
+def sync_source(*, run_id: int) -> str:
+    return sync.sync_run(run_id=run_id, slice_seconds=settings.SOURCE_SYNC_SLICE_SECONDS).state
+
+
+@shared_task(name="knowledge.sources_due")
+def sources_due() -> list[int]:
+    return sync.sources_start_due()
