@@ -56,7 +56,8 @@ class HelpSite:
 def article(title: str, body_html: str, *, links: tuple[str, ...] = ()) -> str:
     """A page as help centres make them: cookie banner, header, navigation, sidebar, footer."""
     nav = "".join(f'<li><a href="{href}">{href.strip("/").replace("-", " ").title()}</a></li>' for href in links)
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} · Acme Help Centre</title></head>
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>{title} · Acme Help Centre</title></head>
 <body>
 <div id="cookie-banner" class="cookie-consent">We use cookies to make this site work. Accept all cookies or manage
 your cookie preferences in our cookie policy.</div>
@@ -67,7 +68,8 @@ your cookie preferences in our cookie policy.</div>
 {body_html}
 </article></main>
 <aside class="related"><h2>Related articles</h2><p>Popular questions our customers ask every week.</p></aside>
-<footer class="site-footer"><p>© 2026 Acme Bicycles Ltd. All rights reserved. Terms of service and privacy policy.</p></footer>
+<footer class="site-footer"><p>© 2026 Acme Bicycles Ltd. All rights reserved.
+Terms of service and privacy policy.</p></footer>
 </body></html>"""
 
 

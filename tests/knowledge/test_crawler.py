@@ -3,6 +3,7 @@ conditional requests, the per-host rate limit, and the article cut out of its te
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -27,7 +28,9 @@ def scope_of(site, **kwargs) -> crawler.Scope:
 
 
 def test_canonical_spelling():
-    assert crawler.canonical("HTTP://Help.Example.com:80/a/b?utm_source=x&id=3#top") == "http://help.example.com/a/b?id=3"
+    assert (
+        crawler.canonical("HTTP://Help.Example.com:80/a/b?utm_source=x&id=3#top") == "http://help.example.com/a/b?id=3"
+    )
     assert crawler.canonical("../c", "https://h.test/a/b/") == "https://h.test/a/c"
     assert crawler.canonical("https://h.test") == "https://h.test/"
     assert crawler.canonical("mailto:help@h.test") is None
@@ -154,7 +157,7 @@ def test_requests_to_one_host_are_spaced_by_the_delay(help_site):
         f.fetch(help_site.url(f"/{name}"), scope=scope)
     times = [r.at for r in help_site.requests]  # robots.txt, a, b, c
     assert len(times) == 4
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.28, gaps
 
 
