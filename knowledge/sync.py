@@ -277,6 +277,7 @@ class _Worker:
             state = self._start()
         frontier = crawler.Frontier.from_json(state.get("frontier", {}), self._max_items())
         done: set[str] = set(state.get("done", []))
+        self.follow = bool(state.get("follow", True))
         while True:
             if deadline is not None and time.monotonic() > deadline:
                 return False
@@ -285,7 +286,7 @@ class _Worker:
                 return True
             try:
                 result = self._website_page(key, frontier, done) if self.website else self._folder_file(key)
-            except _ClaimLost:
+            except (_ClaimLost, _CannotRun):
                 raise
             except Exception as exc:  # one bad page never stops the run; its reason goes in the report
                 logger.exception("sync page failed", extra={"run": self.run.pk, "key": key})
@@ -318,13 +319,13 @@ class _Worker:
                 frontier.add(key)
             for key in known:
                 frontier.add(key)
-        state = {"frontier": frontier.as_json(), "done": []}
-        self._write(state=state, pages_left=len(frontier.queue))
+        state = {"frontier": frontier.as_json(), "done": [], "follow": True}
+        self._write(crawl=state, pages_left=len(frontier.queue))
         return state
 
     def _save(self, result: _Outcome, frontier: crawler.Frontier, done: set[str]) -> None:
         updates: dict = {
-            "crawl": {"frontier": frontier.as_json(), "done": sorted(done)},
+            "crawl": {"frontier": frontier.as_json(), "done": sorted(done), "follow": self.follow},
             "pages_left": len(frontier.queue),
             "heartbeat_at": timezone.now(),
         }
@@ -377,11 +378,12 @@ class _Worker:
             found, declared = crawler.links(page.body, key)
             if declared and self.scope.allows(declared):
                 key = declared  # the page names its own address: one document however it is reached
-            for link in found:
+            for link in found if self.follow else ():
                 if self.scope.allows(link):
                     frontier.add(link)
         elif crawler.is_sitemap(page):
             pages, nested = crawler.sitemap_urls(page.body)
+            self.follow = False  # a sitemap lists the pages to keep: their links are not followed
             nested_urls = {crawler.canonical(link) for link in nested}
             for link in [*nested, *pages]:
                 canon = crawler.canonical(link)
