@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "js_lib_htmx",
+    "django_celery_beat",
     "core",
     "config",
     "demo",
@@ -257,11 +258,10 @@ SOURCE_USER_AGENT = env_str("SOURCE_USER_AGENT", "GroundworkBot/1.0 (+help-centr
 # A page or file answering 404/410 (or missing from its folder) this many runs in a row is retired.
 SOURCE_GONE_AFTER_RUNS = env_int("SOURCE_GONE_AFTER_RUNS", 2, minimum=1)
 # A sync task works this long, saves where it is and queues its next slice (under the task time limit).
-SOURCE_SYNC_SLICE_SECONDS = env_int("SOURCE_SYNC_SLICE_SECONDS", 240, minimum=5)
+SOURCE_SYNC_SLICE_SECONDS = env_int("SOURCE_SYNC_SLICE_SECONDS", 60, minimum=5)
 # A run whose worker has not reported for this long is taken over (a page takes at most
 # timeout x redirects plus its embedding).
 SOURCE_SYNC_STALE_SECONDS = env_int("SOURCE_SYNC_STALE_SECONDS", 300, minimum=30)
-SOURCE_DUE_CHECK_SECONDS = env_int("SOURCE_DUE_CHECK_SECONDS", 60, minimum=5)
 # Folders the curation screen may add as sources (the `sources add --folder` command may name any).
 SOURCE_FOLDER_ROOTS = [Path(p) for p in env_list("SOURCE_FOLDER_ROOTS")] or [VAR_DIR / "sources"]
 CHUNK_TARGET_TOKENS = env_int("CHUNK_TARGET_TOKENS", 220, minimum=50)
@@ -350,7 +350,6 @@ CELERY_BEAT_SCHEDULE = {
     "daily-rollups": {"task": "insights.rollup_recent", "schedule": 3600.0},
     "alert-rules": {"task": "insights.alert_rules_check", "schedule": 900.0},
     "jobs-sweep": {"task": "knowledge.jobs_sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
-    "sources-due": {"task": "knowledge.sources_due", "schedule": float(SOURCE_DUE_CHECK_SECONDS)},
 }
 
 # --- Demo --------------------------------------------------------------------------

@@ -66,7 +66,9 @@ class Source(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     status = models.CharField(max_length=16, choices=Status, default=Status.IDLE)
     last_run_at = models.DateTimeField(null=True, blank=True)
-    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    next_run_at = models.DateTimeField(
+        null=True, blank=True, help_text="A scheduled sync starts no earlier than this (claims beat's tick)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,5 +1,5 @@
-"""Writes for sources: add one, start a sync, run it page by page, start the due ones, verify
-what a sync changed.
+"""Writes for sources: add one, schedule it, start a sync, run it page by page, verify what a
+sync changed.
 
 A sync run is one `SyncRun` row. It is claimed by one conditional UPDATE (a fresh claim token
 each time); after every page the page's outcome, the run's counters and the frontier are saved
@@ -12,6 +12,7 @@ second version: `version_ingest` finds the content already stored.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 import uuid
@@ -92,8 +93,8 @@ def source_create(
         schedule=schedule,
         auto_verify=auto_verify,
         owner=user,
-        next_run_at=timezone.now() if schedule != Source.Schedule.OFF else None,
     )
+    source_schedule_apply(source)
     audit(actor=user, action="source.create", obj=source, kind=kind, url=url, folder=folder, schedule=schedule)
     return source
 
@@ -106,8 +107,8 @@ def source_set_schedule(*, source: Source, schedule: str, auto_verify: bool, use
     if schedule not in Source.Schedule.values:
         raise ApplicationError("The schedule is off, hourly or daily.", code=ErrorCode.INVALID)
     source.schedule, source.auto_verify = schedule, auto_verify
-    source.next_run_at = None if schedule == Source.Schedule.OFF else (source.next_run_at or timezone.now())
-    source.save(update_fields=["schedule", "auto_verify", "next_run_at"])
+    source.save(update_fields=["schedule", "auto_verify"])
+    source_schedule_apply(source)
     audit(actor=user, action="source.schedule", obj=source, schedule=schedule, auto_verify=auto_verify)
     return source
 
@@ -135,18 +136,44 @@ def sync_start(*, source: Source, user=None, trigger: str = "manual", enqueue: b
     return run
 
 
-def sources_start_due(*, now: datetime | None = None) -> list[int]:
-    """Start every scheduled source whose time has come (the scheduler calls this every
-    SOURCE_DUE_CHECK_SECONDS). Each source's next time moves on by one conditional UPDATE on
-    its old value, so two schedulers at once start it once."""
+def source_schedule_apply(source: Source) -> None:
+    """Keep the source's periodic task in Celery beat's database schedule (django-celery-beat) in
+    step with its schedule: one task per scheduled source, named after it, gone when it is off.
+    Saved through the model (not .update()), so a running beat notices the change."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    name = f"sync source {source.pk}"
+    if source.schedule == Source.Schedule.OFF or not source.can_sync:
+        for task in PeriodicTask.objects.filter(name=name):
+            task.delete()
+        return
+    period = IntervalSchedule.HOURS if source.schedule == Source.Schedule.HOURLY else IntervalSchedule.DAYS
+    interval, _ = IntervalSchedule.objects.get_or_create(every=1, period=period)
+    task = PeriodicTask.objects.filter(name=name).first() or PeriodicTask(name=name)
+    task.task = "knowledge.sync_scheduled"
+    task.interval = interval
+    task.kwargs = json.dumps({"source_id": source.pk})
+    task.enabled = True
+    task.description = f"Sync {source.name} ({source.schedule})"[:200]
+    task.save()
+
+
+def source_sync_scheduled(*, source_id: int, now: datetime | None = None) -> SyncRun | None:
+    """Beat's tick for one source. One conditional UPDATE claims the tick (the source's next
+    allowed start moves half an interval on), so a tick delivered twice, or sent by two beats,
+    starts one run; the one-active-run constraint covers a run still going from the last tick."""
     now = now or timezone.now()
-    started: list[int] = []
-    due = Source.objects.filter(schedule__in=list(SCHEDULE_INTERVAL), next_run_at__lte=now).exclude(kind="upload")
-    for source in due.only("pk", "schedule", "next_run_at", "kind"):
-        following = now + SCHEDULE_INTERVAL[source.schedule]
-        if Source.objects.filter(pk=source.pk, next_run_at=source.next_run_at).update(next_run_at=following):
-            started.append(sync_start(source=source, trigger="schedule").pk)
-    return started
+    source = Source.objects.filter(pk=source_id).first()
+    if source is None or source.schedule not in SCHEDULE_INTERVAL or not source.can_sync:
+        return None
+    claimed = (
+        Source.objects.filter(pk=source_id, schedule=source.schedule)
+        .filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now))
+        .update(next_run_at=now + SCHEDULE_INTERVAL[source.schedule] / 2)
+    )
+    if not claimed:
+        return None
+    return sync_start(source=source, trigger="schedule")
 
 
 def runs_sweep() -> tuple[int, int]:

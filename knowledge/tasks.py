@@ -49,6 +49,8 @@ def sync_source(*, run_id: int) -> str:
     return sync.sync_run(run_id=run_id, slice_seconds=settings.SOURCE_SYNC_SLICE_SECONDS).state
 
 
-@shared_task(name="knowledge.sources_due")
-def sources_due() -> list[int]:
-    return sync.sources_start_due()
+# Sent by Celery beat from each scheduled source's periodic task (django-celery-beat).
+@shared_task(name="knowledge.sync_scheduled")
+def sync_scheduled(*, source_id: int) -> int | None:
+    run = sync.source_sync_scheduled(source_id=source_id)
+    return run.pk if run else None

@@ -78,7 +78,14 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("last_run_at", models.DateTimeField(blank=True, null=True)),
-                ("next_run_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                (
+                    "next_run_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="A scheduled sync starts no earlier than this (claims beat's tick).",
+                        null=True,
+                    ),
+                ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={

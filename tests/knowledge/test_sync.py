@@ -4,6 +4,7 @@ in the report, the page cap, a worker that dies mid-run, and the scheduler."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -254,17 +255,34 @@ def test_one_active_run_per_source(source):
     assert first.pk == second.pk and SyncRun.objects.count() == 1
 
 
-def test_due_sources_start_once(source, monkeypatch):
-    started_runs = []
-    monkeypatch.setattr(sync, "sync_start", lambda **kw: started_runs.append(kw) or SyncRun(pk=len(started_runs)))
-    Source.objects.filter(pk=source.pk).update(schedule="hourly", next_run_at=timezone.now() - timedelta(minutes=1))
+def test_schedule_is_a_periodic_task_in_celery_beat(source):
+    from django_celery_beat.models import PeriodicTask
+
+    assert not PeriodicTask.objects.filter(name=f"sync source {source.pk}").exists()
+    sync.source_set_schedule(source=source, schedule="hourly", auto_verify=False)
+    task = PeriodicTask.objects.get(name=f"sync source {source.pk}")
+    assert task.enabled and task.task == "knowledge.sync_scheduled"
+    assert (task.interval.every, task.interval.period) == (1, "hours")
+    assert json.loads(task.kwargs) == {"source_id": source.pk}
+    sync.source_set_schedule(source=source, schedule="daily", auto_verify=True)
+    task = PeriodicTask.objects.get(name=f"sync source {source.pk}")
+    assert task.interval.period == "days"
+    sync.source_set_schedule(source=source, schedule="off", auto_verify=True)
+    assert not PeriodicTask.objects.filter(name=f"sync source {source.pk}").exists()
+
+
+def test_a_beat_tick_starts_one_run_however_often_it_arrives(source, monkeypatch):
+    started = []
+    monkeypatch.setattr(sync, "sync_start", lambda **kw: started.append(kw) or SyncRun(pk=len(started)))
+    sync.source_set_schedule(source=source, schedule="hourly", auto_verify=False)
     now = timezone.now()
-    assert len(sync.sources_start_due(now=now)) == 1
-    assert sync.sources_start_due(now=now) == []  # its next time moved on an hour
-    source.refresh_from_db()
-    assert source.next_run_at == now + timedelta(hours=1)
-    Source.objects.filter(pk=source.pk).update(schedule="off")
-    assert sync.sources_start_due(now=now + timedelta(hours=2)) == []
+    assert sync.source_sync_scheduled(source_id=source.pk, now=now) is not None
+    assert sync.source_sync_scheduled(source_id=source.pk, now=now) is None  # the same tick again
+    assert sync.source_sync_scheduled(source_id=source.pk, now=now + timedelta(minutes=20)) is None
+    assert sync.source_sync_scheduled(source_id=source.pk, now=now + timedelta(hours=1)) is not None
+    assert len(started) == 2 and started[0]["trigger"] == "schedule"
+    sync.source_set_schedule(source=source, schedule="off", auto_verify=False)
+    assert sync.source_sync_scheduled(source_id=source.pk, now=now + timedelta(hours=5)) is None
 
 
 def test_commands_add_list_and_sync(site, capsys):
