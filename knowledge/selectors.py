@@ -267,7 +267,7 @@ def document_list(*, status: str = "", q: str = "") -> QuerySet[Document]:
         qs = qs.filter(status=status)
     if q:
         qs = qs.filter(title__icontains=q) | qs.filter(source_key__icontains=q)
-    return qs.select_related("owner").order_by("title")
+    return qs.select_related("owner", "source").order_by("title")
 
 
 def job_list(*, limit: int = 200) -> QuerySet[IngestionJob]:
