@@ -41,7 +41,6 @@ _NOT_PAGES = re.compile(
     re.IGNORECASE,
 )
 _DROP_QUERY = re.compile(r"^(?:utm_[a-z]+|fbclid|gclid|mc_[a-z]+)$", re.IGNORECASE)
-_BANNER = re.compile(r"cookie|consent|gdpr|banner|newsletter|popup|modal", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -365,14 +364,65 @@ def is_sitemap(page: Page) -> bool:
 
 def article_html(html: bytes, url: str = "") -> bytes:
     """The page's article as a small HTML document (title, headings, paragraphs, lists, tables),
-    without navigation, header, footer, sidebars or cookie banners."""
-    import trafilatura
+    without navigation, header, footer, sidebars or cookie banners.
+
+    First the template's known parts go (nav, header, footer, aside, forms, ARIA banners and
+    dialogs, cookie and consent notices, hidden elements). A page that marks its article
+    (<main>, <article>, role=main) gives it. Otherwise trafilatura picks the article (precision
+    first: a short help article is easily padded with menus); when what it returns has lost the
+    page's headings, the cleaned body is kept instead, minus blocks that are mostly links."""
+    from html import escape
+
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "lxml")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    extracted = trafilatura.extract(
-        html.decode("utf-8", "replace") if isinstance(html, bytes) else html,
+    title = _SITE_SUFFIX.split(title)[0].strip() or title
+    _strip_template(soup)
+    landmark = soup.find("main") or soup.find(attrs={"role": "main"}) or _largest(soup.find_all("article"))
+    if landmark is not None:
+        inner = landmark.decode_contents()
+    else:
+        body = soup.body or soup
+        inner = _extracted(str(soup), url, headings=len(body.find_all(_HEADINGS))) or _without_link_lists(body)
+    return f"<html><head><title>{escape(title)}</title></head><body>{inner}</body></html>".encode()
+
+
+_HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
+_SITE_SUFFIX = re.compile(r"\s+[|·–—-]\s+")
+_TEMPLATE_TAGS = ["script", "style", "nav", "header", "footer", "aside", "noscript", "form", "template", "iframe"]
+_TEMPLATE_ROLES = {"navigation", "banner", "contentinfo", "dialog", "alertdialog", "search", "complementary"}
+_NOTICE = re.compile(r"cookie|consent|gdpr|onetrust|cc-window|newsletter-popup", re.IGNORECASE)
+
+
+def _strip_template(soup) -> None:
+    for tag in soup(_TEMPLATE_TAGS):
+        tag.decompose()
+    for tag in list(soup.find_all(True)):
+        if tag.decomposed or tag.attrs is None:
+            continue
+        marks = " ".join([tag.get("id") or "", *(tag.get("class") or [])])
+        if (
+            tag.get("role") in _TEMPLATE_ROLES
+            or tag.get("aria-modal") == "true"
+            or tag.get("aria-hidden") == "true"
+            or tag.has_attr("hidden")
+            or _NOTICE.search(marks)
+        ):
+            tag.decompose()
+
+
+def _largest(tags):
+    tags = list(tags)
+    return max(tags, key=lambda t: len(t.get_text(" ", strip=True))) if tags else None
+
+
+def _extracted(html: str, url: str, *, headings: int) -> str:
+    import trafilatura
+    from bs4 import BeautifulSoup
+
+    result = trafilatura.extract(
+        html,
         url=url or None,
         output_format="html",
         include_formatting=True,
@@ -380,27 +430,25 @@ def article_html(html: bytes, url: str = "") -> bytes:
         include_links=False,
         include_images=False,
         include_comments=False,
-        favor_recall=True,
+        favor_precision=True,
         deduplicate=False,
     )
-    if extracted and len(BeautifulSoup(extracted, "lxml").get_text(" ", strip=True)) >= 40:
-        body = BeautifulSoup(extracted, "lxml").body
-        inner = body.decode_contents() if body else extracted
-    else:
-        inner = _main_fallback(soup)
-    from html import escape
+    if not result:
+        return ""
+    body = BeautifulSoup(result, "lxml").body
+    if body is None or len(body.get_text(" ", strip=True)) < 40:
+        return ""
+    if headings and not body.find_all(_HEADINGS):
+        return ""  # the page's structure was flattened away
+    return body.decode_contents()
 
-    return f"<html><head><title>{escape(title)}</title></head><body>{inner}</body></html>".encode()
 
-
-def _main_fallback(soup) -> str:
-    for tag in soup(["script", "style", "nav", "header", "footer", "aside", "noscript", "form", "template"]):
-        tag.decompose()
-    for tag in list(soup.find_all(True)):
-        if tag.decomposed:
+def _without_link_lists(body) -> str:
+    for block in list(body.find_all(["ul", "ol", "div", "section", "table"])):
+        if block.decomposed:
             continue
-        marks = " ".join([tag.get("id") or "", *(tag.get("class") or []), tag.get("role") or ""])
-        if _BANNER.search(marks) or tag.get("aria-modal") == "true":
-            tag.decompose()
-    main = soup.find("main") or soup.find("article") or soup.find(attrs={"role": "main"}) or soup.body or soup
-    return main.decode_contents() if hasattr(main, "decode_contents") else str(main)
+        text = len(block.get_text(" ", strip=True))
+        linked = sum(len(a.get_text(" ", strip=True)) for a in block.find_all("a"))
+        if len(block.find_all("a")) >= 3 and text and linked / text > 0.7:
+            block.decompose()  # a menu or a list of related articles, not the article
+    return body.decode_contents()

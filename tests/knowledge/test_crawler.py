@@ -188,3 +188,34 @@ def test_frontier_caps_pages_and_round_trips():
     assert frontier.capped == 1
     again = crawler.Frontier.from_json(frontier.as_json(), 2)
     assert again.pop() == "a" and again.seen == {"a", "b"} and again.capped == 1
+
+
+PLAIN_PAGE = b"""<html><head><title>Shipping | Acme Help</title></head><body>
+<div class="cookie-notice">We use cookies. <a href="/cookies">Cookie policy</a> <button>Accept all</button></div>
+<div class="top"><a href="/">Home</a> <a href="/shipping">Shipping</a> <a href="/returns">Returns</a>
+<a href="/contact">Contact</a></div>
+<div class="sidebar"><ul><li><a href="/a">Track my parcel online</a></li><li><a href="/b">Change my address</a></li>
+<li><a href="/c">Shipping to islands</a></li></ul></div>
+<div class="content"><h1>Shipping</h1>
+<p>Standard shipping takes 3 to 5 working days and is free for orders over 50 euros.</p>
+<h2>Express</h2><p>Express delivery arrives the next working day when you order before 14:00.</p></div>
+<div class="bottom">Copyright Acme 2026</div>
+</body></html>"""
+
+
+@pytest.mark.parametrize("html", [PLAIN_PAGE, PLAIN_PAGE.replace(b'class="content"', b'role="main"')])
+def test_article_of_a_page_without_landmarks(html):
+    parsed = parse_document("page.html", crawler.article_html(html))
+    text = parsed.text
+    assert "3 to 5 working days" in text and "next working day" in text
+    for boilerplate in ("cookie", "Accept all", "Track my parcel", "Contact"):
+        assert boilerplate.lower() not in text.lower(), boilerplate
+    assert parsed.title == "Shipping"
+    assert ("Shipping", "Express") in {b.heading_path for b in parsed.blocks}
+
+
+def test_short_article_keeps_its_heading_structure():
+    html = article("Returns", "<p>You can return any unused item within 30 days.</p><h2>E-bikes</h2><p>14 days.</p>")
+    parsed = parse_document("page.html", crawler.article_html(html.encode()))
+    assert parsed.title == "Returns" and "Acme Help Centre" not in parsed.text
+    assert ("Returns", "E-bikes") in {b.heading_path for b in parsed.blocks}
