@@ -393,6 +393,10 @@ _SITE_SUFFIX = re.compile(r"\s+[|·–—-]\s+")
 _TEMPLATE_TAGS = ["script", "style", "nav", "header", "footer", "aside", "noscript", "form", "template", "iframe"]
 _TEMPLATE_ROLES = {"navigation", "banner", "contentinfo", "dialog", "alertdialog", "search", "complementary"}
 _NOTICE = re.compile(r"cookie|consent|gdpr|onetrust|cc-window|newsletter-popup", re.IGNORECASE)
+# A cookie notice named nothing telling: it speaks of cookies and offers to accept them.
+_COOKIE_TEXT = re.compile(r"\bcookies?\b", re.IGNORECASE)
+_CONSENT_ACTION = re.compile(r"^\s*(?:accept|agree|allow|ok|got it|reject|decline|i understand|manage|settings)", re.I)
+_NOTICE_MARKS = re.compile(r"banner|notice|bar|popup|toast|overlay|modal|alert", re.IGNORECASE)
 
 
 def _strip_template(soup) -> None:
@@ -409,6 +413,16 @@ def _strip_template(soup) -> None:
             or tag.has_attr("hidden")
             or _NOTICE.search(marks)
         ):
+            tag.decompose()
+    for tag in list(soup.find_all(["div", "section", "p", "dialog"])):
+        if tag.decomposed or tag.attrs is None or tag.find(_HEADINGS):
+            continue
+        text = tag.get_text(" ", strip=True)
+        if len(text) > 600 or not _COOKIE_TEXT.search(text):
+            continue
+        marks = " ".join([tag.get("id") or "", *(tag.get("class") or [])])
+        actions = tag.find_all(["button", "a"])
+        if _NOTICE_MARKS.search(marks) or any(_CONSENT_ACTION.match(a.get_text(" ", strip=True)) for a in actions):
             tag.decompose()
 
 

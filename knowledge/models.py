@@ -294,6 +294,7 @@ class SyncRun(models.Model):
     state = models.CharField(max_length=16, choices=State, default=State.QUEUED)
     trigger = models.CharField(max_length=16, default="manual")
     claim = models.UUIDField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the process that holds the claim")
     attempts = models.PositiveSmallIntegerField(default=0)
     crawl = models.JSONField(default=dict, blank=True)
     pages_seen = models.PositiveIntegerField(default=0)

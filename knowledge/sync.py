@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -219,11 +221,23 @@ def sync_run(
     again (`requeue`: a task enqueues its next slice; the command goes on itself)."""
     token = uuid.uuid4()
     now = timezone.now()
+    claim = {
+        "state": SyncRun.State.RUNNING,
+        "claim": token,
+        "worker": _this_worker(),
+        "started_at": Coalesce(F("started_at"), now),
+        "heartbeat_at": now,
+    }
     claimable = Q(state=SyncRun.State.QUEUED) | Q(state=SyncRun.State.RUNNING, heartbeat_at__lt=_stale_before())
-    claimed = SyncRun.objects.filter(claimable, pk=run_id).update(
-        state=SyncRun.State.RUNNING, claim=token, started_at=Coalesce(F("started_at"), now), heartbeat_at=now
-    )
+    claimed = SyncRun.objects.filter(claimable, pk=run_id).update(**claim)
     run = SyncRun.objects.select_related("source").get(pk=run_id)
+    if not claimed and run.state == SyncRun.State.RUNNING and _died_here(run.worker):
+        # Its process on this machine is gone (killed, crashed): take over now rather than after
+        # SOURCE_SYNC_STALE_SECONDS. Conditional on the dead worker's claim, so once.
+        claimed = SyncRun.objects.filter(pk=run_id, state=SyncRun.State.RUNNING, claim=run.claim).update(
+            attempts=F("attempts") + 1, **claim
+        )
+        run = SyncRun.objects.select_related("source").get(pk=run_id)
     if not claimed:
         return run  # finished already, or another worker owns it: a second delivery is harmless
     Source.objects.filter(pk=run.source_id).update(status=Source.Status.RUNNING)
@@ -243,6 +257,24 @@ def sync_run(
         return SyncRun.objects.get(pk=run_id)
     _finish(run, token, SyncRun.State.DONE)
     return SyncRun.objects.get(pk=run_id)
+
+
+def _this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:200]
+
+
+def _died_here(worker: str) -> bool:
+    """Whether the worker that holds a run was a process on this machine that no longer runs."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    return False
 
 
 def _finish(run: SyncRun, token: uuid.UUID, state: str, error: str = "") -> None:

@@ -127,6 +127,12 @@ class Migration(migrations.Migration):
                 ),
                 ("trigger", models.CharField(default="manual", max_length=16)),
                 ("claim", models.UUIDField(blank=True, null=True)),
+                (
+                    "worker",
+                    models.CharField(
+                        blank=True, help_text="host:pid of the process that holds the claim", max_length=200
+                    ),
+                ),
                 ("attempts", models.PositiveSmallIntegerField(default=0)),
                 ("crawl", models.JSONField(blank=True, default=dict)),
                 ("pages_seen", models.PositiveIntegerField(default=0)),

@@ -219,3 +219,13 @@ def test_short_article_keeps_its_heading_structure():
     parsed = parse_document("page.html", crawler.article_html(html.encode()))
     assert parsed.title == "Returns" and "Acme Help Centre" not in parsed.text
     assert ("Returns", "E-bikes") in {b.heading_path for b in parsed.blocks}
+
+
+def test_a_cookie_notice_named_nothing_telling_goes_but_an_article_about_cookies_stays():
+    html = b"""<html><body><div class="strip">This site uses cookies for statistics.
+    <button>Accept</button><a href="/privacy">Read more</a></div>
+    <div class="content"><h1>Privacy</h1><p>We use cookies only to keep you signed in; no tracking cookies are set.</p>
+    <p>You can delete cookies in your browser at any time without losing your orders.</p></div></body></html>"""
+    text = parse_document("page.html", crawler.article_html(html)).text
+    assert "statistics" not in text
+    assert "keep you signed in" in text and "delete cookies" in text

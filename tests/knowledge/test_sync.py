@@ -5,6 +5,8 @@ in the report, the page cap, a worker that dies mid-run, and the scheduler."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -249,6 +251,28 @@ def test_a_worker_that_dies_mid_run_is_resumed_without_duplicates(site, source):
         assert document.versions.count() == 1
 
 
+def test_a_run_held_by_a_dead_process_on_this_machine_is_taken_over_at_once(site, source):
+    run = sync.sync_start(source=source, enqueue=False)
+
+    def die_after_two(progress: SyncRun) -> None:
+        if progress.pages_seen == 2:
+            raise _WorkerDied()
+
+    with pytest.raises(_WorkerDied):
+        sync.sync_run(run_id=run.pk, on_progress=die_after_two)
+    # held by a live process (pid 1): left alone
+    SyncRun.objects.filter(pk=run.pk).update(worker=f"{socket.gethostname()}:1")
+    assert sync.sync_run(run_id=run.pk).state == "running"
+    # held by a process that is gone (the CLI killed with -9, a worker that crashed): taken over now
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    SyncRun.objects.filter(pk=run.pk).update(worker=f"{socket.gethostname()}:{dead.pid}")
+    run = sync.sync_run(run_id=run.pk)
+    assert run.state == "done" and run.attempts == 1 and run.pages_new == 5
+    assert Document.objects.filter(source=source).count() == 5
+    assert all(d.versions.count() == 1 for d in Document.objects.filter(source=source))
+
+
 def test_one_active_run_per_source(source):
     first = sync.sync_start(source=source, enqueue=False)
     second = sync.sync_start(source=source, enqueue=False)
@@ -292,7 +316,10 @@ def test_commands_add_list_and_sync(site, capsys):
     assert "Help" in out and "website" in out and "daily" in out
     call_command("sync", "Help")
     out = capsys.readouterr().out
-    assert "5 new" in out and "0 failed" in out
+    assert "5 new" in out and "0 failed" in out and "sources verify" in out
+    call_command("sources", "verify", "Help")
+    assert "5 document(s) of Help verified" in capsys.readouterr().out
+    assert Document.objects.filter(source__name="Help", status="verified").count() == 5
     site.remove("/warranty")
     call_command("sync", "Help")
     out = capsys.readouterr().out

@@ -10,6 +10,15 @@ from knowledge import selectors, sync
 from knowledge.models import Source
 
 
+def find_source(name_or_id: str) -> Source:
+    found = Source.objects.filter(name=name_or_id).first()
+    if found is None and name_or_id.isdigit():
+        found = Source.objects.filter(pk=int(name_or_id)).first()
+    if found is None:
+        raise CommandError(f"no source named {name_or_id!r} (see: manage.py sources list)")
+    return found
+
+
 class Command(BaseCommand):
     help = "Add or list knowledge sources (help-centre websites, server folders)."
 
@@ -26,10 +35,17 @@ class Command(BaseCommand):
         add.add_argument("--auto-verify", action="store_true", help="changed pages answer without review")
         add.add_argument("--user", help="username recorded as the owner")
         commands.add_parser("list", help="list the sources")
+        verify = commands.add_parser("verify", help="verify every new or changed document of a source (after review)")
+        verify.add_argument("source", help="the source's name or id")
 
     def handle(self, *args, action: str, **options) -> None:
         if action == "list":
             self._list()
+            return
+        if action == "verify":
+            found = find_source(options["source"])
+            count = sync.source_verify_pending(source=found)
+            self.stdout.write(f"{count} document(s) of {found.name} verified: they answer questions now")
             return
         owner = None
         if options.get("user"):

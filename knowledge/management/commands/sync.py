@@ -12,7 +12,8 @@ from tqdm import tqdm
 
 from core.errors import ApplicationError
 from knowledge import sync
-from knowledge.models import Source, SyncRun
+from knowledge.management.commands.sources import find_source
+from knowledge.models import SyncRun
 
 
 class Command(BaseCommand):
@@ -22,11 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("source", help="the source's name or id")
 
     def handle(self, *args, source: str, **options) -> None:
-        found = Source.objects.filter(name=source).first()
-        if found is None and source.isdigit():
-            found = Source.objects.filter(pk=int(source)).first()
-        if found is None:
-            raise CommandError(f"no source named {source!r} (see: manage.py sources list)")
+        found = find_source(source)
         try:
             run = sync.sync_start(source=found, trigger="command", enqueue=False)
         except ApplicationError as exc:
@@ -57,4 +54,7 @@ class Command(BaseCommand):
         if run.state == SyncRun.State.FAILED:
             raise CommandError(f"could not sync {found.name!r}: {run.error}")
         if not found.auto_verify and (run.pages_new or run.pages_changed):
-            self.stdout.write("new and changed pages wait for review at /kb/sources/ (or verify them in the admin)")
+            self.stdout.write(
+                f"new and changed pages wait for review at /kb/sources/{found.pk}/ "
+                f"(or: manage.py sources verify {found.name!r})"
+            )
