@@ -350,6 +350,7 @@ CELERY_BEAT_SCHEDULE = {
     "daily-rollups": {"task": "insights.rollup_recent", "schedule": 3600.0},
     "alert-rules": {"task": "insights.alert_rules_check", "schedule": 900.0},
     "jobs-sweep": {"task": "knowledge.jobs_sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
+    "sync-runs-sweep": {"task": "knowledge.runs_sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
 }
 
 # --- Demo --------------------------------------------------------------------------

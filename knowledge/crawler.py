@@ -15,7 +15,9 @@ The sync service (`knowledge.sync`) drives a `Frontier` with a `Fetcher` and sto
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import re
+import socket
 import time
 import urllib.robotparser
 from collections.abc import Callable, Iterable
@@ -99,6 +101,12 @@ def canonical(url: str, base: str | None = None) -> str | None:
     netloc = host if port is None or (parts.scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
     query = "&".join(p for p in parts.query.split("&") if p and not _DROP_QUERY.match(p.split("=", 1)[0]))
     return urlunsplit((parts.scheme, netloc, parts.path or "/", query, ""))
+
+
+def same_path(a: str, b: str) -> bool:
+    """Whether two URLs name the same page, query string and trailing slash aside."""
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.netloc, pa.path.rstrip("/")) == (pb.scheme, pb.netloc, pb.path.rstrip("/"))
 
 
 def origin(url: str) -> str:
@@ -270,6 +278,9 @@ class Fetcher:
         self._last_request[site] = self.clock()
 
     def _request(self, url: str, headers: dict[str, str], *, follow: bool) -> Page:
+        refused = refused_address(urlsplit(url).hostname or "")
+        if refused:
+            return Page(url, "failed", reason=refused)
         self._wait_turn(url)
         limit, timeout = self.limits.max_bytes, self.limits.timeout
         started = self.clock()
@@ -309,6 +320,21 @@ class Fetcher:
             return Page(url, "failed", reason=f"timed out after {timeout:g} s")
         except requests.RequestException as exc:
             return Page(url, "failed", reason=f"could not connect: {type(exc).__name__}")
+
+
+def refused_address(host: str) -> str:
+    """Why this host may not be fetched: it resolves to a link-local address (where clouds serve
+    their instance metadata and credentials), multicast or unspecified. Loopback and private
+    networks stay allowed: an intranet help centre is a fair source."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return ""  # the request itself will say it cannot connect
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if address.is_link_local or address.is_multicast or address.is_unspecified:
+            return f"refused: {host} is {address}, a link-local, multicast or unspecified address"
+    return ""
 
 
 def _too_big(url: str, code: int, size: int, limit: int) -> Page:

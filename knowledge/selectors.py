@@ -454,7 +454,13 @@ def source_review(source) -> SourceReview:
     """What a curator has to look at after a sync: "N changed, M new, K gone"."""
     pending = pending_versions(source)
     changed = sum(1 for v in pending if v.document.versions.filter(is_current=True).exists())
-    gone = SourceItem.objects.filter(source=source, misses__gt=0).count()
+    # Gone: pages that answered 404/410 on the last finished run, retired by it or counting down.
+    last = SyncRun.objects.filter(source=source, state=SyncRun.State.DONE).order_by("-finished_at").first()
+    gone = (
+        SourceItem.objects.filter(source=source, last_run=last, last_outcome__in=["gone", "retired"]).count()
+        if last
+        else 0
+    )
     return SourceReview(new=len(pending) - changed, changed=changed, gone=gone)
 
 

@@ -299,10 +299,9 @@ def _finish(run: SyncRun, token: uuid.UUID, state: str, error: str = "") -> None
 
 @dataclass
 class _Outcome:
-    outcome: str  # new, changed, unchanged, gone, retired, restored, failed, skipped, duplicate
+    outcome: str  # new, changed, unchanged, gone, retired, still_gone, restored, failed, skipped, duplicate, sitemap
     key: str
     reason: str = ""
-    links: tuple[str, ...] = ()
 
 
 # How each outcome counts on the run (duplicate and sitemap count as nothing).
@@ -350,7 +349,7 @@ class _Worker:
             except Exception as exc:  # one bad page never stops the run; its reason goes in the report
                 logger.exception("sync page failed", extra={"run": self.run.pk, "key": key})
                 result = _Outcome("failed", key, f"unexpected error: {type(exc).__name__}: {exc}"[:500])
-            if result.outcome not in ("duplicate",):
+            if result.outcome != "duplicate":
                 done.add(result.key)
             self._save(result, frontier, done)
 
@@ -397,7 +396,7 @@ class _Worker:
             run = SyncRun.objects.select_for_update().filter(pk=self.run.pk, claim=self.token).first()
             if run is None:
                 raise _ClaimLost()
-            if result.outcome not in ("unchanged", "duplicate", "sitemap"):
+            if result.outcome not in ("unchanged", "duplicate", "sitemap", "still_gone"):
                 entry = {"key": result.key, "outcome": result.outcome, "reason": result.reason}
                 updates["report"] = [*run.report, entry]
             if frontier.capped and not any(r.get("outcome") == "capped" for r in run.report):
@@ -435,8 +434,11 @@ class _Worker:
         key = page.final_url or url
         if page.content_type in crawler.HTML_TYPES:
             found, declared = crawler.links(page.body, key)
-            if declared and self.scope.allows(declared):
-                key = declared  # the page names its own address: one document however it is reached
+            if declared and self.scope.allows(declared) and crawler.same_path(declared, key):
+                # The page names its own address (query string or trailing slash aside): one
+                # document however it is reached. A canonical naming another page is ignored, as
+                # sites that point every page at their home page would otherwise fold into one.
+                key = declared
             for link in found if self.follow else ():
                 if self.scope.allows(link):
                     frontier.add(link)
@@ -542,6 +544,10 @@ class _Worker:
             return _Outcome("failed", key, f"{reason}: a broken link on the site")
         if item.last_run_id == self.run.pk:
             return _Outcome("gone", key, reason)  # counted already by this run before a takeover
+        if item.retired_by_sync:
+            item.last_run, item.last_outcome = self.run, "still_gone"
+            item.save(update_fields=["last_run", "last_outcome"])
+            return _Outcome("still_gone", key)  # retired on an earlier run: nothing new to say
         item.misses += 1
         item.last_run = self.run
         item.last_outcome = "gone"
@@ -555,8 +561,6 @@ class _Worker:
                 item.save(update_fields=["misses", "last_run", "last_outcome", "retired_by_sync"])
                 return _Outcome("retired", key, f"{reason} on {item.misses} runs in a row: its document is retired")
         item.save(update_fields=["misses", "last_run", "last_outcome"])
-        if item.retired_by_sync:
-            return _Outcome("gone", key, f"{reason}; retired already")
         return _Outcome("gone", key, f"{reason} ({item.misses} of {needed} runs before it is retired)")
 
     def _remember(self, item: SourceItem, key: str, *, url, etag, modified, body_hash, outcome, document=None) -> None:

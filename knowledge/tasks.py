@@ -38,8 +38,13 @@ def _retry_or_fail(task, job_id: int, exc: Exception) -> str:
 @shared_task(name="knowledge.jobs_sweep")
 def jobs_sweep() -> dict[str, int]:
     requeued, failed = services.jobs_sweep()
-    runs_requeued, runs_failed = sync.runs_sweep()
-    return {"requeued": requeued, "failed": failed, "runs_requeued": runs_requeued, "runs_failed": runs_failed}
+    return {"requeued": requeued, "failed": failed}
+
+
+@shared_task(name="knowledge.runs_sweep")
+def runs_sweep() -> dict[str, int]:
+    requeued, failed = sync.runs_sweep()
+    return {"requeued": requeued, "failed": failed}
 
 
 # One slice of a sync run (SOURCE_SYNC_SLICE_SECONDS), then it queues the next: a long crawl never

@@ -229,3 +229,10 @@ def test_a_cookie_notice_named_nothing_telling_goes_but_an_article_about_cookies
     text = parse_document("page.html", crawler.article_html(html)).text
     assert "statistics" not in text
     assert "keep you signed in" in text and "delete cookies" in text
+
+
+def test_link_local_addresses_are_refused():
+    # where clouds serve instance credentials: never asked, not even for robots.txt
+    assert "link-local" in fetcher().robots_problem("http://169.254.169.254/latest/meta-data/")
+    assert "link-local" in crawler.refused_address("169.254.169.254")
+    assert crawler.refused_address("127.0.0.1") == ""

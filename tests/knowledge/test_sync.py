@@ -140,9 +140,12 @@ def test_deleted_page_is_retired_on_the_second_run_in_a_row(site, source):
     second = run_sync(source)
     assert second.pages_retired == 1 and doc(site, "/warranty").status == "retired"
     assert not any("lifetime" in h.text for h in search("what does the frame warranty cover"))
-    # a third run changes nothing more
+    assert selectors.source_review(source).gone == 1
+    # a third run changes nothing more, and says nothing more
     third = run_sync(source)
-    assert third.pages_retired == 0 and doc(site, "/warranty").status == "retired"
+    assert third.pages_retired == 0 and third.pages_gone == 0 and doc(site, "/warranty").status == "retired"
+    assert not [r for r in third.report if r["outcome"] in ("gone", "retired")]
+    assert selectors.source_review(source).gone == 0
     # and the page coming back restores its document
     site.page("/warranty", article("Warranty", WARRANTY, links=NAV))
     back = run_sync(source)
@@ -359,3 +362,16 @@ def test_folder_sources_from_the_screen_stay_under_the_roots(tmp_path):
     sync.source_create(name="ok", kind="folder", folder=str(inside), folder_roots=[tmp_path / "allowed"])
     with pytest.raises(ApplicationError, match="must lie under"):
         sync.source_create(name="no", kind="folder", folder="/etc", folder_roots=[tmp_path / "allowed"])
+
+
+def test_rel_canonical_folds_variants_of_a_page_but_never_other_pages(site, source):
+    links = (*NAV, "/returns?ref=home")
+    site.page("/", article("Acme Help Centre", "<p>Find answers about orders, returns and bikes.</p>", links=links))
+    canonical = f'<link rel="canonical" href="{site.url("/returns")}"></head>'
+    site.page("/returns", article("Returns and refunds", RETURNS_V1, links=NAV).replace("</head>", canonical))
+    home = f'<link rel="canonical" href="{site.url("/")}">'
+    site.page("/shipping", article("Shipping", SHIPPING, links=NAV).replace("</head>", home + "</head>"))
+    run_sync(source)
+    keys = set(Document.objects.filter(source=source).values_list("source_key", flat=True))
+    assert site.url("/returns?ref=home") not in keys and site.url("/returns") in keys
+    assert site.url("/shipping") in keys  # its canonical names the home page: ignored
