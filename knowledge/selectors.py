@@ -470,3 +470,8 @@ def source_list() -> QuerySet[Source]:
 
 def source_runs(source, *, limit: int = 10) -> QuerySet[SyncRun]:
     return SyncRun.objects.filter(source=source).order_by("-created_at", "-id")[:limit]
+
+
+def source_items(source, *, limit: int = 1000) -> QuerySet[SourceItem]:
+    """Every page or file the source's syncs know, with its document: what a curator checks first."""
+    return SourceItem.objects.filter(source=source).select_related("document").order_by("key")[:limit]

@@ -68,6 +68,7 @@ def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "runs": runs,
         "review": selectors.source_review(source),
         "pending": selectors.pending_versions(source),
+        "items": selectors.source_items(source) if not request.htmx else [],
         "schedule_form": SourceScheduleForm(initial={"schedule": source.schedule, "auto_verify": source.auto_verify}),
         "can_curate": is_curator(request.user),
     }

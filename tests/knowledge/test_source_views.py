@@ -42,6 +42,7 @@ def test_add_and_sync_now_then_verify_all(client, curator, small_site, django_ca
     assert run.state == "done" and run.pages_new == 2
     page = client.get(reverse("knowledge:source", args=[source.pk])).content.decode()
     assert "0 changed, 2 new, 0 gone" in page and "Verify all 2" in page
+    assert "Pages (2)" in page and small_site.url("/a") in page
     client.post(reverse("knowledge:source-verify", args=[source.pk]))
     assert Document.objects.filter(source=source, status="verified").count() == 2
     # the htmx poll gets the run partial only
