@@ -375,3 +375,32 @@ def test_rel_canonical_folds_variants_of_a_page_but_never_other_pages(site, sour
     keys = set(Document.objects.filter(source=source).values_list("source_key", flat=True))
     assert site.url("/returns?ref=home") not in keys and site.url("/returns") in keys
     assert site.url("/shipping") in keys  # its canonical names the home page: ignored
+
+
+def test_a_run_in_slices_goes_on_where_it_stopped(site, source):
+    run = sync.sync_start(source=source, enqueue=False)
+    slices = 0
+    while run.state != "done" and slices < 20:
+        run = sync.sync_run(run_id=run.pk, slice_seconds=0.001)  # one page per slice
+        slices += 1
+    assert run.state == "done" and slices > 5
+    assert run.pages_new == 5 and Document.objects.filter(source=source).count() == 5
+    assert DocumentVersion.objects.filter(document__source=source).count() == 5
+
+
+def test_stale_runs_are_swept_by_the_scheduler(settings):
+    from knowledge import tasks
+
+    assert settings.CELERY_BEAT_SCHEDULE["sync-runs-sweep"]["task"] == "knowledge.runs_sweep"
+    assert tasks.runs_sweep() == {"requeued": 0, "failed": 0}
+
+
+def test_a_run_whose_worker_keeps_dying_fails_after_three_takeovers(source):
+    run = sync.sync_start(source=source, enqueue=False)
+    old = timezone.now() - timedelta(hours=1)
+    SyncRun.objects.filter(pk=run.pk).update(state="running", heartbeat_at=old, attempts=sync.RUN_MAX_TAKEOVERS)
+    assert sync.runs_sweep() == (0, 1)
+    run.refresh_from_db()
+    assert run.state == "failed" and "gave up" in run.error
+    assert Source.objects.get(pk=source.pk).status == "failed"
+    assert sync.sync_start(source=source, enqueue=False).pk != run.pk  # a new run may start
