@@ -69,3 +69,21 @@ def test_schedule_form(client, curator, small_site):
     source.refresh_from_db()
     assert source.schedule == "hourly" and source.auto_verify
     assert PeriodicTask.objects.get(name=f"sync source {source.pk}").enabled
+
+
+def test_reuploading_a_retired_documents_file_offers_restore(
+    client, curator, _memoized_chunk_embeddings, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from knowledge import services
+
+    version, _ = services.version_ingest(source_key="returns.md", data=b"# Returns\n\nThirty days to return.\n")
+    services.document_retire(document=version.document)
+    client.force_login(curator)
+    upload = SimpleUploadedFile("returns.md", b"# Returns\n\nThirty days to return.\n", content_type="text/markdown")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("knowledge:upload"), {"files": [upload]})
+    page = client.get(reverse("knowledge:jobs")).content.decode()
+    assert "unchanged, but its document is retired" in page
+    assert reverse("knowledge:restore", args=[version.document_id]) in page
