@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "js_lib_htmx",
+    "django_celery_beat",
     "core",
     "config",
     "demo",
@@ -247,6 +248,23 @@ INGEST_MAX_ZIP_RATIO = env_int("INGEST_MAX_ZIP_RATIO", 100, minimum=1)
 INGEST_AUTO_VERIFY = env_bool("INGEST_AUTO_VERIFY", False)
 INGEST_MAX_RETRIES = min(env_int("INGEST_MAX_RETRIES", 3, minimum=0), 3)
 UPLOAD_DIR = VAR_DIR / "uploads"
+# --- Sources: websites and folders synced into the knowledge base ---------------------------
+# One request at a time per host, at least this many seconds apart (robots.txt's Crawl-delay when longer).
+SOURCE_CRAWL_DELAY_SECONDS = env_float("SOURCE_CRAWL_DELAY_SECONDS", 1.0)
+SOURCE_MAX_PAGES = env_int("SOURCE_MAX_PAGES", 500, minimum=1)  # pages one website run may fetch
+SOURCE_MAX_PAGE_BYTES = env_int("SOURCE_MAX_PAGE_BYTES", 5 * 1024 * 1024, minimum=1024)
+SOURCE_FETCH_TIMEOUT_SECONDS = env_float("SOURCE_FETCH_TIMEOUT_SECONDS", 20.0)
+SOURCE_MAX_REDIRECTS = env_int("SOURCE_MAX_REDIRECTS", 5, minimum=0)
+SOURCE_USER_AGENT = env_str("SOURCE_USER_AGENT", "GroundworkBot/1.0 (+help-centre sync)")
+# A page or file answering 404/410 (or missing from its folder) this many runs in a row is retired.
+SOURCE_GONE_AFTER_RUNS = env_int("SOURCE_GONE_AFTER_RUNS", 2, minimum=1)
+# A sync task works this long, saves where it is and queues its next slice (under the task time limit).
+SOURCE_SYNC_SLICE_SECONDS = env_int("SOURCE_SYNC_SLICE_SECONDS", 60, minimum=5)
+# A run whose worker has not reported for this long is taken over (a page takes at most
+# timeout x redirects plus its embedding).
+SOURCE_SYNC_STALE_SECONDS = env_int("SOURCE_SYNC_STALE_SECONDS", 300, minimum=30)
+# Folders the curation screen may add as sources (the `sources add --folder` command may name any).
+SOURCE_FOLDER_ROOTS = [Path(p) for p in env_list("SOURCE_FOLDER_ROOTS")] or [VAR_DIR / "sources"]
 CHUNK_TARGET_TOKENS = env_int("CHUNK_TARGET_TOKENS", 220, minimum=50)
 CHUNK_MAX_TOKENS = env_int("CHUNK_MAX_TOKENS", 300, minimum=60)
 CHUNK_OVERLAP_SENTENCES = env_int("CHUNK_OVERLAP_SENTENCES", 1, minimum=0)
@@ -386,6 +404,7 @@ CELERY_BEAT_SCHEDULE = {
     "daily-rollups": {"task": "insights.rollup_recent", "schedule": 3600.0},
     "alert-rules": {"task": "insights.alert_rules_check", "schedule": 900.0},
     "jobs-sweep": {"task": "knowledge.jobs_sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
+    "sync-runs-sweep": {"task": "knowledge.runs_sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
 }
 
 # --- Demo --------------------------------------------------------------------------

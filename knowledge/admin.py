@@ -2,7 +2,15 @@ from django import forms
 from django.contrib import admin, messages
 
 from knowledge import services
-from knowledge.models import ApprovedAnswer, ApprovedAnswerVersion, Document, DocumentVersion, IngestionJob
+from knowledge.models import (
+    ApprovedAnswer,
+    ApprovedAnswerVersion,
+    Document,
+    DocumentVersion,
+    IngestionJob,
+    Source,
+    SyncRun,
+)
 
 
 class DocumentVersionInline(admin.TabularInline):
@@ -16,8 +24,8 @@ class DocumentVersionInline(admin.TabularInline):
 
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
-    list_display = ("title", "source_key", "status", "updated_at")
-    list_filter = ("status",)
+    list_display = ("title", "source", "source_key", "status", "updated_at")
+    list_filter = ("status", "source")
     search_fields = ("title", "source_key")
     readonly_fields = ("status", "created_at", "updated_at")
     inlines = [DocumentVersionInline]
@@ -43,6 +51,32 @@ class IngestionJobAdmin(admin.ModelAdmin):
     list_display = ("source_key", "state", "outcome", "progress", "attempts", "created_at")
     list_filter = ("state", "outcome")
     readonly_fields = [f.name for f in IngestionJob._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    """Read-only here: sources are added and scheduled from /kb/sources/ or `manage.py sources`,
+    which keep beat's periodic task in step."""
+
+    list_display = ("name", "kind", "url", "folder", "schedule", "auto_verify", "status", "last_run_at")
+    list_filter = ("kind", "schedule", "status")
+    readonly_fields = [f.name for f in Source._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = ("source", "state", "trigger", "pages_seen", "pages_new", "pages_changed", "pages_failed")
+    list_filter = ("state", "source")
+    readonly_fields = [f.name for f in SyncRun._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False

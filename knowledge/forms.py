@@ -26,3 +26,55 @@ class UploadForm(forms.Form):
 
 class SourceKeyForm(forms.Form):
     source_key = forms.CharField(max_length=500)
+
+
+class SourceForm(forms.Form):
+    """A website or folder to sync from; patterns one per line."""
+
+    name = forms.CharField(max_length=200, help_text="How curators will know it, e.g. “Help centre”.")
+    kind = forms.ChoiceField(
+        choices=[("website", "Website"), ("folder", "Folder on the server")],
+        initial="website",
+        widget=forms.RadioSelect,
+    )
+    url = forms.URLField(
+        required=False,
+        max_length=1000,
+        assume_scheme="https",
+        label="Start page or sitemap.xml",
+        help_text="Pages on the same site linked from here are read; robots.txt is respected.",
+    )
+    folder = forms.CharField(required=False, max_length=1000, label="Folder")
+    include = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Only these paths",
+        help_text="One per line, e.g. /help/* (empty: the whole site).",
+    )
+    exclude = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Never these paths",
+        help_text="One per line, e.g. /blog/*",
+    )
+    schedule = forms.ChoiceField(choices=[("off", "Off"), ("hourly", "Hourly"), ("daily", "Daily")], initial="daily")
+    auto_verify = forms.BooleanField(
+        required=False, label="Changed pages answer at once (skip review)", help_text="Off: a curator verifies them."
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == "website" and not data.get("url"):
+            self.add_error("url", "Give the help centre's address.")
+        if data.get("kind") == "folder" and not data.get("folder"):
+            self.add_error("folder", "Give the folder's path on the server.")
+        return data
+
+    @staticmethod
+    def lines(text: str) -> list[str]:
+        return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class SourceScheduleForm(forms.Form):
+    schedule = forms.ChoiceField(choices=[("off", "Off"), ("hourly", "Hourly"), ("daily", "Daily")])
+    auto_verify = forms.BooleanField(required=False, label="Changed pages answer at once")

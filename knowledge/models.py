@@ -2,8 +2,10 @@
 
 Invariants kept by the database, not only by code:
 - one current version per document (partial unique index);
-- one version per (document, content hash): re-ingesting the same bytes,
-  even from two workers at once, never makes a second version;
+- no two versions of a document in a row with the same content hash: re-ingesting the same
+  bytes, even from two workers at once, never makes a second version (checked under the
+  document's row lock); content equal to an older version becomes a new version, so a
+  revert goes through verification like any change;
 - unique chunk ordinal per version.
 
 `Chunk.searchable` is the one flag search filters on; it is true exactly for
@@ -26,6 +28,70 @@ from pgvector.django import HnswIndex, VectorField
 from core.transitions import Transitions
 
 
+class Source(models.Model):
+    """Where documents come from: a website crawled from a start URL or sitemap, a folder on the
+    server, or files uploaded by hand. A document is known by (source, key), so two sources never
+    collide; websites and folders are synced again on their schedule."""
+
+    class Kind(models.TextChoices):
+        WEBSITE = "website"
+        FOLDER = "folder"
+        UPLOAD = "upload"
+
+    class Schedule(models.TextChoices):
+        OFF = "off"
+        HOURLY = "hourly"
+        DAILY = "daily"
+
+    class Status(models.TextChoices):
+        IDLE = "idle"
+        QUEUED = "queued"
+        RUNNING = "running"
+        OK = "ok", "Synced"
+        PARTIAL = "partial", "Synced, some pages failed"
+        FAILED = "failed", "Could not sync"
+
+    UPLOADS_NAME = "Uploads"
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind)
+    url = models.URLField(max_length=1000, blank=True, help_text="Start page or sitemap.xml (websites).")
+    folder = models.CharField(max_length=1000, blank=True, help_text="Directory on the server (folders).")
+    include_patterns = models.JSONField(default=list, blank=True, help_text='Path patterns to keep, e.g. "/help/*".')
+    exclude_patterns = models.JSONField(default=list, blank=True, help_text='Path patterns to skip, e.g. "/blog/*".')
+    schedule = models.CharField(max_length=16, choices=Schedule, default=Schedule.OFF)
+    auto_verify = models.BooleanField(
+        default=False, help_text="Make changed pages answer at once, without a curator's review."
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=16, choices=Status, default=Status.IDLE)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    next_run_at = models.DateTimeField(
+        null=True, blank=True, help_text="A scheduled sync starts no earlier than this (claims beat's tick)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(kind="website") | ~Q(url=""), name="website_source_has_url"),
+            models.CheckConstraint(condition=~Q(kind="folder") | ~Q(folder=""), name="folder_source_has_folder"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def can_sync(self) -> bool:
+        return self.kind != self.Kind.UPLOAD
+
+
+def upload_source_id() -> int:
+    """The default source of a document made without one: the uploads (and `manage.py ingest`)."""
+    source, _ = Source.objects.get_or_create(name=Source.UPLOADS_NAME, defaults={"kind": Source.Kind.UPLOAD})
+    return source.pk
+
+
 class Document(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft"
@@ -43,10 +109,11 @@ class Document(models.Model):
     )
 
     title = models.CharField(max_length=300)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="documents", default=upload_source_id)
     source_key = models.CharField(
         max_length=500,
-        unique=True,
-        help_text="Identity of the document: path inside the folder or zip ingested, or the uploaded file's name.",
+        help_text="Identity of the document inside its source: a page's canonical URL, a path inside the "
+        "folder or zip ingested, or the uploaded file's name.",
     )
     source_url = models.URLField(max_length=1000, blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -56,6 +123,9 @@ class Document(models.Model):
 
     class Meta:
         ordering = ["title"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "source_key"], name="document_key_per_source"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -85,7 +155,6 @@ class DocumentVersion(models.Model):
         ordering = ["document", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["document", "number"], name="version_number_unique"),
-            models.UniqueConstraint(fields=["document", "content_hash"], name="version_hash_unique"),
             models.UniqueConstraint(fields=["document"], condition=Q(is_current=True), name="one_current_version"),
             models.CheckConstraint(
                 condition=Q(is_current=False) | Q(verified_at__isnull=False), name="current_version_is_verified"
@@ -171,9 +240,12 @@ class IngestionJob(models.Model):
         ADDED = "added"
         UPDATED = "updated"
         UNCHANGED = "unchanged"
+        REVERTED = "reverted"
+        RETIRED = "retired", "unchanged, retired"
         FAILED = "failed"
 
     batch = models.UUIDField(db_index=True)
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     source_key = models.CharField(max_length=500)
     file_path = models.CharField(max_length=1000, help_text="Where the uploaded bytes wait for the worker.")
     size_bytes = models.PositiveBigIntegerField(default=0)
@@ -203,6 +275,95 @@ class IngestionJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+
+class SyncRun(models.Model):
+    """One sync of one source: the job a curator watches, resumable after a worker dies.
+
+    `state` holds the crawl's frontier and the keys already handled, saved after every page with
+    the page's outcome, so a second worker picks up where the first stopped and nothing is done
+    twice. `claim` names the worker that owns the run; a worker whose claim was taken stops."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="runs")
+    state = models.CharField(max_length=16, choices=State, default=State.QUEUED)
+    trigger = models.CharField(max_length=16, default="manual")
+    claim = models.UUIDField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the process that holds the claim")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    crawl = models.JSONField(default=dict, blank=True)
+    pages_seen = models.PositiveIntegerField(default=0)
+    pages_new = models.PositiveIntegerField(default=0)
+    pages_changed = models.PositiveIntegerField(default=0)
+    pages_unchanged = models.PositiveIntegerField(default=0)
+    pages_failed = models.PositiveIntegerField(default=0)
+    pages_gone = models.PositiveIntegerField(default=0)
+    pages_retired = models.PositiveIntegerField(default=0)
+    pages_left = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=list, blank=True, help_text="One entry per page that was not plain sailing.")
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One run at a time per source, whoever starts it (a click, the scheduler, the CLI).
+            models.UniqueConstraint(
+                fields=["source"], condition=Q(state__in=["queued", "running"]), name="one_active_run_per_source"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} run {self.pk} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        total = self.pages_seen + self.pages_left
+        if not self.is_active:
+            return 100
+        return int(100 * self.pages_seen / total) if total else 0
+
+    @property
+    def failures(self) -> list[dict]:
+        return [r for r in self.report if r.get("outcome") == "failed"]
+
+
+class SourceItem(models.Model):
+    """What a source's sync remembers about one page or file between runs: the validators for a
+    conditional request, the hash of the bytes last read, and how many runs in a row it was gone."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="items")
+    key = models.CharField(max_length=500)
+    url = models.URLField(max_length=1000, blank=True)
+    document = models.ForeignKey(Document, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    etag = models.CharField(max_length=500, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    body_hash = models.CharField(max_length=64, blank=True)
+    misses = models.PositiveSmallIntegerField(default=0, help_text="Runs in a row the page answered 404/410.")
+    retired_by_sync = models.BooleanField(default=False)
+    last_run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_outcome = models.CharField(max_length=16, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["source", "key"]
+        constraints = [models.UniqueConstraint(fields=["source", "key"], name="source_item_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class ApprovedAnswer(models.Model):

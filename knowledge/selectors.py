@@ -24,7 +24,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from core.embeddings import vector_literal
-from knowledge.models import Chunk, Document, DocumentVersion, IngestionJob
+from knowledge.models import Chunk, Document, DocumentVersion, IngestionJob, Source, SourceItem, SyncRun
 
 RRF_K = 60
 
@@ -267,7 +267,7 @@ def document_list(*, status: str = "", q: str = "") -> QuerySet[Document]:
         qs = qs.filter(status=status)
     if q:
         qs = qs.filter(title__icontains=q) | qs.filter(source_key__icontains=q)
-    return qs.select_related("owner").order_by("title")
+    return qs.select_related("owner", "source").order_by("title")
 
 
 def job_list(*, limit: int = 200) -> QuerySet[IngestionJob]:
@@ -426,3 +426,52 @@ def text_diff(old: str, new: str) -> list[DiffRow]:
                 )
             )
     return rows
+
+
+def pending_versions(source) -> list[DocumentVersion]:
+    """The newest version of each live document of a source, where it waits for review."""
+    newest = (
+        DocumentVersion.objects.filter(document__source=source)
+        .exclude(document__status=Document.Status.RETIRED)
+        .order_by("document_id", "-number")
+        .distinct("document_id")
+    )
+    return [v for v in newest.select_related("document") if v.verified_at is None]
+
+
+@dataclass(frozen=True)
+class SourceReview:
+    new: int
+    changed: int
+    gone: int
+
+    @property
+    def total(self) -> int:
+        return self.new + self.changed
+
+
+def source_review(source) -> SourceReview:
+    """What a curator has to look at after a sync: "N changed, M new, K gone"."""
+    pending = pending_versions(source)
+    changed = sum(1 for v in pending if v.document.versions.filter(is_current=True).exists())
+    # Gone: pages that answered 404/410 on the last finished run, retired by it or counting down.
+    last = SyncRun.objects.filter(source=source, state=SyncRun.State.DONE).order_by("-finished_at").first()
+    gone = (
+        SourceItem.objects.filter(source=source, last_run=last, last_outcome__in=["gone", "retired"]).count()
+        if last
+        else 0
+    )
+    return SourceReview(new=len(pending) - changed, changed=changed, gone=gone)
+
+
+def source_list() -> QuerySet[Source]:
+    return Source.objects.select_related("owner").order_by("name")
+
+
+def source_runs(source, *, limit: int = 10) -> QuerySet[SyncRun]:
+    return SyncRun.objects.filter(source=source).order_by("-created_at", "-id")[:limit]
+
+
+def source_items(source, *, limit: int = 1000) -> QuerySet[SourceItem]:
+    """Every page or file the source's syncs know, with its document: what a curator checks first."""
+    return SourceItem.objects.filter(source=source).select_related("document").order_by("key")[:limit]

@@ -39,8 +39,10 @@ from knowledge.models import (
     IngestionJob,
     KnowledgeState,
     QuestionVariant,
+    Source,
+    upload_source_id,
 )
-from knowledge.parsing import ParseError, parse_document
+from knowledge.parsing import ParsedDocument, ParseError, parse_document
 from knowledge.sources import SourceFile, too_large
 
 logger = logging.getLogger(__name__)
@@ -63,23 +65,31 @@ class JobResult:
 
 
 def jobs_create(
-    *, files: Iterable[SourceFile], verify: bool = False, user=None, batch: uuid.UUID | None = None
+    *,
+    files: Iterable[SourceFile],
+    verify: bool = False,
+    user=None,
+    batch: uuid.UUID | None = None,
+    source: Source | None = None,
 ) -> list[IngestionJob]:
     """Store each file's bytes and create its job row; refused files become failed jobs at once."""
     batch = batch or uuid.uuid4()
     folder = settings.UPLOAD_DIR / str(batch)
+    source_id = source.pk if source is not None else upload_source_id()
     jobs: list[IngestionJob] = []
-    for source in files:
-        job = IngestionJob(batch=batch, source_key=source.source_key[:500], verify=verify, created_by=user)
-        error = source.error or (too_large(len(source.data)) if source.data is not None else "no data")
+    for file in files:
+        job = IngestionJob(
+            batch=batch, source_id=source_id, source_key=file.source_key[:500], verify=verify, created_by=user
+        )
+        error = file.error or (too_large(len(file.data)) if file.data is not None else "no data")
         if error:
             job.state, job.outcome, job.error = IngestionJob.State.FAILED, IngestionJob.Outcome.FAILED, error
             job.finished_at = timezone.now()
         else:
             folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{uuid.uuid4().hex}{Path(source.source_key).suffix.lower()[:10]}"
-            path.write_bytes(source.data)
-            job.file_path, job.size_bytes = str(path), len(source.data)
+            path = folder / f"{uuid.uuid4().hex}{Path(file.source_key).suffix.lower()[:10]}"
+            path.write_bytes(file.data)
+            job.file_path, job.size_bytes = str(path), len(file.data)
         job.save()
         jobs.append(job)
     return jobs
@@ -203,22 +213,31 @@ def job_run(*, job_id: int, on_progress: ProgressCallback | None = None) -> JobR
         if too_large(len(data)):
             raise ParseError(too_large(len(data)))
         version, outcome = version_ingest(
-            source_key=job.source_key, data=data, user=job.created_by, verify=job.verify, on_progress=progress
+            source_key=job.source_key,
+            data=data,
+            source=job.source,
+            user=job.created_by,
+            verify=job.verify,
+            on_progress=progress,
         )
     except ParseError as exc:
         job_fail(job_id=job_id, error=str(exc))
         return JobResult(job_id, IngestionJob.Outcome.FAILED, str(exc))
+    note = RETIRED_NOTE if outcome == IngestionJob.Outcome.RETIRED else ""
     IngestionJob.objects.filter(pk=job_id).update(
         state=IngestionJob.State.DONE,
         outcome=outcome,
         progress=100,
-        error="",
+        error=note,
         document=version.document_id,
         version=version.pk,
         chunk_count=version.chunks.count(),
         finished_at=timezone.now(),
     )
-    return JobResult(job_id, outcome)
+    return JobResult(job_id, outcome, note)
+
+
+RETIRED_NOTE = "unchanged, but its document is retired: restore the document to make it answer again"
 
 
 # --- Versions ------------------------------------------------------------------------------
@@ -229,44 +248,93 @@ def content_hash(text: str) -> str:
 
 
 def version_ingest(
-    *, source_key: str, data: bytes, user=None, verify: bool = False, on_progress: ProgressCallback | None = None
+    *,
+    source_key: str,
+    data: bytes,
+    source: Source | None = None,
+    name: str | None = None,
+    url: str = "",
+    user=None,
+    verify: bool = False,
+    on_progress: ProgressCallback | None = None,
 ) -> tuple[DocumentVersion, str]:
     """Parse, chunk, embed and store one file as a new version of its document.
 
-    Returns the version and the outcome: added (new document), updated (new
-    version of a known one) or unchanged (this content is already a version).
+    The document is (source, source_key); no source means the uploads. `name` gives the format
+    when the key does not (a page's URL). Returns the version and the outcome: added (new
+    document), updated (new version), reverted (content equal to an older version: a new version
+    with that text, its chunks copied, verified like any change), unchanged (equal to the newest
+    or the current version), or retired (unchanged, but the document is retired: restore it).
     """
     progress = on_progress or (lambda _p: None)
-    parsed = parse_document(source_key, data)
+    source_id = source.pk if source is not None else upload_source_id()
+    parsed = parse_document(name or source_key, data)
     text = parsed.text
     digest = content_hash(text)
-    existing = DocumentVersion.objects.filter(document__source_key=source_key, content_hash=digest).first()
-    if existing is not None:
-        return existing, IngestionJob.Outcome.UNCHANGED
+    document = Document.objects.filter(source_id=source_id, source_key=source_key).first()
+    older = None
+    if document is not None:
+        same = _same_content(document, digest)
+        if same is not None:
+            return same, _unchanged_outcome(document)
+        older = document.versions.filter(content_hash=digest).order_by("-number").first()
     progress(10)
-    drafts = chunking.chunk_document(
-        parsed,
-        count_tokens=embeddings.count_tokens,
-        target_tokens=settings.CHUNK_TARGET_TOKENS,
-        max_tokens=settings.CHUNK_MAX_TOKENS,
-        overlap_sentences=settings.CHUNK_OVERLAP_SENTENCES,
-    )
-    if not drafts:
-        raise ParseError("no text found in the file")
-    progress(20)
-    vectors, sentence_vectors = _embed(drafts, progress)
+    drafts: list[chunking.ChunkDraft] = []
+    vectors: np.ndarray | None = None
+    sentence_vectors: list[np.ndarray] = []
+    if older is None:
+        drafts = chunking.chunk_document(
+            parsed,
+            count_tokens=embeddings.count_tokens,
+            target_tokens=settings.CHUNK_TARGET_TOKENS,
+            max_tokens=settings.CHUNK_MAX_TOKENS,
+            overlap_sentences=settings.CHUNK_OVERLAP_SENTENCES,
+        )
+        if not drafts:
+            raise ParseError("no text found in the file")
+        progress(20)
+        vectors, sentence_vectors = _embed(drafts, progress)
     progress(92)
     try:
         version, outcome = _store(
-            source_key, parsed.title, parsed.source_format, text, digest, drafts, vectors, sentence_vectors, user
+            source_id=source_id,
+            source_key=source_key,
+            url=url,
+            parsed=parsed,
+            text=text,
+            digest=digest,
+            drafts=drafts,
+            vectors=vectors,
+            sentence_vectors=sentence_vectors,
+            user=user,
+            copy_from=older,
         )
     except IntegrityError:
-        # Another worker stored the same content between our check and our insert.
-        version = DocumentVersion.objects.get(document__source_key=source_key, content_hash=digest)
-        return version, IngestionJob.Outcome.UNCHANGED
-    if (verify or settings.INGEST_AUTO_VERIFY) and outcome != IngestionJob.Outcome.UNCHANGED:
+        # Another worker stored the document between our check and our insert.
+        document = Document.objects.get(source_id=source_id, source_key=source_key)
+        same = _same_content(document, digest)
+        if same is None:
+            raise TransientIngestError("the document changed while it was being ingested") from None
+        return same, _unchanged_outcome(document)
+    if outcome in (IngestionJob.Outcome.UNCHANGED,):
+        return version, _unchanged_outcome(version.document)
+    if verify or settings.INGEST_AUTO_VERIFY:
         version_verify(version=version, user=user)
     return version, outcome
+
+
+def _same_content(document: Document, digest: str) -> DocumentVersion | None:
+    """The version this content already is: the newest one, or the one answering now."""
+    newest = document.versions.order_by("-number").first()
+    if newest is not None and newest.content_hash == digest:
+        return newest
+    return document.versions.filter(is_current=True, content_hash=digest).first()
+
+
+def _unchanged_outcome(document: Document) -> str:
+    if document.status == Document.Status.RETIRED:
+        return IngestionJob.Outcome.RETIRED
+    return IngestionJob.Outcome.UNCHANGED
 
 
 def _embed(drafts: list[chunking.ChunkDraft], progress: ProgressCallback) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -292,25 +360,60 @@ UPDATE knowledge_chunk
 
 
 @transaction.atomic
-def _store(source_key, title, source_format, text, digest, drafts, vectors, sentence_vectors, user):
+def _store(
+    *,
+    source_id: int,
+    source_key: str,
+    url: str,
+    parsed: ParsedDocument,
+    text: str,
+    digest: str,
+    drafts: list[chunking.ChunkDraft],
+    vectors: np.ndarray | None,
+    sentence_vectors: list[np.ndarray],
+    user,
+    copy_from: DocumentVersion | None,
+) -> tuple[DocumentVersion, str]:
     document, _ = Document.objects.select_for_update().get_or_create(
-        source_key=source_key, defaults={"title": title[:300], "owner": user}
+        source_id=source_id,
+        source_key=source_key,
+        defaults={"title": parsed.title[:300], "owner": user, "source_url": url[:1000]},
     )
-    existing = document.versions.filter(content_hash=digest).first()
-    if existing is not None:
-        return existing, IngestionJob.Outcome.UNCHANGED
+    # Under the row lock: a second worker with the same content finds it stored already.
+    same = _same_content(document, digest)
+    if same is not None:
+        return same, IngestionJob.Outcome.UNCHANGED
+    if url and document.source_url != url[:1000]:
+        document.source_url = url[:1000]
+        document.save(update_fields=["source_url", "updated_at"])
     number = (document.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = DocumentVersion.objects.create(
         document=document,
         number=number,
         content_hash=digest,
-        title=title[:300],
-        source_format=source_format,
+        title=parsed.title[:300],
+        source_format=parsed.source_format,
         text=text,
         ingested_by=user,
     )
-    Chunk.objects.bulk_create(
-        [
+    if copy_from is not None:
+        # The same text as an older version: its chunks and vectors are still right.
+        chunks = [
+            Chunk(
+                version=version,
+                ordinal=c.ordinal,
+                heading_path=c.heading_path,
+                text=c.text,
+                token_count=c.token_count,
+                embedding=c.embedding,
+                sentence_spans=c.sentence_spans,
+                sentence_vectors=c.sentence_vectors,
+            )
+            for c in copy_from.chunks.order_by("ordinal")
+        ]
+    else:
+        assert vectors is not None
+        chunks = [
             Chunk(
                 version=version,
                 ordinal=draft.ordinal,
@@ -322,12 +425,16 @@ def _store(source_key, title, source_format, text, digest, drafts, vectors, sent
                 sentence_vectors=sentence_vectors[i].astype(np.float16).tobytes(),
             )
             for i, draft in enumerate(drafts)
-        ],
-        batch_size=500,
-    )
+        ]
+    Chunk.objects.bulk_create(chunks, batch_size=500)
     with connection.cursor() as cursor:
         cursor.execute(_SEARCH_VECTOR_SQL, [version.pk])
-    outcome = IngestionJob.Outcome.ADDED if number == 1 else IngestionJob.Outcome.UPDATED
+    if number == 1:
+        outcome = IngestionJob.Outcome.ADDED
+    elif copy_from is not None:
+        outcome = IngestionJob.Outcome.REVERTED
+    else:
+        outcome = IngestionJob.Outcome.UPDATED
     return version, outcome
 
 
@@ -388,7 +495,7 @@ def document_set_source_key(*, document: Document, source_key: str, user=None) -
     key = clean_key(source_key.strip())
     if not key:
         raise ApplicationError("The source key must be a relative path like 'help/returns.md'.", code=ErrorCode.INVALID)
-    if Document.objects.exclude(pk=document.pk).filter(source_key=key).exists():
+    if Document.objects.exclude(pk=document.pk).filter(source_id=document.source_id, source_key=key).exists():
         raise ApplicationError(f"Another document already has the source key {key!r}.", code=ErrorCode.CONFLICT)
     before = document.source_key
     document.source_key = key

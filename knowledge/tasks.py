@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from knowledge import services
+from knowledge import services, sync
 
 
 # acks_late + reject_on_worker_lost: a worker that dies mid-job hands the message back; the claim in
@@ -39,3 +39,23 @@ def _retry_or_fail(task, job_id: int, exc: Exception) -> str:
 def jobs_sweep() -> dict[str, int]:
     requeued, failed = services.jobs_sweep()
     return {"requeued": requeued, "failed": failed}
+
+
+@shared_task(name="knowledge.runs_sweep")
+def runs_sweep() -> dict[str, int]:
+    requeued, failed = sync.runs_sweep()
+    return {"requeued": requeued, "failed": failed}
+
+
+# One slice of a sync run (SOURCE_SYNC_SLICE_SECONDS), then it queues the next: a long crawl never
+# meets the task time limit, and the claim in sync_run makes a second delivery harmless.
+@shared_task(name="knowledge.sync_source", acks_late=True, reject_on_worker_lost=True)
+def sync_source(*, run_id: int) -> str:
+    return sync.sync_run(run_id=run_id, slice_seconds=settings.SOURCE_SYNC_SLICE_SECONDS).state
+
+
+# Sent by Celery beat from each scheduled source's periodic task (django-celery-beat).
+@shared_task(name="knowledge.sync_scheduled")
+def sync_scheduled(*, source_id: int) -> int | None:
+    run = sync.source_sync_scheduled(source_id=source_id)
+    return run.pk if run else None

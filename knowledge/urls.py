@@ -1,6 +1,6 @@
 from django.urls import path
 
-from knowledge import answer_views, views
+from knowledge import answer_views, source_views, views
 
 app_name = "knowledge"
 urlpatterns = [
@@ -14,6 +14,12 @@ urlpatterns = [
     path("documents/<int:pk>/source-key/", views.document_source_key, name="source_key"),
     path("documents/<int:pk>/versions/<int:number>/diff/", views.version_diff, name="diff"),
     path("documents/<int:pk>/versions/<int:number>/verify/", views.version_verify, name="verify"),
+    path("sources/", source_views.source_list, name="sources"),
+    path("sources/new/", source_views.source_new, name="source-new"),
+    path("sources/<int:pk>/", source_views.source_detail, name="source"),
+    path("sources/<int:pk>/run/", source_views.source_run, name="source-run"),
+    path("sources/<int:pk>/verify/", source_views.source_verify, name="source-verify"),
+    path("sources/<int:pk>/schedule/", source_views.source_schedule, name="source-schedule"),
     path("answers/", answer_views.answer_list, name="answers"),
     path("answers/new/", answer_views.answer_edit, name="answer-new"),
     path("answers/try/", answer_views.answer_try, name="answer-try"),

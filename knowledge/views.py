@@ -103,7 +103,7 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @staff_required
 def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    document = get_object_or_404(Document.objects.select_related("owner"), pk=pk)
+    document = get_object_or_404(Document.objects.select_related("owner", "source"), pk=pk)
     versions = list(document.versions.select_related("ingested_by", "verified_by").order_by("-number"))
     current = next((v for v in versions if v.is_current), None)
     pending = [v for v in versions if v.verified_at is None]

@@ -160,3 +160,19 @@ def live_demo_kb(transactional_db, django_db_serialized_rollback, _memoized_chun
 
     for job in services.jobs_create(files=read_path(DEMO_KB), verify=True):
         services.job_run(job_id=job.pk)
+
+
+@pytest.fixture
+def help_site(settings):
+    """A help-centre website on 127.0.0.1 (tests/knowledge/help_site.py), empty but for a
+    robots.txt that keeps crawlers out of /private/; tests add pages. Never the internet."""
+    from tests.knowledge.help_site import HelpSite, serve
+
+    settings.SOURCE_CRAWL_DELAY_SECONDS = 0.0
+    settings.SOURCE_FETCH_TIMEOUT_SECONDS = 2.0
+    site = HelpSite()
+    server = serve(site)
+    site.page("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    yield site
+    server.shutdown()
+    server.server_close()

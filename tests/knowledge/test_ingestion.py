@@ -69,15 +69,12 @@ def test_changed_file_is_a_new_draft_version_until_verified():
     assert old.text and old.chunks.count() > 0  # kept for audit
 
 
-def test_database_refuses_two_current_versions_and_duplicate_hashes():
+def test_database_refuses_two_current_versions_and_duplicate_ordinals():
+    # (Two versions may share a content hash since a revert is a new version with older text.)
     ingest("returns.md", RETURNS_MD)
     job = ingest("returns.md", RETURNS_MD + "\nMore.", verify=False)
     with pytest.raises(IntegrityError), transaction.atomic():
         DocumentVersion.objects.filter(pk=job.version.pk).update(is_current=True, verified_at="2026-01-01T00:00Z")
-    with pytest.raises(IntegrityError), transaction.atomic():
-        DocumentVersion.objects.filter(pk=job.version.pk).update(
-            content_hash=DocumentVersion.objects.get(number=1).content_hash
-        )
     with pytest.raises(IntegrityError), transaction.atomic():
         Chunk.objects.filter(version=job.version).update(ordinal=0)
 
@@ -324,3 +321,53 @@ def test_postings_are_vacuumed_after_a_hundredth_of_the_table_changes():
         (options,) = cursor.fetchone()
     assert "autovacuum_vacuum_insert_scale_factor=0.01" in options
     assert "autovacuum_vacuum_scale_factor=0.01" in options
+
+
+def test_content_equal_to_an_older_version_becomes_current_again_after_verification():
+    # given v1, then v2 (verified)
+    v1 = ingest("returns.md", RETURNS_MD)
+    ingest("returns.md", RETURNS_MD.replace("14 days", "21 days"))
+    assert {h.version_number for h in search("e-bike return days", k=5)} == {2}
+    chunks_before = Chunk.objects.count()
+    # when v1's text comes back (not verified yet)
+    job = ingest("returns.md", RETURNS_MD, verify=False)
+    # then it is a new draft version with v1's text and v1's chunks copied (nothing embedded again)
+    assert job.outcome == "reverted" and job.version.number == 3 and not job.version.is_current
+    assert job.version.content_hash == v1.version.content_hash
+    assert Chunk.objects.count() == chunks_before + v1.version.chunks.count()
+    assert all("14 days" not in h.text for h in search("e-bike return days", k=5))
+    # and once verified it answers, v2 no longer does
+    services.version_verify(version=job.version)
+    hits = search("e-bike return days", k=5)
+    assert {h.version_number for h in hits} == {3}
+    assert any("14 days" in h.text for h in hits) and all("21 days" not in h.text for h in hits)
+
+
+def test_revert_with_verify_answers_at_once():
+    ingest("returns.md", RETURNS_MD)
+    ingest("returns.md", RETURNS_MD.replace("14 days", "21 days"))
+    job = ingest("returns.md", RETURNS_MD, verify=True)
+    assert job.outcome == "reverted" and job.version.is_current
+    assert any("14 days" in h.text for h in search("e-bike return days", k=5))
+
+
+def test_unchanged_file_of_a_retired_document_says_so():
+    job = ingest("returns.md", RETURNS_MD)
+    services.document_retire(document=job.document)
+    again = ingest("returns.md", RETURNS_MD)
+    assert again.outcome == "retired" and "restore" in again.error
+    assert DocumentVersion.objects.count() == 1
+
+
+def test_two_sources_with_the_same_key_never_collide():
+    from knowledge.models import Source
+
+    other = Source.objects.create(name="Help site", kind=Source.Kind.WEBSITE, url="http://example.test/")
+    first = ingest("returns.md", RETURNS_MD)
+    version, outcome = services.version_ingest(
+        source_key="returns.md", data=RETURNS_MD.replace("14 days", "9 days").encode(), source=other
+    )
+    assert outcome == "added" and version.number == 1
+    assert version.document_id != first.document_id
+    assert Document.objects.filter(source_key="returns.md").count() == 2
+    assert first.document.source.kind == "upload"

@@ -22,6 +22,8 @@ from core.startup import verify_services
 from demo import loader as demo
 from guardrails.services import patterns_ensure_loaded
 
+DATABASE_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
 
 def web_argv(bin_dir: Path, *, bind: str, workers: int) -> list[str]:
     """The web server: gunicorn's process handling around uvicorn workers serving config.asgi,
@@ -106,10 +108,11 @@ class Command(BaseCommand):
                 "-Q",
                 "celery",
             ]
-            # The scheduler (drift checks, roll-ups, the stale-job sweep) is its own process, so
-            # either can die and be restarted without the other.
-            schedule = str(settings.VAR_DIR / "celerybeat-schedule")
-            scheduler = [*celery, "beat", "--loglevel", "WARNING", "--schedule", schedule]
+            # The scheduler (drift checks, roll-ups, the stale-job sweep, each scheduled source's
+            # sync) is its own process, so either can die and be restarted without the other. Its
+            # schedule lives in the database (django-celery-beat): CELERY_BEAT_SCHEDULE plus one
+            # periodic task per scheduled source, visible in the admin.
+            scheduler = [*celery, "beat", "--loglevel", "WARNING", "--scheduler", DATABASE_SCHEDULER]
             children += [Child("worker", worker, base, env), Child("scheduler", scheduler, base, env)]
         supervisor = Supervisor(children)
 

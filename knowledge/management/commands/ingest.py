@@ -13,6 +13,8 @@ from knowledge import services
 from knowledge.models import IngestionJob
 from knowledge.sources import read_path
 
+ALWAYS = ("added", "updated", "unchanged", "failed")
+
 
 class Command(BaseCommand):
     help = "Ingest documents (Markdown, HTML, text, PDF, folders and zips of them) into the knowledge base."
@@ -63,7 +65,9 @@ class Command(BaseCommand):
                 lines.append(f"{outcome:<9} {job.source_key}" + (f"  — {error}" if error else ""))
         for line in lines:
             self.stdout.write(line)
-        summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("added", "updated", "unchanged", "failed"))
+        outcomes = ("added", "updated", "reverted", "unchanged", "retired", "failed")
+        shown = [k for k in outcomes if k in counts or k in ALWAYS]
+        summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in shown)
         self.stdout.write(summary)
         if counts.get("failed"):
             raise CommandError(f"{counts['failed']} file(s) failed; the others were ingested")
