@@ -497,3 +497,12 @@ def test_distinctive_terms_leave_out_numbers_and_common_words(settings):
     terms = read.distinctive("I'm Gold, my order of 2 toppers from 2024", stats)
     assert set(terms) == {"gold", "topper"}
     assert terms["topper"] > terms["gold"] > 0
+
+
+def test_the_chat_speaks_of_no_one_shops_products():
+    """What every knowledge base's customers read first names none of the demo shop's things."""
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "support/templates/support/_transcript.html").read_text()
+    shop_words = ("bike", "batter", "brightwheel", "financing", "warranty")
+    assert not [w for w in shop_words if w in page.lower()]
