@@ -49,3 +49,17 @@ def transition(obj: models.Model, target: str, **fields: object) -> None:
     setattr(obj, spec.field, target)
     for name, value in fields.items():
         setattr(obj, name, value)
+
+
+def approve_replacing(version: models.Model, *, parent: str, **fields: object) -> models.Model | None:
+    """Approve a curated version (status "approved"), retiring the one approved before it under the
+    same `parent` (an approved answer's versions, a flow's): one approved version per parent, and a
+    rollback is approving an older one. Returns the retired version, if any. Call it inside the
+    transaction that locked the parent row."""
+    model = type(version)
+    key = f"{parent}_id"
+    previous = model._default_manager.filter(**{key: getattr(version, key), "status": "approved"}).first()
+    if previous is not None:
+        transition(previous, "retired")
+    transition(version, "approved", **fields)
+    return previous

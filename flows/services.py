@@ -16,7 +16,7 @@ from core.errors import ApplicationError, ErrorCode
 from core.models import audit
 from core.permissions import is_curator
 from core.text import question_key
-from core.transitions import transition
+from core.transitions import approve_replacing, transition
 from flows import spec as flow_spec
 from flows.models import Flow, FlowTrigger, FlowVersion
 
@@ -60,10 +60,7 @@ def flow_version_approve(*, version: FlowVersion, user=None) -> FlowVersion:
     version = FlowVersion.objects.get(pk=version.pk)
     if version.status == FlowVersion.Status.APPROVED:
         return version
-    previous = FlowVersion.objects.filter(flow_id=version.flow_id, status=FlowVersion.Status.APPROVED).first()
-    if previous is not None:
-        transition(previous, FlowVersion.Status.RETIRED)
-    transition(version, FlowVersion.Status.APPROVED, approved_by=user, approved_at=timezone.now())
+    previous = approve_replacing(version, parent="flow", approved_by=user, approved_at=timezone.now())
     audit(
         actor=user,
         action="flow.approve",

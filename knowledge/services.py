@@ -28,7 +28,7 @@ from core.models import audit
 from core.permissions import is_curator
 from core.queue import enqueue_on_commit
 from core.text import question_key
-from core.transitions import transition
+from core.transitions import approve_replacing, transition
 from knowledge import chunking
 from knowledge.models import (
     ApprovedAnswer,
@@ -568,12 +568,7 @@ def approved_version_approve(*, version: ApprovedAnswerVersion, user=None) -> Ap
     version = ApprovedAnswerVersion.objects.get(pk=version.pk)
     if version.status == ApprovedAnswerVersion.Status.APPROVED:
         return version
-    previous = ApprovedAnswerVersion.objects.filter(
-        answer_id=version.answer_id, status=ApprovedAnswerVersion.Status.APPROVED
-    ).first()
-    if previous is not None:
-        transition(previous, ApprovedAnswerVersion.Status.RETIRED)
-    transition(version, ApprovedAnswerVersion.Status.APPROVED, approved_by=user, approved_at=timezone.now())
+    previous = approve_replacing(version, parent="answer", approved_by=user, approved_at=timezone.now())
     KnowledgeState.bump()
     audit(
         actor=user,

@@ -21,7 +21,6 @@ from support.reader.features import tokens
 YES, NO, DEPENDS = "yes", "no", "depends"
 
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
-_WORDS = re.compile(r"[a-z0-9']+")
 _ASKS = re.compile(
     r"(?:^|[,;:\-–(]\s*|\b(?:so|and|but|also|then|still|ok|okay|hi|hey|hello|please)\s+)"
     r"(?:can|could|may|might|do|does|did|is|are|was|were|will|would|should|shall|am|have|has|must|"
@@ -59,10 +58,6 @@ _NUMBER_WORDS = {
 _ELAPSED = re.compile(r"\b(?:ago|after|for|been|old|since|later)\b", re.IGNORECASE)
 # A table cell that itself answers yes or no.
 _CELL_VERDICT = {"yes": YES, "included": YES, "no": NO, "not included": NO, "not available": NO, "none": NO}
-_STOP = {
-    "the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "for", "with", "by", "from", "your", "our",
-    "you", "we", "it", "is", "are", "be", "this", "that", "these", "those", "all", "any", "its", "their",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -94,7 +89,7 @@ def decide(question: str, statement: str) -> Decision:
     item) answers to a yes/no `question`."""
     q_words = _content(question)
     asked = _EXISTS.search(question.lower())
-    if asked and not set(tokens(asked.group(1))) & set(tokens(statement)):
+    if asked and not _content(asked.group(1)) & _content(statement):
         # "Is there parking at …?" answered by a sentence about the pick-up point: saying yes would
         # state a policy the article does not.
         return Decision(DEPENDS, "the rule does not mention what was asked for")
@@ -139,7 +134,7 @@ def _customer_cells(statement: str, q_words: set[str]) -> list[str]:
 
 
 def _content(text: str) -> set[str]:
-    return {w for w in _WORDS.findall(text.lower()) if w not in _STOP and len(w) > 2}
+    return set(tokens(text))
 
 
 def _days(match: re.Match) -> float:

@@ -324,13 +324,15 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
     for p in cited:
         p.n = renumber[p.n]
 
-    if decision is not None and meta.composer == compose.EXTRACTIVE:
-        # A yes/no question gets its yes or no first; when the rule turns on a condition the
-        # customer has not stated, the rule is quoted and the customer asked, never guessed for.
-        if decision.verdict == polarity.DEPENDS:
-            text_out = f"{text_out}\n\n{DEPENDS_TEXT}"
-        else:
-            text_out = f"{polarity.lead(decision.verdict)} {text_out}"
+    # A yes/no question gets its yes or no first; when the rule turns on a condition the customer
+    # has not stated, the rule is quoted and the customer asked, never guessed for. (An LLM composer
+    # words its own answer.)
+    verdict = decision.verdict if decision is not None and meta.composer == compose.EXTRACTIVE else None
+    depends = verdict == polarity.DEPENDS
+    if depends:
+        text_out = f"{text_out}\n\n{DEPENDS_TEXT}"
+    elif verdict is not None:
+        text_out = f"{polarity.lead(verdict)} {text_out}"
 
     with _stage(turn, "output"):
         issue = output.check(text_out, cited, canary=llm.canary(), question=turn.text)
@@ -339,7 +341,6 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
         events.alert(AlertKind.OUTPUT_SUPPRESSED, f"A reply was suppressed: {issue.detail}", code=issue.code)
         return turn, _escalate(no_answer, Reason.OUTPUT_CHECK, why=issue.code)
 
-    depends = decision is not None and decision.verdict == polarity.DEPENDS and meta.composer == compose.EXTRACTIVE
     return turn, Reply(
         kind=Kind.CLARIFY if depends else Kind.GROUNDED,
         text=text_out,

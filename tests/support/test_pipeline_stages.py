@@ -486,6 +486,10 @@ def test_a_sentence_on_what_the_customer_said_of_their_case_joins_the_quote(sett
     # words the quote already holds, or too little weight, add nothing
     assert len(read.quote(reading({"gold": 2.0}), [prices, discount])) == 1
     assert len(read.quote(reading({"wardrob": 5.0}), [prices, discount])) == 1
+    # it is looked for among the reader's best candidates only (the Gold sentence is third here)
+    settings.READER_QUALIFIER_CANDIDATES = 2
+    assert len(read.quote(reading({"gold": 3.0, "member": 1.0}), [prices, discount])) == 1
+    settings.READER_QUALIFIER_CANDIDATES = 12
     # another article's sentence is never the qualifier
     elsewhere = dataclasses.replace(discount, document_id=7)
     assert len(read.quote(reading({"gold": 3.0, "member": 1.0}), [prices, elsewhere])) == 1
