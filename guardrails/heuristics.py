@@ -1,7 +1,7 @@
 """Hand-written injection heuristics: the guard's fast, explainable signals.
 
 Each rule is a regular expression with a category and a strength. "strong"
-rules describe phrasings a customer of a bike shop has no reason to write
+rules describe phrasings a shop's customer has no reason to write
 ("ignore all previous instructions", "<|im_start|>", "developer mode");
 "weak" rules are cues that are also seen in harmless messages ("pretend",
 "act as") and only count together with other evidence. The calibration
@@ -706,7 +706,7 @@ RULES: tuple[Rule, ...] = (
         "policy_coercion",
         STRONG,
         re.compile(
-            r"\b(?:as|i\s+am|i'm|this\s+is|speaking\s+as)\s+(?:the\s+|a\s+|an\s+|your\s+|brightwheel'?s?\s+)?"
+            r"\b(?:as|i\s+am|i'm|this\s+is|speaking\s+as)\s+(?:the\s+|a\s+|an\s+|your\s+|[\w-]+'s?\s+)?"
             r"(?:store\s+|shop\s+|regional\s+|general\s+|branch\s+|customer\s+service\s+|support\s+)?"
             r"(?:manager|store\s+owner|shop\s+owner|supervisor|administrator|admin|developer|ceo|director|"
             r"head\s+of\s+\w+|system\s+operator|operator|staff\s+member|employee)\b.{0,120}"
