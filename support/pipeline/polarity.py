@@ -44,10 +44,11 @@ _CONDITION = re.compile(
     r"at least|at most|up to|no later than|within|before|after|until)\b",
     re.IGNORECASE,
 )
-_UNIT_DAYS = {"day": 1, "night": 1, "week": 7, "month": 30, "year": 365}
+_UNIT_DAYS = {"minute": 1 / 1440, "min": 1 / 1440, "hour": 1 / 24, "hr": 1 / 24, "day": 1, "night": 1, "week": 7}
+_UNIT_DAYS |= {"month": 30, "year": 365}
 _DURATION = re.compile(
     r"\b(\d+(?:[.,]\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)[\s-]*"
-    r"(?:business |working |calendar )?(day|night|week|month|year)s?\b",
+    r"(?:business |working |calendar )?(minute|min|hour|hr|day|night|week|month|year)s?\b",
     re.IGNORECASE,
 )
 _NUMBER_WORDS = {

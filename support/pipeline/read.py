@@ -97,9 +97,30 @@ def read(question: str, vector: np.ndarray, hits: list[SearchHit], generation: i
         Candidate(s["chunk"], s["index"], s["text"], s["p"], _is_item(hits[s["chunk"]], s["index"]))
         for s in scored["sentences"]
     ]
-    return Reading(
-        scored["p_answerable"], limit, candidates, scored["chunk_order"], skipped, distinctive(question, stats)
-    )
+    candidates, order = by_document(candidates, hits, scored["chunk_order"])
+    return Reading(scored["p_answerable"], limit, candidates, order, skipped, distinctive(question, stats))
+
+
+def by_document(
+    candidates: list[Candidate], hits: list[SearchHit], chunk_order: list[int]
+) -> tuple[list[Candidate], list[int]]:
+    """The article first, then the sentence: documents ranked by the sum of their best
+    READER_DOCUMENT_VOTES sentence scores, candidates and chunks regrouped in that order (each
+    document's own order kept). A lone sentence that resembles the question ("Made-to-order sofas
+    can be cancelled…" for a question about delivering a sofa) loses to an article where several
+    sentences speak to it; 0 keeps the single best sentence's order."""
+    votes = settings.READER_DOCUMENT_VOTES
+    if votes <= 0 or not candidates:
+        return candidates, chunk_order
+    scores: dict[int, list[float]] = {}
+    for cand in candidates:  # best first, so each document's list is sorted
+        scores.setdefault(hits[cand.hit].document_id, []).append(cand.p)
+    total = {doc: sum(ps[:votes]) for doc, ps in scores.items()}
+    rank = {doc: r for r, doc in enumerate(sorted(total, key=lambda d: -total[d]))}
+    last = len(rank)
+    regrouped = sorted(candidates, key=lambda c: rank[hits[c.hit].document_id])  # stable: p order within
+    order = sorted(chunk_order, key=lambda i: rank.get(hits[i].document_id, last))
+    return regrouped, order
 
 
 def distinctive(question: str, stats: dict) -> dict[str, float]:

@@ -510,3 +510,33 @@ def test_the_chat_speaks_of_no_one_shops_products():
     page = (Path(__file__).resolve().parents[2] / "support/templates/support/_transcript.html").read_text()
     shop_words = ("bike", "batter", "brightwheel", "financing", "warranty")
     assert not [w for w in shop_words if w in page.lower()]
+
+
+def test_the_article_where_several_sentences_answer_is_chosen_over_a_lone_best_sentence(settings):
+    from support.pipeline.read import Candidate, by_document
+
+    cancel = _hit(
+        "Made-to-order sofas can be cancelled within 24 hours.",
+        ["Made-to-order sofas can be cancelled within 24 hours."],
+    )
+    text = "Sofas take 2 weeks to arrive. Delivery costs 79. Parcels cost 5."
+    delivery = dataclasses.replace(
+        _hit(text, ["Sofas take 2 weeks to arrive.", "Delivery costs 79.", "Parcels cost 5."]),
+        chunk_id=2,
+        document_id=2,
+    )
+    hits = [cancel, delivery]
+    candidates = [
+        Candidate(0, 0, "Made-to-order sofas can be cancelled within 24 hours.", 0.4, False),
+        Candidate(1, 0, "Sofas take 2 weeks to arrive.", 0.3, False),
+        Candidate(1, 1, "Delivery costs 79.", 0.2, False),
+        Candidate(1, 2, "Parcels cost 5.", 0.1, False),
+    ]
+    settings.READER_DOCUMENT_VOTES = 5
+    regrouped, order = by_document(candidates, hits, [0, 1])
+    assert [c.text for c in regrouped] == [c.text for c in candidates[1:]] + [candidates[0].text]
+    assert order == [1, 0]
+    settings.READER_DOCUMENT_VOTES = 1  # one vote: the single best sentence's article, as before
+    assert by_document(candidates, hits, [0, 1]) == (candidates, [0, 1])
+    settings.READER_DOCUMENT_VOTES = 0
+    assert by_document(candidates, hits, [0, 1]) == (candidates, [0, 1])

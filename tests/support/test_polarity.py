@@ -59,6 +59,15 @@ def test_a_period_is_compared_with_the_customers_elapsed_time():
     assert decide("can I still return it?", rule).verdict == DEPENDS  # no elapsed time stated
 
 
+def test_periods_in_hours_and_minutes_compare_with_days():
+    rule = "You can change the delivery address yourself within 2 hours of ordering."
+    assert decide("I ordered 20 mins ago, can I still change the address?", rule).verdict == YES
+    assert decide("I ordered 3 hours ago, can I still change the address?", rule).verdict == NO
+    rule = "Items you configured can be cancelled within 24 hours of ordering."
+    assert decide("I ordered it 2 days ago, can I cancel it?", rule).verdict == NO
+    assert decide("I ordered it an hour ago, can I cancel it?", rule).verdict == YES
+
+
 def test_a_period_in_years_reads_after_as_elapsed():
     rule = "Frames and springs: 10-year guarantee"
     assert decide("the springs went after 4 years, is that covered?", rule).verdict == YES
