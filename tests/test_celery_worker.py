@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
-from django.db import connection
 
 from knowledge import services
 from knowledge.models import Document, IngestionJob
 from knowledge.sources import SourceFile
+from tests.processes import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -25,17 +25,12 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 @pytest.fixture
 def worker_env(redis_url, transactional_db, django_db_serialized_rollback, tmp_path) -> dict[str, str]:
     """The environment of a Celery worker process on Redis, using this test's database."""
-    db = connection.settings_dict
-    host = db["OPTIONS"].get("host") or db["HOST"] or "127.0.0.1"
-    url = f"postgresql://{db['USER']}:{db['PASSWORD'] or ''}@/{db['NAME']}?host={host}"
-    if db["HOST"]:
-        url = f"postgresql://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
         "SECRET_KEY": "worker-test-secret-key-0123456789-abcdefghijklmnop",
-        "DATABASE_URL": url,
+        "DATABASE_URL": database_url(),
         "REDIS_URL": redis_url,
         "CELERY_RESULT_BACKEND": redis_url,
         "GROUNDWORK_VAR_DIR": str(tmp_path / "var"),
