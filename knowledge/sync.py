@@ -127,19 +127,17 @@ def _folder_path(folder: str, folder_roots: list[Path] | None) -> str:
     return str(path)
 
 
-MAX_PATTERNS = 50
-
-
 def _patterns(patterns) -> list[str]:
-    cleaned = [p.strip() for p in patterns if p and p.strip()]
+    cleaned = list(dict.fromkeys(p.strip() for p in patterns if p and p.strip()))
     for pattern in cleaned:
         if not pattern.startswith(("/", "*")):
             raise ApplicationError(
                 f"{pattern!r} is not a path pattern: start it with /, e.g. /help/*", code=ErrorCode.INVALID
             )
-    if len(cleaned) > MAX_PATTERNS:
-        raise ApplicationError(f"At most {MAX_PATTERNS} patterns of each kind.", code=ErrorCode.INVALID)
-    return list(dict.fromkeys(cleaned))
+    limit = settings.SOURCE_MAX_PATTERNS
+    if len(cleaned) > limit:
+        raise ApplicationError(f"At most {limit} patterns of each kind (SOURCE_MAX_PATTERNS).", code=ErrorCode.INVALID)
+    return cleaned
 
 
 def source_set_schedule(*, source: Source, schedule: str, auto_verify: bool, user=None) -> Source:
