@@ -539,6 +539,10 @@ def test_deleting_a_source_retires_its_documents_and_keeps_them_auditable(site, 
         sync.source_delete(source=source)
     with pytest.raises(ApplicationError, match="was deleted"):
         sync.source_update(source=source, name="x")
+    from knowledge import services
+
+    with pytest.raises(ApplicationError, match="Its source, Acme help, was deleted"):
+        services.document_restore(document=doc(site, "/returns"))
     assert sync.source_sync_scheduled(source_id=source.pk) is None
     # its name is free: a new source of the same site makes new documents
     again = sync.source_create(name="Acme help", kind="website", url=site.url("/"))
