@@ -141,7 +141,13 @@ def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "knowledge/source_edit.html",
-        {"form": form, "source": source, "folder_roots": settings.SOURCE_FOLDER_ROOTS},
+        {
+            "form": form,
+            "source": source,
+            "folder_roots": settings.SOURCE_FOLDER_ROOTS,
+            "is_website": source.kind == Source.Kind.WEBSITE,
+            "is_folder": source.kind == Source.Kind.FOLDER,
+        },
     )
 
 

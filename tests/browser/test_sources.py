@@ -50,23 +50,32 @@ def worker(monkeypatch):
         thread.join(timeout=30)
 
 
-def test_curator_adds_a_website_watches_the_sync_and_verifies(
-    browser, live_server, help_site, worker, settings, _memoized_chunk_embeddings
-):
-    settings.SOURCE_CRAWL_DELAY_SECONDS = 0.4  # slow enough to watch
+def publish(help_site) -> None:
     help_site.page("/", article("Acme Help Centre", "<p>Answers about orders, returns and bikes.</p>", links=PAGES))
     for path in PAGES:
         name = path.strip("/").title()
         help_site.page(path, article(name, f"<p>All about {name.lower()} at Acme, explained in full here.</p>"))
+
+
+def curator_page(browser, live_server):
+    """A page logged in as a curator."""
     user = User.objects.create_user("cur", password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get_or_create(name="curators")[0])
-
     page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
     page.set_default_timeout(20_000)
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", "cur")
     page.fill("#id_password", PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    return page
+
+
+def test_curator_adds_a_website_watches_the_sync_and_verifies(
+    browser, live_server, help_site, worker, settings, _memoized_chunk_embeddings
+):
+    settings.SOURCE_CRAWL_DELAY_SECONDS = 0.4  # slow enough to watch
+    publish(help_site)
+    page = curator_page(browser, live_server)
     page.get_by_role("link", name="Sources").first.click()
     page.get_by_role("link", name="Add a website or folder").click()
     page.get_by_label("Name").fill("Acme help centre")
@@ -134,21 +143,10 @@ def test_source_screens_fit_a_phone(browser, live_server, help_site, settings, t
 def test_curator_edits_a_source_leaves_a_page_out_and_deletes_it_after_confirming(
     browser, live_server, help_site, _memoized_chunk_embeddings
 ):
-    help_site.page("/", article("Acme Help Centre", "<p>Answers about orders, returns and bikes.</p>", links=PAGES))
-    for path in PAGES:
-        name = path.strip("/").title()
-        help_site.page(path, article(name, f"<p>All about {name.lower()} at Acme, explained in full here.</p>"))
+    publish(help_site)
     source = sync.source_create(name="Acme help", kind="website", url=help_site.url("/"), auto_verify=True)
     sync.sync_run(run_id=sync.sync_start(source=source, enqueue=False).pk)
-    user = User.objects.create_user("cur", password=PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get_or_create(name="curators")[0])
-
-    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-    page.set_default_timeout(20_000)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", "cur")
-    page.fill("#id_password", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page = curator_page(browser, live_server)
     page.goto(f"{live_server.url}/kb/sources/{source.pk}/")
 
     # edit: a new name and a path left out; the next sync retires that page and lists it
