@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError
 from core.permissions import curator_required, is_curator, staff_required
-from knowledge import selectors, sync
+from knowledge import crawler, selectors, sync
 from knowledge.forms import SourceEditForm, SourceForm, SourceScheduleForm
 from knowledge.models import Source
 
@@ -177,13 +177,13 @@ def source_exclude(request: HttpRequest, pk: int) -> HttpResponse:
     source = get_object_or_404(Source, pk=pk, deleted_at__isnull=True)
     key = request.POST.get("key", "")
     try:
-        source = sync.source_exclude_page(source=source, key=key, user=request.user)
+        sync.source_exclude_page(source=source, key=key, user=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(
             request,
-            f"{key} is left out from now on ({source.exclude_patterns[-1]} under “Never these paths”); "
+            f"{key} is left out from now on ({crawler.exact_pattern(key)} under “Never these paths”); "
             "its document no longer answers.",
         )
     return redirect("knowledge:source", pk=pk)

@@ -70,6 +70,7 @@ def source_create(
         url, folder = _start_url(url), ""
     elif kind == Source.Kind.FOLDER:
         url, folder = "", _folder_path(folder, folder_roots)
+        _no_patterns(kind, include, exclude)
     else:
         raise ApplicationError("A source to sync is a website or a folder.", code=ErrorCode.INVALID)
     try:
@@ -127,6 +128,11 @@ def _folder_path(folder: str, folder_roots: list[Path] | None) -> str:
     return str(path)
 
 
+def _no_patterns(kind: str, include, exclude) -> None:
+    if kind != Source.Kind.WEBSITE and (include or exclude):
+        raise ApplicationError("Path patterns apply to websites; a folder is read whole.", code=ErrorCode.INVALID)
+
+
 def _patterns(patterns) -> list[str]:
     cleaned = list(dict.fromkeys(p.strip() for p in patterns if p and p.strip()))
     for pattern in cleaned:
@@ -170,9 +176,9 @@ def source_update(
     before = {f: getattr(source, f) for f in ("name", "url", "folder", "include_patterns", "exclude_patterns")}
     if name is not None:
         source.name = _free_name(name, source=source)
-    crawled = (url, folder, include, exclude)
-    if source.kind == Source.Kind.UPLOAD and any(v is not None for v in crawled):
-        raise ApplicationError("Uploaded files have no address or patterns.", code=ErrorCode.INVALID)
+    if source.kind == Source.Kind.UPLOAD and (url is not None or folder is not None):
+        raise ApplicationError("Uploaded files have no address.", code=ErrorCode.INVALID)
+    _no_patterns(source.kind, include, exclude)
     if url is not None and source.kind == Source.Kind.WEBSITE:
         source.url = _start_url(url)
     if folder is not None and source.kind == Source.Kind.FOLDER:

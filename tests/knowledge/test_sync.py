@@ -474,7 +474,7 @@ def test_exact_path_patterns_leave_out_one_page_only():
     assert crawler.Scope.of("https://h.test/", exclude=["/returns"]).allows("https://h.test/returns-policy") is False
 
 
-def test_edits_are_checked(site, source, curator, settings):
+def test_edits_are_checked(site, source, curator, settings, tmp_path):
     from core.errors import ApplicationError
 
     other = sync.source_create(name="Other", kind="website", url=site.url("/shipping"))
@@ -486,6 +486,11 @@ def test_edits_are_checked(site, source, curator, settings):
         sync.source_update(source=other, url="ftp://h.test/")
     with pytest.raises(ApplicationError, match="uploaded files' source"):
         sync.source_update(source=other, name="uploads")
+    folder = sync.source_create(name="Folder", kind="folder", folder=str(tmp_path))
+    with pytest.raises(ApplicationError, match="apply to websites"):
+        sync.source_update(source=folder, exclude=["/drafts/*"])
+    with pytest.raises(ApplicationError, match="apply to websites"):
+        sync.source_create(name="Folder 2", kind="folder", folder=str(tmp_path), include=["/a"])
     settings.SOURCE_MAX_PATTERNS = 3
     with pytest.raises(ApplicationError, match="At most 3 patterns"):
         sync.source_update(source=other, exclude=["/a", "/b", "/c", "/d"])
