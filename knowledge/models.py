@@ -371,6 +371,7 @@ class SourceItem(models.Model):
     retired_by_sync = models.BooleanField(default=False)
     last_run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     last_outcome = models.CharField(max_length=16, blank=True)
+    last_reason = models.CharField(max_length=500, blank=True, help_text="Why, when the last sync had trouble with it.")
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

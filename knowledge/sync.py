@@ -574,6 +574,12 @@ class _Worker:
             if result.outcome not in ("unchanged", "duplicate", "sitemap", "still_gone"):
                 entry = {"key": result.key, "outcome": result.outcome, "reason": result.reason}
                 updates["report"] = [*run.report, entry]
+            if result.outcome not in ("duplicate", "sitemap"):
+                # The page list shows each page's last outcome, failures included (they leave
+                # the page's validators and document as they were).
+                SourceItem.objects.filter(source=self.source, key=result.key).update(
+                    last_outcome=result.outcome, last_reason=result.reason[:500], last_run=self.run
+                )
             if frontier.capped and not any(r.get("outcome") == "capped" for r in run.report):
                 reason = f"the page cap (SOURCE_MAX_PAGES={self.limits.max_pages}) was reached; later links were left"
                 updates["report"] = [

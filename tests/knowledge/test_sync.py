@@ -635,3 +635,20 @@ def test_commands_edit_and_delete(site, capsys):
         call_command("sync", "Help centre")
     call_command("sources", "list")
     assert "Help centre" not in capsys.readouterr().out
+
+
+def test_the_page_list_shows_each_pages_last_outcome_and_why(site, source):
+    run_sync(source)
+    site.page("/shipping", "oops", status=500)
+    site.remove("/warranty")
+    run_sync(source)
+    items = {i.key.removeprefix(site.base): i for i in selectors.source_items(source)}
+    shipping = items["/shipping"]
+    assert (shipping.last_outcome, shipping.last_reason) == ("failed", "HTTP 500 Internal Server Error")
+    assert items["/shipping"].document.versions.count() == 1  # a failure changes nothing else
+    assert items["/warranty"].last_outcome == "gone" and "1 of 2 runs" in items["/warranty"].last_reason
+    assert (items["/returns"].last_outcome, items["/returns"].last_reason) == ("unchanged", "")
+    site.page("/shipping", article("Shipping", SHIPPING, links=NAV))
+    run_sync(source)
+    shipping = SourceItem.objects.get(source=source, key=site.url("/shipping"))
+    assert (shipping.last_outcome, shipping.last_reason) == ("unchanged", "")
