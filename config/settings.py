@@ -256,6 +256,7 @@ SOURCE_MAX_PAGE_BYTES = env_int("SOURCE_MAX_PAGE_BYTES", 5 * 1024 * 1024, minimu
 SOURCE_FETCH_TIMEOUT_SECONDS = env_float("SOURCE_FETCH_TIMEOUT_SECONDS", 20.0)
 SOURCE_MAX_REDIRECTS = env_int("SOURCE_MAX_REDIRECTS", 5, minimum=0)
 SOURCE_USER_AGENT = env_str("SOURCE_USER_AGENT", "GroundworkBot/1.0 (+help-centre sync)")
+SOURCE_MAX_PATTERNS = env_int("SOURCE_MAX_PATTERNS", 50, minimum=1)  # include (and exclude) patterns per source
 # A page or file answering 404/410 (or missing from its folder) this many runs in a row is retired.
 SOURCE_GONE_AFTER_RUNS = env_int("SOURCE_GONE_AFTER_RUNS", 2, minimum=1)
 # A sync task works this long, saves where it is and queues its next slice (under the task time limit).

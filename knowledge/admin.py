@@ -61,7 +61,7 @@ class SourceAdmin(admin.ModelAdmin):
     """Read-only here: sources are added and scheduled from /kb/sources/ or `manage.py sources`,
     which keep beat's periodic task in step."""
 
-    list_display = ("name", "kind", "url", "folder", "schedule", "auto_verify", "status", "last_run_at")
+    list_display = ("name", "kind", "url", "folder", "schedule", "auto_verify", "status", "last_run_at", "deleted_at")
     list_filter = ("kind", "schedule", "status")
     readonly_fields = [f.name for f in Source._meta.fields]
 

@@ -15,6 +15,7 @@ The sync service (`knowledge.sync`) drives a `Frontier` with a `Fetcher` and sto
 from __future__ import annotations
 
 import fnmatch
+import glob
 import ipaddress
 import re
 import socket
@@ -118,7 +119,8 @@ def origin(url: str) -> str:
 class Scope:
     """Which URLs belong to a source: the start URL's site (scheme, host and port), and paths that
     match an include pattern (when there are any) and no exclude pattern. Patterns are shell-style
-    (`/help/*`); a pattern without a wildcard is a path prefix."""
+    (`/help/*`); a pattern without a wildcard is a path prefix; one ending in `$` is the whole path
+    (`/help/returns$`, as in robots.txt)."""
 
     site: str
     include: tuple[str, ...] = ()
@@ -143,9 +145,16 @@ class Scope:
 
 
 def _matches(path: str, pattern: str) -> bool:
+    exact = pattern.endswith("$")
+    pattern = pattern.removesuffix("$")
     if any(c in pattern for c in "*?["):
-        return fnmatch.fnmatchcase(path, pattern)
-    return path.startswith(pattern)
+        return fnmatch.fnmatchcase(path, pattern)  # anchored at both ends
+    return path == pattern if exact else path.startswith(pattern)
+
+
+def exact_pattern(url: str) -> str:
+    """The pattern that matches this page's path and nothing else (wildcards in it escaped)."""
+    return glob.escape(urlsplit(url).path or "/") + "$"
 
 
 # --- The frontier ---------------------------------------------------------------------------------

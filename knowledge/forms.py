@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django import forms
 
 
@@ -28,15 +30,10 @@ class SourceKeyForm(forms.Form):
     source_key = forms.CharField(max_length=500)
 
 
-class SourceForm(forms.Form):
-    """A website or folder to sync from; patterns one per line."""
+class SourceEditForm(forms.Form):
+    """What a source's page lets a curator change: its name, address and patterns (one per line)."""
 
     name = forms.CharField(max_length=200, help_text="How curators will know it, e.g. “Help centre”.")
-    kind = forms.ChoiceField(
-        choices=[("website", "Website"), ("folder", "Folder on the server")],
-        initial="website",
-        widget=forms.RadioSelect,
-    )
     url = forms.URLField(
         required=False,
         max_length=1000,
@@ -55,7 +52,33 @@ class SourceForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         label="Never these paths",
-        help_text="One per line, e.g. /blog/*",
+        help_text="One per line, e.g. /blog/* ; end a path with $ for that page alone, e.g. /help/old-prices$",
+    )
+
+    @classmethod
+    def of(cls, source) -> SourceEditForm:
+        return cls(
+            initial={
+                "name": source.name,
+                "url": source.url,
+                "folder": source.folder,
+                "include": "\n".join(source.include_patterns),
+                "exclude": "\n".join(source.exclude_patterns),
+            }
+        )
+
+    @staticmethod
+    def lines(text: str) -> list[str]:
+        return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class SourceForm(SourceEditForm):
+    """A website or folder to sync from; patterns one per line."""
+
+    kind = forms.ChoiceField(
+        choices=[("website", "Website"), ("folder", "Folder on the server")],
+        initial="website",
+        widget=forms.RadioSelect,
     )
     schedule = forms.ChoiceField(choices=[("off", "Off"), ("hourly", "Hourly"), ("daily", "Daily")], initial="daily")
     auto_verify = forms.BooleanField(
@@ -69,10 +92,6 @@ class SourceForm(forms.Form):
         if data.get("kind") == "folder" and not data.get("folder"):
             self.add_error("folder", "Give the folder's path on the server.")
         return data
-
-    @staticmethod
-    def lines(text: str) -> list[str]:
-        return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
 class SourceScheduleForm(forms.Form):

@@ -31,7 +31,9 @@ from core.transitions import Transitions
 class Source(models.Model):
     """Where documents come from: a website crawled from a start URL or sitemap, a folder on the
     server, or files uploaded by hand. A document is known by (source, key), so two sources never
-    collide; websites and folders are synced again on their schedule."""
+    collide; websites and folders are synced again on their schedule. A deleted source is kept
+    (`deleted_at`): its documents are retired, never destroyed, so the versions and replies that
+    cite them stay auditable, and its name is free for a new source."""
 
     class Kind(models.TextChoices):
         WEBSITE = "website"
@@ -53,7 +55,7 @@ class Source(models.Model):
 
     UPLOADS_NAME = "Uploads"
 
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind)
     url = models.URLField(max_length=1000, blank=True, help_text="Start page or sitemap.xml (websites).")
     folder = models.CharField(max_length=1000, blank=True, help_text="Directory on the server (folders).")
@@ -70,10 +72,13 @@ class Source(models.Model):
         null=True, blank=True, help_text="A scheduled sync starts no earlier than this (claims beat's tick)."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Deleted: kept for audit, documents retired.")
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            # Names are unique among the sources in use; a deleted source's name may be used again.
+            models.UniqueConstraint(fields=["name"], condition=Q(deleted_at__isnull=True), name="source_name_unique"),
             models.CheckConstraint(condition=~Q(kind="website") | ~Q(url=""), name="website_source_has_url"),
             models.CheckConstraint(condition=~Q(kind="folder") | ~Q(folder=""), name="folder_source_has_folder"),
         ]
@@ -83,13 +88,21 @@ class Source(models.Model):
 
     @property
     def can_sync(self) -> bool:
-        return self.kind != self.Kind.UPLOAD
+        return self.kind != self.Kind.UPLOAD and self.deleted_at is None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
 
 def upload_source_id() -> int:
     """The default source of a document made without one: the uploads (and `manage.py ingest`)."""
-    source, _ = Source.objects.get_or_create(name=Source.UPLOADS_NAME, defaults={"kind": Source.Kind.UPLOAD})
-    return source.pk
+    # Reads the id column only: migration 0003 calls this before later columns exist. The uploads
+    # source is never deleted (sync.source_delete refuses), and no other source takes its name.
+    found = Source.objects.filter(kind=Source.Kind.UPLOAD).order_by("pk").values_list("pk", flat=True).first()
+    if found is None:
+        found = Source.objects.create(name=Source.UPLOADS_NAME, kind=Source.Kind.UPLOAD).pk
+    return found
 
 
 class Document(models.Model):
@@ -290,6 +303,8 @@ class SyncRun(models.Model):
         DONE = "done"
         FAILED = "failed"
 
+    ACTIVE = (State.QUEUED, State.RUNNING)
+
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="runs")
     state = models.CharField(max_length=16, choices=State, default=State.QUEUED)
     trigger = models.CharField(max_length=16, default="manual")
@@ -327,7 +342,7 @@ class SyncRun(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.state in (self.State.QUEUED, self.State.RUNNING)
+        return self.state in self.ACTIVE
 
     @property
     def percent(self) -> int:
@@ -356,6 +371,7 @@ class SourceItem(models.Model):
     retired_by_sync = models.BooleanField(default=False)
     last_run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     last_outcome = models.CharField(max_length=16, blank=True)
+    last_reason = models.CharField(max_length=500, blank=True, help_text="Why, when the last sync had trouble with it.")
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -465,7 +465,13 @@ def source_review(source) -> SourceReview:
 
 
 def source_list() -> QuerySet[Source]:
-    return Source.objects.select_related("owner").order_by("name")
+    """The sources in use (a deleted one is kept for the audit, not listed)."""
+    return Source.objects.filter(deleted_at__isnull=True).select_related("owner").order_by("name")
+
+
+def source_live_documents(source) -> int:
+    """Documents of the source that are not retired: what deleting it would take out of search."""
+    return Document.objects.filter(source=source).exclude(status=Document.Status.RETIRED).count()
 
 
 def source_runs(source, *, limit: int = 10) -> QuerySet[SyncRun]:

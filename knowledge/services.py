@@ -477,9 +477,14 @@ def document_retire(*, document: Document, user=None) -> Document:
 
 @transaction.atomic
 def document_restore(*, document: Document, user=None) -> Document:
-    document = Document.objects.select_for_update().get(pk=document.pk)
+    document = Document.objects.select_for_update().select_related("source").get(pk=document.pk)
     if document.status != Document.Status.RETIRED:
         return document  # only a retired document comes back
+    if document.source.deleted_at is not None:
+        raise ApplicationError(
+            f"Its source, {document.source.name}, was deleted: add the page again in a source that is in use.",
+            code=ErrorCode.CONFLICT,
+        )
     current = document.versions.filter(is_current=True).first()
     transition(document, Document.Status.VERIFIED if current else Document.Status.DRAFT, updated_at=timezone.now())
     if current:

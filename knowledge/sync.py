@@ -63,56 +63,208 @@ def source_create(
 ) -> Source:
     """A website or folder source. `folder_roots` (the curation screen passes the setting) limits
     the folders a person may name; the command line may name any."""
-    name = " ".join(name.split())[:200]
-    if not name:
-        raise ApplicationError("A source needs a name.", code=ErrorCode.INVALID)
-    if Source.objects.filter(name=name).exists():
-        raise ApplicationError(f"There is already a source named {name!r}.", code=ErrorCode.CONFLICT)
+    name = _free_name(name)
     if schedule not in Source.Schedule.values:
         raise ApplicationError("The schedule is off, hourly or daily.", code=ErrorCode.INVALID)
     if kind == Source.Kind.WEBSITE:
-        start = crawler.canonical(url)
-        if start is None:
-            raise ApplicationError("The start address must be an http(s) URL.", code=ErrorCode.INVALID)
-        url, folder = start, ""
+        url, folder = _start_url(url), ""
     elif kind == Source.Kind.FOLDER:
-        path = Path(folder).expanduser().resolve()
-        if not path.is_dir():
-            raise ApplicationError(f"There is no folder {folder!r} on the server.", code=ErrorCode.INVALID)
-        if folder_roots is not None and not any(path.is_relative_to(r.resolve()) for r in folder_roots):
-            allowed = ", ".join(str(r) for r in folder_roots)
-            raise ApplicationError(f"Folders must lie under {allowed} (SOURCE_FOLDER_ROOTS).", code=ErrorCode.INVALID)
-        url, folder = "", str(path)
+        url, folder = "", _folder_path(folder, folder_roots)
+        _no_patterns(kind, include, exclude)
     else:
         raise ApplicationError("A source to sync is a website or a folder.", code=ErrorCode.INVALID)
-    source = Source.objects.create(
-        name=name,
-        kind=kind,
-        url=url,
-        folder=folder,
-        include_patterns=_patterns(include),
-        exclude_patterns=_patterns(exclude),
-        schedule=schedule,
-        auto_verify=auto_verify,
-        owner=user,
-    )
+    try:
+        with transaction.atomic():
+            source = Source.objects.create(
+                name=name,
+                kind=kind,
+                url=url,
+                folder=folder,
+                include_patterns=_patterns(include),
+                exclude_patterns=_patterns(exclude),
+                schedule=schedule,
+                auto_verify=auto_verify,
+                owner=user,
+            )
+    except IntegrityError:  # the same name, added a moment ago by someone else
+        raise _name_taken(name) from None
     source_schedule_apply(source)
     audit(actor=user, action="source.create", obj=source, kind=kind, url=url, folder=folder, schedule=schedule)
     return source
 
 
+def _free_name(name: str, *, source: Source | None = None) -> str:
+    name = " ".join(name.split())[:200]
+    if not name:
+        raise ApplicationError("A source needs a name.", code=ErrorCode.INVALID)
+    if name.casefold() == Source.UPLOADS_NAME.casefold() and (source is None or source.kind != Source.Kind.UPLOAD):
+        raise ApplicationError(f"{Source.UPLOADS_NAME!r} is the uploaded files' source.", code=ErrorCode.CONFLICT)
+    others = Source.objects.filter(name=name, deleted_at__isnull=True)
+    if source is not None:
+        others = others.exclude(pk=source.pk)
+    if others.exists():
+        raise _name_taken(name)
+    return name
+
+
+def _name_taken(name: str) -> ApplicationError:
+    return ApplicationError(f"There is already a source named {name!r}.", code=ErrorCode.CONFLICT)
+
+
+def _start_url(url: str) -> str:
+    start = crawler.canonical(url)
+    if start is None:
+        raise ApplicationError("The start address must be an http(s) URL.", code=ErrorCode.INVALID)
+    return start
+
+
+def _folder_path(folder: str, folder_roots: list[Path] | None) -> str:
+    path = Path(folder).expanduser().resolve()
+    if not path.is_dir():
+        raise ApplicationError(f"There is no folder {folder!r} on the server.", code=ErrorCode.INVALID)
+    if folder_roots is not None and not any(path.is_relative_to(r.resolve()) for r in folder_roots):
+        allowed = ", ".join(str(r) for r in folder_roots)
+        raise ApplicationError(f"Folders must lie under {allowed} (SOURCE_FOLDER_ROOTS).", code=ErrorCode.INVALID)
+    return str(path)
+
+
+def _no_patterns(kind: str, include, exclude) -> None:
+    if kind != Source.Kind.WEBSITE and (include or exclude):
+        raise ApplicationError("Path patterns apply to websites; a folder is read whole.", code=ErrorCode.INVALID)
+
+
 def _patterns(patterns) -> list[str]:
-    return [p.strip() for p in patterns if p and p.strip()][:50]
+    cleaned = list(dict.fromkeys(p.strip() for p in patterns if p and p.strip()))
+    for pattern in cleaned:
+        if not pattern.startswith(("/", "*")):
+            raise ApplicationError(
+                f"{pattern!r} is not a path pattern: start it with /, e.g. /help/*", code=ErrorCode.INVALID
+            )
+    limit = settings.SOURCE_MAX_PATTERNS
+    if len(cleaned) > limit:
+        raise ApplicationError(f"At most {limit} patterns of each kind (SOURCE_MAX_PATTERNS).", code=ErrorCode.INVALID)
+    return cleaned
 
 
 def source_set_schedule(*, source: Source, schedule: str, auto_verify: bool, user=None) -> Source:
     if schedule not in Source.Schedule.values:
         raise ApplicationError("The schedule is off, hourly or daily.", code=ErrorCode.INVALID)
+    _require_live(source)
     source.schedule, source.auto_verify = schedule, auto_verify
     source.save(update_fields=["schedule", "auto_verify"])
     source_schedule_apply(source)
     audit(actor=user, action="source.schedule", obj=source, schedule=schedule, auto_verify=auto_verify)
     return source
+
+
+def source_update(
+    *,
+    source: Source,
+    name: str | None = None,
+    url: str | None = None,
+    folder: str | None = None,
+    include: list[str] | tuple[str, ...] | None = None,
+    exclude: list[str] | tuple[str, ...] | None = None,
+    user=None,
+    folder_roots: list[Path] | None = None,
+) -> Source:
+    """Rename a source, move its address, change its patterns (None: left as it is). Pages that
+    the new address or patterns leave out are retired by the next sync, which lists them; pages
+    they let in again come back. The address and patterns wait while a sync is under way."""
+    source = Source.objects.get(pk=source.pk)
+    _require_live(source)
+    before = {f: getattr(source, f) for f in ("name", "url", "folder", "include_patterns", "exclude_patterns")}
+    if name is not None:
+        source.name = _free_name(name, source=source)
+    if source.kind == Source.Kind.UPLOAD and (url is not None or folder is not None):
+        raise ApplicationError("Uploaded files have no address.", code=ErrorCode.INVALID)
+    _no_patterns(source.kind, include, exclude)
+    if url is not None and source.kind == Source.Kind.WEBSITE:
+        source.url = _start_url(url)
+    if folder is not None and source.kind == Source.Kind.FOLDER:
+        source.folder = _folder_path(folder, folder_roots)
+    if include is not None:
+        source.include_patterns = _patterns(include)
+    if exclude is not None:
+        source.exclude_patterns = _patterns(exclude)
+    changed = {f: {"old": old, "new": getattr(source, f)} for f, old in before.items() if getattr(source, f) != old}
+    if not changed:
+        return source
+    if set(changed) != {"name"} and SyncRun.objects.filter(source=source, state__in=SyncRun.ACTIVE).exists():
+        raise ApplicationError(
+            "A sync is under way: change the address or patterns once it has finished.", code=ErrorCode.CONFLICT
+        )
+    try:
+        with transaction.atomic():
+            source.save(update_fields=list(changed))
+            audit(actor=user, action="source.edit", obj=source, **changed)
+    except IntegrityError:
+        raise _name_taken(source.name) from None
+    if "name" in changed:
+        source_schedule_apply(source)  # the periodic task's description names it
+    return source
+
+
+def source_exclude_page(*, source: Source, key: str, user=None) -> Source:
+    """Leave one page of a website source out from now on: its exact path becomes an exclude
+    pattern (`/path$`) and its document is retired at once. Taking the pattern out again brings
+    the page back on the next sync."""
+    source = Source.objects.get(pk=source.pk)
+    _require_live(source)
+    if source.kind != Source.Kind.WEBSITE:
+        raise ApplicationError("Only a website's pages can be excluded.", code=ErrorCode.INVALID)
+    page = crawler.canonical(key)
+    if page is None or not crawler.Scope.of(source.url).same_site(page):
+        raise ApplicationError(f"{key!r} is not a page of {source.url}.", code=ErrorCode.INVALID)
+    if page == source.url:
+        raise ApplicationError(
+            "The start page cannot be excluded: the sync starts there. Change the address instead.",
+            code=ErrorCode.INVALID,
+        )
+    pattern = crawler.exact_pattern(page)
+    if pattern not in source.exclude_patterns:
+        source = source_update(source=source, exclude=[*source.exclude_patterns, pattern], user=user)
+    item = SourceItem.objects.filter(source=source, key=key).first()
+    if item is not None:
+        _item_exclude(item, run=None, user=user)
+    return source
+
+
+def source_delete(*, source: Source, user=None) -> int:
+    """Delete a website or folder source. Its schedule stops, a sync under way is stopped, and its
+    documents are retired, never destroyed: their versions, and the replies that cited them, stay
+    readable. The source row stays too (marked deleted, for the audit); its name is free again.
+    Returns how many documents it retired."""
+    if source.kind == Source.Kind.UPLOAD:
+        raise ApplicationError(
+            "The uploads are not a source to delete: retire their documents one by one.", code=ErrorCode.INVALID
+        )
+    now = timezone.now()
+    # First, in a transaction of its own: mark it deleted and stop its run. A worker that stored
+    # a page before seeing this retires that page itself (`_Worker._ingest`); one that stored it
+    # earlier is caught by the sweep below, which starts after this commit.
+    with transaction.atomic():
+        marked = Source.objects.filter(pk=source.pk, deleted_at__isnull=True).update(
+            deleted_at=now, schedule=Source.Schedule.OFF, status=Source.Status.IDLE, next_run_at=None
+        )
+        if not marked:
+            raise ApplicationError("This source was deleted already.", code=ErrorCode.CONFLICT)
+        stopped = SyncRun.objects.filter(source=source, state__in=SyncRun.ACTIVE).update(
+            state=SyncRun.State.FAILED, claim=None, error="stopped: the source was deleted", finished_at=now
+        )
+    source.refresh_from_db()
+    source_schedule_apply(source)
+    retired = 0
+    for document in Document.objects.filter(source=source).exclude(status=Document.Status.RETIRED):
+        services.document_retire(document=document, user=user)
+        retired += 1
+    audit(actor=user, action="source.delete", obj=source, name=source.name, retired=retired, stopped_runs=stopped)
+    return retired
+
+
+def _require_live(source: Source) -> None:
+    if source.deleted_at is not None:
+        raise ApplicationError(f"{source.name} was deleted.", code=ErrorCode.CONFLICT)
 
 
 # --- Starting runs ----------------------------------------------------------------------------
@@ -121,13 +273,15 @@ def source_set_schedule(*, source: Source, schedule: str, auto_verify: bool, use
 def sync_start(*, source: Source, user=None, trigger: str = "manual", enqueue: bool = True) -> SyncRun:
     """Queue a sync of the source, or return the one already queued or running: the database
     allows one active run per source, whoever asks (a click, the scheduler, the command)."""
+    if Source.objects.filter(pk=source.pk, deleted_at__isnull=False).exists():
+        raise ApplicationError(f"{source.name} was deleted: there is nothing to sync.", code=ErrorCode.CONFLICT)
     if not source.can_sync:
         raise ApplicationError("Uploaded files have nothing to sync.", code=ErrorCode.CONFLICT)
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(source=source, trigger=trigger[:16], created_by=user)
     except IntegrityError:
-        active = SyncRun.objects.filter(source=source, state__in=[SyncRun.State.QUEUED, SyncRun.State.RUNNING]).first()
+        active = SyncRun.objects.filter(source=source, state__in=SyncRun.ACTIVE).first()
         if active is None:  # it finished between our insert and our look
             return sync_start(source=source, user=user, trigger=trigger, enqueue=enqueue)
         return active
@@ -182,8 +336,14 @@ def runs_sweep() -> tuple[int, int]:
     """Requeue runs whose worker stopped reporting (dead), or fail them after RUN_MAX_TAKEOVERS.
     Returns (requeued, failed)."""
     requeued = failed = 0
-    stale = SyncRun.objects.filter(state=SyncRun.State.RUNNING, heartbeat_at__lt=_stale_before())
-    for run in stale.only("pk", "attempts", "heartbeat_at", "source_id"):
+    stale_before = _stale_before()
+    # Stale, or held by a process on this machine that is gone (a worker killed with -9 beside the
+    # scheduler, as `make run` has them): that one is requeued at once, not after the stale time.
+    here = Q(worker__startswith=f"{socket.gethostname()}:")
+    candidates = SyncRun.objects.filter(Q(heartbeat_at__lt=stale_before) | here, state=SyncRun.State.RUNNING)
+    for run in candidates.only("pk", "attempts", "heartbeat_at", "source_id", "worker"):
+        if run.heartbeat_at and run.heartbeat_at >= stale_before and not _died_here(run.worker):
+            continue
         same = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING, heartbeat_at=run.heartbeat_at)
         if run.attempts >= RUN_MAX_TAKEOVERS:
             if same.update(
@@ -240,6 +400,9 @@ def sync_run(
         run = SyncRun.objects.select_related("source").get(pk=run_id)
     if not claimed:
         return run  # finished already, or another worker owns it: a second delivery is harmless
+    if run.source.deleted_at is not None:  # queued a moment before its source was deleted
+        _finish(run, token, SyncRun.State.FAILED, error="stopped: the source was deleted")
+        return SyncRun.objects.get(pk=run_id)
     Source.objects.filter(pk=run.source_id).update(status=Source.Status.RUNNING)
     deadline = time.monotonic() + slice_seconds if slice_seconds else None
     worker = _Worker(run, token, on_progress)
@@ -290,7 +453,7 @@ def _finish(run: SyncRun, token: uuid.UUID, state: str, error: str = "") -> None
             status = Source.Status.FAILED
         else:
             status = Source.Status.PARTIAL if fresh.pages_failed else Source.Status.OK
-        Source.objects.filter(pk=run.source_id).update(status=status, last_run_at=now)
+        Source.objects.filter(pk=run.source_id, deleted_at__isnull=True).update(status=status, last_run_at=now)
     logger.info(
         "source synced",
         extra={"source": run.source_id, "run": run.pk, "state": state, "seen": fresh.pages_seen, "error": error},
@@ -299,7 +462,8 @@ def _finish(run: SyncRun, token: uuid.UUID, state: str, error: str = "") -> None
 
 @dataclass
 class _Outcome:
-    outcome: str  # new, changed, unchanged, gone, retired, still_gone, restored, failed, skipped, duplicate, sitemap
+    # new, changed, unchanged, gone, retired, still_gone, restored, excluded, failed, skipped, duplicate, sitemap
+    outcome: str
     key: str
     reason: str = ""
 
@@ -312,8 +476,13 @@ _COUNTER = {
     "unchanged": "pages_unchanged",
     "gone": "pages_gone",
     "retired": "pages_retired",
+    "excluded": "pages_retired",
     "failed": "pages_failed",
 }
+
+EXCLUDED_REASON = (
+    "outside the source's address or patterns now: its document is retired (it comes back if they let it in again)"
+)
 
 
 class _Worker:
@@ -353,6 +522,10 @@ class _Worker:
                 done.add(result.key)
             self._save(result, frontier, done)
 
+    def _in_scope(self, url: str) -> bool:
+        """The start page is always read (the crawl begins there); other pages as the patterns say."""
+        return url == self.source.url or self.scope.allows(url)
+
     def _max_items(self) -> int:
         return self.limits.max_pages if self.website else max(self.limits.max_pages, settings.INGEST_MAX_ZIP_MEMBERS)
 
@@ -360,14 +533,16 @@ class _Worker:
         """The run's first frontier: the start page (or the folder's files) and every page the
         source knew, so a page no longer linked is still checked (and found gone)."""
         frontier = crawler.Frontier(self._max_items())
-        known = list(SourceItem.objects.filter(source=self.source).order_by("key").values_list("key", flat=True))
+        known = SourceItem.objects.filter(source=self.source).order_by("key")
+        known = known.values_list("key", "retired_by_sync", "last_outcome")
         if self.website:
             problem = self.fetcher.robots_problem(self.source.url)
             if problem:
                 raise _CannotRun(problem)
             frontier.add(self.source.url)
-            for key in known:
-                if self.scope.allows(key):
+            for key, retired, last in known:
+                # A page the address or patterns now leave out is queued once more, to be retired.
+                if self._in_scope(key) or not (retired or last == "excluded"):
                     frontier.add(key)
         else:
             root = Path(self.source.folder)
@@ -375,7 +550,7 @@ class _Worker:
                 raise _CannotRun(f"the folder {root} is not there (unmounted?); nothing was changed")
             for key in _folder_keys(root):
                 frontier.add(key)
-            for key in known:
+            for key, *_ in known:
                 frontier.add(key)
         state = {"frontier": frontier.as_json(), "done": [], "follow": True}
         self._write(crawl=state, pages_left=len(frontier.queue))
@@ -399,6 +574,12 @@ class _Worker:
             if result.outcome not in ("unchanged", "duplicate", "sitemap", "still_gone"):
                 entry = {"key": result.key, "outcome": result.outcome, "reason": result.reason}
                 updates["report"] = [*run.report, entry]
+            if result.outcome not in ("duplicate", "sitemap"):
+                # The page list shows each page's last outcome, failures included (they leave
+                # the page's validators and document as they were).
+                SourceItem.objects.filter(source=self.source, key=result.key).update(
+                    last_outcome=result.outcome, last_reason=result.reason[:500], last_run=self.run
+                )
             if frontier.capped and not any(r.get("outcome") == "capped" for r in run.report):
                 reason = f"the page cap (SOURCE_MAX_PAGES={self.limits.max_pages}) was reached; later links were left"
                 updates["report"] = [
@@ -419,6 +600,9 @@ class _Worker:
         if url in done:
             return _Outcome("duplicate", url)
         item = SourceItem.objects.filter(source=self.source, key=url).first()
+        if item is not None and not self._in_scope(url):
+            _item_exclude(item, run=self.run)
+            return _Outcome("excluded", url, EXCLUDED_REASON)
         page = self.fetcher.fetch(
             url, scope=self.scope, etag=item.etag if item else "", last_modified=item.last_modified if item else ""
         )
@@ -499,6 +683,11 @@ class _Worker:
             )
         except ParseError as exc:
             return _Outcome("failed", key, str(exc))
+        if Source.objects.filter(pk=self.source.pk, deleted_at__isnull=False).exists():
+            # Deleted while this page was read: it must not answer (source_delete's sweep may
+            # have run before it was stored).
+            services.document_retire(document=version.document)
+            raise _CannotRun("stopped: the source was deleted")
         if outcome == IngestionJob.Outcome.UNCHANGED and version.ingested_at >= self.run.created_at:
             # Stored by this run before its worker died: count it as what it was.
             outcome = IngestionJob.Outcome.ADDED if version.number == 1 else IngestionJob.Outcome.UPDATED
@@ -571,6 +760,23 @@ class _Worker:
         if document is not None:
             item.document = document
         item.save()
+
+
+@transaction.atomic
+def _item_exclude(item: SourceItem, *, run: SyncRun | None, user=None) -> None:
+    """Retire the document of a page its source leaves out now. Marked as retired by the sync only
+    when this retired it, so a page back in scope is restored, and one a curator retired by hand
+    stays retired."""
+    document = Document.objects.filter(pk=item.document_id).first() if item.document_id else None
+    if document is not None and document.status != Document.Status.RETIRED:
+        services.document_retire(document=document, user=user)
+        item.retired_by_sync = True
+    item.misses, item.last_outcome = 0, "excluded"
+    fields = ["misses", "last_outcome", "retired_by_sync"]
+    if run is not None:
+        item.last_run = run
+        fields.append("last_run")
+    item.save(update_fields=fields)
 
 
 def _folder_keys(root: Path) -> list[str]:

@@ -166,8 +166,12 @@ def document_retire(request: HttpRequest, pk: int) -> HttpResponse:
 @curator_required
 def document_restore(request: HttpRequest, pk: int) -> HttpResponse:
     document = get_object_or_404(Document, pk=pk)
-    services.document_restore(document=document, user=request.user)
-    messages.success(request, "Restored.")
+    try:
+        services.document_restore(document=document, user=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Restored.")
     return redirect("knowledge:document", pk=pk)
 
 

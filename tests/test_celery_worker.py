@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
-from django.db import connection
 
 from knowledge import services
 from knowledge.models import Document, IngestionJob
 from knowledge.sources import SourceFile
+from tests.processes import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -25,17 +25,12 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 @pytest.fixture
 def worker_env(redis_url, transactional_db, django_db_serialized_rollback, tmp_path) -> dict[str, str]:
     """The environment of a Celery worker process on Redis, using this test's database."""
-    db = connection.settings_dict
-    host = db["OPTIONS"].get("host") or db["HOST"] or "127.0.0.1"
-    url = f"postgresql://{db['USER']}:{db['PASSWORD'] or ''}@/{db['NAME']}?host={host}"
-    if db["HOST"]:
-        url = f"postgresql://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
         "SECRET_KEY": "worker-test-secret-key-0123456789-abcdefghijklmnop",
-        "DATABASE_URL": url,
+        "DATABASE_URL": database_url(),
         "REDIS_URL": redis_url,
         "CELERY_RESULT_BACKEND": redis_url,
         "GROUNDWORK_VAR_DIR": str(tmp_path / "var"),
@@ -169,3 +164,47 @@ def _wait(condition, timeout: float, log: Path) -> None:
             return
         time.sleep(0.2)
     pytest.fail(f"timed out; worker log:\n{log.read_text()[-3000:]}")
+
+
+def test_a_sync_whose_worker_is_killed_is_requeued_by_the_next_sweep_and_done_once(
+    worker_env, broker, help_site, tmp_path, _memoized_chunk_embeddings
+):
+    # given: a help centre synced once, then three of its pages changed
+    from knowledge import sync
+    from knowledge.models import DocumentVersion, SyncRun
+    from tests.knowledge import pottery_site as studio
+
+    studio.publish(help_site)
+    source = sync.source_create(
+        name="Studio", kind="website", url=help_site.url(studio.HELP), include=["/help/*"], exclude=["/help/internal/"]
+    )
+    sync.sync_run(run_id=sync.sync_start(source=source, enqueue=False).pk)
+    changed = {**studio.EDITS, "/help/membership": studio.PAGES["/help/membership"].replace("60 pounds", "65")}
+    studio.publish(help_site, {**studio.PAGES, **changed})
+    env = {**worker_env, "SOURCE_CRAWL_DELAY_SECONDS": "0.5"}
+    log = tmp_path / "worker.log"
+    first = start_worker(env, log)
+    second = None
+    try:
+        run = sync.sync_start(source=source, enqueue=False)
+        broker.send_task("knowledge.sync_source", kwargs={"run_id": run.pk})
+        _wait(lambda: SyncRun.objects.get(pk=run.pk).pages_changed >= 1, 90, log)
+        # when: the worker is killed mid-run (SIGKILL: no clean-up, no acknowledgement)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        killed = SyncRun.objects.get(pk=run.pk)
+        assert killed.state == "running" and killed.pages_left > 0
+        # then: the scheduler's next sweep, on a new worker, sees its process gone (no waiting
+        # for SOURCE_SYNC_STALE_SECONDS), requeues it, and the new worker finishes it
+        second = start_worker(env, log)
+        broker.send_task("knowledge.runs_sweep")
+        _wait(lambda: SyncRun.objects.get(pk=run.pk).state == "done", 120, log)
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                stop_worker(process)
+    run = SyncRun.objects.get(pk=run.pk)
+    assert run.attempts == 1 and run.pages_changed == 3 and run.pages_new == 0, run.report
+    versions = [d.versions.count() for d in Document.objects.filter(source=source).order_by("source_key")]
+    assert sorted(versions) == [1, 1, 1, 2, 2, 2]
+    assert DocumentVersion.objects.filter(document__source=source).count() == 9

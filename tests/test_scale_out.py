@@ -28,13 +28,13 @@ import pytest
 import redis
 from celery import Celery
 from django.conf import settings
-from django.db import connection
 
 from demo.loader import DEMO_KB
 from knowledge import services
 from knowledge.models import Document, IngestionJob
 from knowledge.sources import read_path
 from support.models import Message
+from tests.processes import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -49,15 +49,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = db["PASSWORD"] or ""
-    if db["HOST"]:
-        return f"postgresql://{db['USER']}:{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-    host = db["OPTIONS"].get("host") or "127.0.0.1"
-    return f"postgresql://{db['USER']}:{password}@/{db['NAME']}?host={host}"
 
 
 class FailingLLM:
@@ -203,7 +194,7 @@ def test_two_web_processes_two_workers_and_beat_share_limits_breaker_jobs_and_lo
         "SECRET_KEY": "scale-out-test-secret-key-0123456789-abcdefghijklmnop",
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": redis_db,
         "GROUNDWORK_VAR_DIR": str(tmp_path / "var"),
         # One export of the embedding model for every run (the test session's folder).

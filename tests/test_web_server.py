@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from config.management.commands.serve import web_argv
 from core import live
 from support import services
 from support.models import Message
+from tests.processes import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -32,19 +32,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = db["PASSWORD"] or ""
-    if db["HOST"]:
-        return f"postgresql://{db['USER']}:{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-    host = db["OPTIONS"].get("host") or "127.0.0.1"
-    return f"postgresql://{db['USER']}:{password}@/{db['NAME']}?host={host}"
-
-
 def _start(port: int, logs: Path) -> subprocess.Popen:
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "1",
         "EMBEDDING_WARM_AT_START": "0",

@@ -8,10 +8,11 @@ import knowledge.models
 
 
 def documents_to_uploads(apps, schema_editor):
+    # Made here even when there are no documents, with this migration's model: the AlterField
+    # below fills its default from knowledge.models.upload_source_id, which then only reads it
+    # (the current model has columns later migrations add).
     Source = apps.get_model("knowledge", "Source")
     Document = apps.get_model("knowledge", "Document")
-    if not Document.objects.exists():
-        return
     uploads, _ = Source.objects.get_or_create(name="Uploads", defaults={"kind": "upload"})
     Document.objects.filter(source__isnull=True).update(source=uploads)
 

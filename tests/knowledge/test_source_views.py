@@ -87,3 +87,67 @@ def test_reuploading_a_retired_documents_file_offers_restore(
     page = client.get(reverse("knowledge:jobs")).content.decode()
     assert "unchanged, but its document is retired" in page
     assert reverse("knowledge:restore", args=[version.document_id]) in page
+
+
+def test_edit_form_shows_and_saves_name_address_and_patterns(client, curator, small_site):
+    source = sync.source_create(name="Help", kind="website", url=small_site.url("/"), exclude=["/blog/*"])
+    client.force_login(curator)
+    page = client.get(reverse("knowledge:source-edit", args=[source.pk])).content.decode()
+    assert 'value="Help"' in page and small_site.url("/") in page and "/blog/*</textarea>" in page
+    response = client.post(
+        reverse("knowledge:source-edit", args=[source.pk]),
+        {"name": "Help centre", "url": small_site.url("/"), "include": "", "exclude": "/blog/*\n/a$\n"},
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("knowledge:source", args=[source.pk])
+    source.refresh_from_db()
+    assert source.name == "Help centre" and source.exclude_patterns == ["/blog/*", "/a$"]
+    page = client.get(response["Location"]).content.decode()
+    assert "retired by the next sync" in page and "<code>/a$</code>" in page
+    # a bad pattern is shown on the form, nothing saved
+    response = client.post(
+        reverse("knowledge:source-edit", args=[source.pk]),
+        {"name": "Help centre", "url": small_site.url("/"), "include": "help/*", "exclude": ""},
+    )
+    assert response.status_code == 200 and b"start it with /" in response.content
+    assert Source.objects.get(pk=source.pk).include_patterns == []
+
+
+def test_delete_asks_first_then_retires_the_documents(client, staff_user, curator, small_site):
+    source = sync.source_create(name="Help", kind="website", url=small_site.url("/"), auto_verify=True)
+    run = sync.sync_start(source=source, enqueue=False)
+    sync.sync_run(run_id=run.pk)
+    client.force_login(staff_user)
+    assert client.post(reverse("knowledge:source-delete", args=[source.pk])).status_code in (302, 403)
+    assert Source.objects.get(pk=source.pk).deleted_at is None
+    client.force_login(curator)
+    confirm = client.get(reverse("knowledge:source-delete", args=[source.pk])).content.decode()
+    assert "Delete Help?" in confirm and "<strong>2 documents</strong> are retired" in confirm
+    assert "stays readable" in confirm and Source.objects.get(pk=source.pk).deleted_at is None
+    response = client.post(reverse("knowledge:source-delete", args=[source.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("knowledge:sources")
+    page = response.content.decode()
+    assert "Help is deleted: 2 document(s) retired" in page
+    assert reverse("knowledge:source", args=[source.pk]) not in page  # no longer listed
+    assert set(Document.objects.filter(source=source).values_list("status", flat=True)) == {"retired"}
+    # its page stays readable (documents link to it), without buttons; the forms are gone
+    page = client.get(reverse("knowledge:source", args=[source.pk])).content.decode()
+    assert 'id="source-deleted"' in page and "Sync now" not in page and "Leave out" not in page
+    assert client.get(reverse("knowledge:source-edit", args=[source.pk])).status_code == 404
+    assert client.post(reverse("knowledge:source-delete", args=[source.pk])).status_code == 404
+
+
+def test_leave_out_a_page_from_its_report_row(client, curator, small_site):
+    source = sync.source_create(name="Help", kind="website", url=small_site.url("/"), auto_verify=True)
+    run = sync.sync_start(source=source, enqueue=False)
+    sync.sync_run(run_id=run.pk)
+    client.force_login(curator)
+    page = client.get(reverse("knowledge:source", args=[source.pk])).content.decode()
+    assert page.count(f'name="key" value="{small_site.url("/a")}"') == 2  # its report row and its page row
+    assert f'name="key" value="{small_site.url("/")}"' not in page  # never the start page
+    response = client.post(reverse("knowledge:source-exclude", args=[source.pk]), {"key": small_site.url("/a")})
+    assert response.status_code == 302
+    page = client.get(reverse("knowledge:source", args=[source.pk])).content.decode()
+    assert "is left out from now on (/a$" in page
+    assert Document.objects.get(source=source, source_key=small_site.url("/a")).status == "retired"
+    response = client.post(reverse("knowledge:source-exclude", args=[source.pk]), {"key": "https://x.test/a"})
+    assert "is not a page of" in client.get(reverse("knowledge:source", args=[source.pk])).content.decode()

@@ -14,8 +14,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from core import embeddings
-from knowledge import selectors, sync
-from knowledge.models import Document, DocumentVersion, Source, SourceItem, SyncRun
+from knowledge import crawler, selectors, sync
+from knowledge.models import Document, DocumentVersion, Source, SourceItem, SyncRun, upload_source_id
 from knowledge.selectors import chunk_search
 from tests.factories import make_pdf
 from tests.knowledge.help_site import article
@@ -404,3 +404,251 @@ def test_a_run_whose_worker_keeps_dying_fails_after_three_takeovers(source):
     assert run.state == "failed" and "gave up" in run.error
     assert Source.objects.get(pk=source.pk).status == "failed"
     assert sync.sync_start(source=source, enqueue=False).pk != run.pk  # a new run may start
+
+
+# --- Editing, deleting, leaving a page out ----------------------------------------------------------
+
+
+def test_narrowed_patterns_retire_pages_on_the_next_sync_and_widened_ones_bring_them_back(site, source):
+    run_sync(source)
+    sync.source_verify_pending(source=source)
+    sync.source_update(source=source, exclude=["/warranty", "/manual.pdf$"])
+    assert doc(site, "/warranty").status == "verified"  # nothing happens before the sync
+    asked = len(site.asked("/warranty"))
+    run = run_sync(source)
+    excluded = {r["key"]: r["reason"] for r in run.report if r["outcome"] == "excluded"}
+    assert set(excluded) == {site.url("/warranty"), site.url("/manual.pdf")}
+    assert "outside the source's address or patterns" in excluded[site.url("/warranty")]
+    assert run.pages_retired == 2 and len(site.asked("/warranty")) == asked  # not even fetched
+    assert doc(site, "/warranty").status == "retired" and doc(site, "/warranty").versions.count() == 1
+    assert not any("lifetime" in h.text for h in search("what does the frame warranty cover"))
+    # the next sync has nothing more to say about them
+    again = run_sync(source)
+    assert not [r for r in again.report if r["outcome"] == "excluded"] and again.pages_retired == 0
+    # widened again: back, with the text they had (a 304 or the same hash makes no version)
+    sync.source_update(source=source, exclude=[])
+    back = run_sync(source)
+    restored = {r["key"] for r in back.report if r["outcome"] == "restored"}
+    assert restored == {site.url("/warranty"), site.url("/manual.pdf")}
+    assert doc(site, "/warranty").status == "verified" and doc(site, "/warranty").versions.count() == 1
+    assert any("lifetime" in h.text for h in search("what does the frame warranty cover"))
+
+
+def test_a_page_retired_by_hand_stays_retired_when_patterns_leave_it_out_and_let_it_in(site, source):
+    from knowledge import services
+
+    run_sync(source)
+    services.document_retire(document=doc(site, "/warranty"))
+    sync.source_update(source=source, exclude=["/warranty"])
+    run = run_sync(source)
+    assert [r["key"] for r in run.report if r["outcome"] == "excluded"] == [site.url("/warranty")]
+    assert not [r for r in run_sync(source).report if r["outcome"] == "excluded"]  # said once
+    sync.source_update(source=source, exclude=[])
+    run_sync(source)
+    assert doc(site, "/warranty").status == "retired"
+
+
+def test_a_new_address_retires_the_old_sites_pages(site, source, help_site):
+    from tests.knowledge.help_site import HelpSite, serve
+
+    run_sync(source)
+    other = HelpSite()
+    server = serve(other)
+    try:
+        other.page("/", article("New help", "<p>Our new help centre answers questions about deliveries.</p>"))
+        sync.source_update(source=source, url=other.url("/"))
+        run = run_sync(source)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.pages_new == 1 and run.pages_retired == 5
+    live = Document.objects.filter(source=source).exclude(status="retired")
+    assert [d.source_key for d in live] == [other.url("/")]
+
+
+def test_exact_path_patterns_leave_out_one_page_only():
+    scope = crawler.Scope.of("https://h.test/", exclude=["/returns$", crawler.exact_pattern("https://h.test/a[1]*?")])
+    assert not scope.allows("https://h.test/returns")
+    assert scope.allows("https://h.test/returns-policy") and scope.allows("https://h.test/returns/e-bikes")
+    assert not scope.allows("https://h.test/a[1]*") and scope.allows("https://h.test/a1x")
+    assert crawler.Scope.of("https://h.test/", exclude=["/returns"]).allows("https://h.test/returns-policy") is False
+
+
+def test_edits_are_checked(site, source, curator, settings, tmp_path):
+    from core.errors import ApplicationError
+
+    other = sync.source_create(name="Other", kind="website", url=site.url("/shipping"))
+    with pytest.raises(ApplicationError, match="already a source named"):
+        sync.source_update(source=other, name="Acme help")
+    with pytest.raises(ApplicationError, match="start it with /"):
+        sync.source_update(source=other, include=["help/*"])
+    with pytest.raises(ApplicationError, match="http"):
+        sync.source_update(source=other, url="ftp://h.test/")
+    with pytest.raises(ApplicationError, match="uploaded files' source"):
+        sync.source_update(source=other, name="uploads")
+    folder = sync.source_create(name="Folder", kind="folder", folder=str(tmp_path))
+    with pytest.raises(ApplicationError, match="apply to websites"):
+        sync.source_update(source=folder, exclude=["/drafts/*"])
+    with pytest.raises(ApplicationError, match="apply to websites"):
+        sync.source_create(name="Folder 2", kind="folder", folder=str(tmp_path), include=["/a"])
+    settings.SOURCE_MAX_PATTERNS = 3
+    with pytest.raises(ApplicationError, match="At most 3 patterns"):
+        sync.source_update(source=other, exclude=["/a", "/b", "/c", "/d"])
+    assert sync.source_update(source=other, exclude=["/a", "/b", "/c", "/a"]).exclude_patterns == ["/a", "/b", "/c"]
+    # while a sync is under way: a new name is fine, new patterns wait
+    sync.sync_start(source=source, enqueue=False)
+    with pytest.raises(ApplicationError, match="sync is under way"):
+        sync.source_update(source=source, exclude=["/blog/*"])
+    renamed = sync.source_update(source=source, name="Acme help centre", user=curator)
+    assert renamed.name == "Acme help centre" and Source.objects.get(pk=source.pk).exclude_patterns == []
+    from core.models import AuditEvent
+
+    event = AuditEvent.objects.get(action="source.edit", object_id=str(source.pk))
+    assert event.detail == {"name": {"old": "Acme help", "new": "Acme help centre"}}
+
+
+def test_deleting_a_source_retires_its_documents_and_keeps_them_auditable(site, source, curator, answer_freely):
+    from support.pipeline import run as pipeline
+    from support.services import conversation_create
+
+    sync.source_set_schedule(source=source, schedule="daily", auto_verify=False)
+    run_sync(source)
+    sync.source_verify_pending(source=source)
+    reply = pipeline.turn(
+        conversation=conversation_create(channel="web").conversation, text="how long do I have to return an e-bike"
+    ).reply
+    cited = list(reply.citations.select_related("version__document"))
+    assert cited and all(c.version.document.source_id == source.pk for c in cited)
+    versions = DocumentVersion.objects.filter(document__source=source).count()
+    active = sync.sync_start(source=source, enqueue=False)
+
+    assert sync.source_delete(source=source, user=curator) == 5
+    source.refresh_from_db()
+    assert source.deleted_at is not None and source.schedule == "off" and not source.can_sync
+    assert set(Document.objects.filter(source=source).values_list("status", flat=True)) == {"retired"}
+    assert DocumentVersion.objects.filter(document__source=source).count() == versions  # nothing destroyed
+    for citation in reply.citations.all():  # the reply still says which text it quoted
+        assert citation.version.text and citation.chunk.text
+    assert search("how long do I have to return an e-bike") == []
+    active.refresh_from_db()
+    assert active.state == "failed" and "deleted" in active.error
+    from django_celery_beat.models import PeriodicTask
+
+    assert not PeriodicTask.objects.filter(name=f"sync source {source.pk}").exists()
+    assert source not in selectors.source_list()
+    from core.errors import ApplicationError
+
+    with pytest.raises(ApplicationError, match="was deleted"):
+        sync.sync_start(source=source, enqueue=False)
+    with pytest.raises(ApplicationError, match="deleted already"):
+        sync.source_delete(source=source)
+    with pytest.raises(ApplicationError, match="was deleted"):
+        sync.source_update(source=source, name="x")
+    from knowledge import services
+
+    with pytest.raises(ApplicationError, match="Its source, Acme help, was deleted"):
+        services.document_restore(document=doc(site, "/returns"))
+    assert sync.source_sync_scheduled(source_id=source.pk) is None
+    # its name is free: a new source of the same site makes new documents
+    again = sync.source_create(name="Acme help", kind="website", url=site.url("/"))
+    assert run_sync(again).pages_new == 5
+    uploads = Source.objects.get(pk=upload_source_id())
+    with pytest.raises(ApplicationError, match="not a source to delete"):
+        sync.source_delete(source=uploads)
+
+
+def test_a_page_stored_after_its_source_was_deleted_is_retired_by_the_worker(site, source):
+    run = sync.sync_start(source=source, enqueue=False)
+
+    def delete_after_one(progress: SyncRun) -> None:
+        if progress.pages_seen == 1:
+            # Deleted, and its documents swept, by someone else between two pages; this worker
+            # does not see its claim go until it saves, so it stores the next page first.
+            Source.objects.filter(pk=source.pk).update(deleted_at=timezone.now())
+            Document.objects.filter(source=source).update(status="retired")
+
+    run = sync.sync_run(run_id=run.pk, on_progress=delete_after_one)
+    assert run.state == "failed" and "deleted" in run.error
+    assert Document.objects.filter(source=source).count() == 2  # and nothing after it
+    assert set(Document.objects.filter(source=source).values_list("status", flat=True)) == {"retired"}
+
+
+def test_leaving_one_page_out_retires_it_at_once_until_the_pattern_goes(site, source, curator):
+    from core.errors import ApplicationError
+
+    run_sync(source)
+    sync.source_verify_pending(source=source)
+    updated = sync.source_exclude_page(source=source, key=site.url("/warranty"), user=curator)
+    assert updated.exclude_patterns == ["/warranty$"]
+    assert doc(site, "/warranty").status == "retired"
+    item = SourceItem.objects.get(source=source, key=site.url("/warranty"))
+    assert item.last_outcome == "excluded" and item.retired_by_sync
+    asked = len(site.asked("/warranty"))
+    run = run_sync(source)
+    assert len(site.asked("/warranty")) == asked and not [r for r in run.report if r["outcome"] == "excluded"]
+    # twice is once; the start page and other sites' pages are refused
+    assert sync.source_exclude_page(source=source, key=site.url("/warranty")).exclude_patterns == ["/warranty$"]
+    with pytest.raises(ApplicationError, match="start page"):
+        sync.source_exclude_page(source=source, key=site.url("/"))
+    with pytest.raises(ApplicationError, match="not a page of"):
+        sync.source_exclude_page(source=source, key="https://elsewhere.test/warranty")
+    # a broken link can be left out too (no document): it is no longer fetched or reported
+    sync.source_exclude_page(source=source, key=site.url("/old-shipping"))
+    sync.source_update(source=source, exclude=[])
+    run_sync(source)
+    assert doc(site, "/warranty").status == "verified"
+
+
+def test_a_run_held_by_a_dead_local_worker_is_requeued_by_the_next_sweep(source):
+    run = sync.sync_start(source=source, enqueue=False)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    now = timezone.now()
+    SyncRun.objects.filter(pk=run.pk).update(
+        state="running", heartbeat_at=now, worker=f"{socket.gethostname()}:{dead.pid}"
+    )
+    assert sync.runs_sweep() == (1, 0)  # at once, not after SOURCE_SYNC_STALE_SECONDS
+    assert SyncRun.objects.get(pk=run.pk).state == "queued"
+    SyncRun.objects.filter(pk=run.pk).update(state="running", heartbeat_at=now, worker=f"{socket.gethostname()}:1")
+    assert sync.runs_sweep() == (0, 0)  # alive: left alone
+
+
+def test_commands_edit_and_delete(site, capsys):
+    call_command("sources", "add", "--name", "Help", "--url", site.url("/"))
+    call_command("sync", "Help")
+    call_command("sources", "edit", "Help", "--name", "Help centre", "--exclude", "/warranty", "--exclude", "/shipping")
+    out = capsys.readouterr().out
+    assert "never /warranty, /shipping" in out and "retired by the next sync" in out
+    call_command("sync", "Help centre")
+    out = capsys.readouterr().out
+    assert "excluded" in out and site.url("/warranty") in out and "2 retired" in out
+    call_command("sources", "edit", "Help centre", "--no-exclude")
+    assert "never nothing" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="start it with /"):
+        call_command("sources", "edit", "Help centre", "--include", "help")
+    with pytest.raises(CommandError, match="--yes"):
+        call_command("sources", "delete", "Help centre")
+    assert Source.objects.get(name="Help centre").deleted_at is None
+    call_command("sources", "delete", "Help centre", "--yes")
+    assert "3 document(s) retired" in capsys.readouterr().out  # two were left out already
+    with pytest.raises(CommandError, match="no source named"):
+        call_command("sync", "Help centre")
+    call_command("sources", "list")
+    assert "Help centre" not in capsys.readouterr().out
+
+
+def test_the_page_list_shows_each_pages_last_outcome_and_why(site, source):
+    run_sync(source)
+    site.page("/shipping", "oops", status=500)
+    site.remove("/warranty")
+    run_sync(source)
+    items = {i.key.removeprefix(site.base): i for i in selectors.source_items(source)}
+    shipping = items["/shipping"]
+    assert (shipping.last_outcome, shipping.last_reason) == ("failed", "HTTP 500 Internal Server Error")
+    assert items["/shipping"].document.versions.count() == 1  # a failure changes nothing else
+    assert items["/warranty"].last_outcome == "gone" and "1 of 2 runs" in items["/warranty"].last_reason
+    assert (items["/returns"].last_outcome, items["/returns"].last_reason) == ("unchanged", "")
+    site.page("/shipping", article("Shipping", SHIPPING, links=NAV))
+    run_sync(source)
+    shipping = SourceItem.objects.get(source=source, key=site.url("/shipping"))
+    assert (shipping.last_outcome, shipping.last_reason) == ("unchanged", "")
