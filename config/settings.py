@@ -307,7 +307,7 @@ APPROVED_MATCH_THRESHOLD = env_float("APPROVED_MATCH_THRESHOLD", 0.86)
 READER_MODEL_PATH = env_str("READER_MODEL_PATH") or None
 READER_MIN_ANSWERABLE = env_float("READER_MIN_ANSWERABLE", -1.0)  # negative: the weights' own threshold
 READER_MAX_SUPPORTING = env_int("READER_MAX_SUPPORTING", 2, minimum=0)
-READER_SUPPORT_RATIO = env_float("READER_SUPPORT_RATIO", 0.5)
+READER_SUPPORT_RATIO = env_float("READER_SUPPORT_RATIO", 0.3)
 # The answer's article is the one whose best READER_DOCUMENT_VOTES sentences score highest together
 # (0: the article of the single best sentence).
 READER_DOCUMENT_VOTES = env_int("READER_DOCUMENT_VOTES", 5, minimum=0)

@@ -188,8 +188,10 @@ def test_the_answer_comes_first_with_the_condition_stated_after_it():
     assert "Bank transfer is possible." in p.sentences and "The sky is blue." not in p.sentences
 
 
-def test_short_fragments_are_never_the_answer():
+def test_short_fragments_are_never_the_answer(settings):
     from support.pipeline.read import Candidate, Reading
+
+    settings.READER_SUPPORT_RATIO = 0.5
 
     text = "Version 2.\nUpdated.\nDelivery takes 3 to 5 business days."
     parts = ["Version 2.", "Updated.", "Delivery takes 3 to 5 business days."]
@@ -205,6 +207,8 @@ def test_short_fragments_are_never_the_answer():
     assert p.sentences[0] == "Delivery takes 3 to 5 business days."
     # one far weaker is not the answer the reader judged answerable: nothing is quoted (the turn escalates)
     assert read.quote(reading(0.2), [hit]) == []
+    settings.READER_SUPPORT_RATIO = 0.3  # the setting decides how much weaker is too weak
+    assert read.quote(reading(0.2), [hit])[0].sentences[0] == "Delivery takes 3 to 5 business days."
 
 
 def test_the_reply_stays_within_the_sentence_cap(settings):
