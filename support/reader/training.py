@@ -58,6 +58,9 @@ DEFAULT_DATA = (
 SPLIT_PATH = Path(__file__).resolve().parent / "split.json"
 # doc2dial's later user turns (the shared folder keeps only first turns): support/reader/data/README.md.
 LATER_TURNS = Path(__file__).resolve().parent / "data" / "doc2dial_later_turns.jsonl"
+# Help centres of shops written by the team as training data (support/reader/data/shops/README.md).
+SHOPS = Path(__file__).resolve().parent / "data" / "shops"
+SHOP_CALIB_EVERY = 5  # every fifth shop (in name order) joins the calibration split, the others train
 SPLITS = ("train", "calib", "test")
 
 K = 8  # chunks per simulated turn, as the turn's hybrid search returns
@@ -130,6 +133,33 @@ def load_doc2dial(data_dir: Path, later_turns: Path | None = LATER_TURNS) -> tup
     if later_turns is not None:
         known = {d["doc_id"] for d in docs}
         questions += [{**q, "turn": "later"} for q in _jsonl(later_turns) if set(q["doc_ids"]) <= known]
+    return docs, questions
+
+
+def load_shops(root: Path | None = SHOPS) -> tuple[list[dict], list[dict]]:
+    """The team's training help centres, doc2dial-shaped: one doc per article (parsed as the Markdown
+    file a shop would upload) and the grounded questions, whose gold sentences are the ones holding
+    one of the row's `must_contain` facts. Each shop is a knowledge base of its own."""
+    docs: list[dict] = []
+    questions: list[dict] = []
+    if root is None or not root.is_dir():
+        return docs, questions
+    shops = sorted(p for p in root.iterdir() if (p / "kb").is_dir() and (p / "questions.jsonl").is_file())
+    for n, shop in enumerate(shops):
+        split = "calib" if n % SHOP_CALIB_EVERY == SHOP_CALIB_EVERY - 1 else "train"
+        for f in sorted((shop / "kb").glob("*.md")):
+            docs.append(
+                {"doc_id": f"shop:{shop.name}:{f.stem}", "title": "", "text": f.read_text(), "file": f.name,
+                 "kb": f"shop:{shop.name}", "split": split}
+            )  # fmt: skip
+        for i, row in enumerate(_jsonl(shop / "questions.jsonl")):
+            if row.get("expected_kind") != "grounded" or not row.get("must_contain"):
+                continue
+            did = f"shop:{shop.name}:{Path(row['expected_document']).stem}"
+            questions.append(
+                {"qid": f"shop:{shop.name}:{i}", "question": row["question"], "doc_ids": [did], "turn": "first",
+                 "must_contain": row["must_contain"], "answer_span": "", "answer_start": 0}
+            )  # fmt: skip
     return docs, questions
 
 
@@ -253,7 +283,10 @@ def prepare(docs: list[dict], questions: list[dict], log: Log = _quiet) -> Corpu
     chunks: list[dict] = []
     sentences: list[dict] = []
     for d in docs:
-        parsed = parsing.parse_document(f"{d['doc_id']}.txt", f"{d['title']}\n\n{d['text']}".encode())
+        if "file" in d:  # a shop's article, parsed as the file it is
+            parsed = parsing.parse_document(d["file"], d["text"].encode())
+        else:
+            parsed = parsing.parse_document(f"{d['doc_id']}.txt", f"{d['title']}\n\n{d['text']}".encode())
         drafts = chunking.chunk_document(parsed, count_tokens=embeddings.count_tokens)
         ntext, nidx = _norm_map(d["text"])
         cursor = 0
@@ -335,6 +368,11 @@ def label_gold(corpus: Corpus) -> list[list[int]]:
         doc_sents.setdefault(corpus.chunks[s["chunk"]]["doc_id"], []).append(i)
     gold: list[list[int]] = []
     for q in corpus.questions:
+        if q.get("must_contain"):
+            facts = [_norm_ws(f).lower() for f in q["must_contain"]]
+            own = doc_sents.get(q["doc_ids"][0], [])
+            gold.append([i for i in own if any(f in _norm_ws(corpus.sentences[i]["text"]).lower() for f in facts)])
+            continue
         ranges = {did: (q["answer_start"], q["answer_start"] + len(q["answer_span"])) for did in q["doc_ids"]}
         for did in q.get("answer_span_also_in_doc_ids", []):
             p = by_id[did]["text"].find(q["answer_span"]) if did in by_id else -1
@@ -406,6 +444,26 @@ def prepare_cached(
 
 
 _ARRAYS = ("chunk_vectors", "sentence_vectors", "heading_vectors", "question_vectors")
+
+
+def merge(a: Corpus, b: Corpus) -> Corpus:
+    """One corpus of two prepared ones (doc2dial from the cache, the shops prepared afresh), every index
+    of `b` shifted past `a`'s."""
+    n_chunks, n_sents, n_heads = len(a.chunks), len(a.sentences), len(a.heading_vectors)
+    chunks = a.chunks + [
+        {**c, "sentence_ids": [i + n_sents for i in c["sentence_ids"]], "head_id": c["head_id"] + n_heads}
+        for c in b.chunks
+    ]
+    sentences = a.sentences + [{**x, "chunk": x["chunk"] + n_chunks} for x in b.sentences]
+    merged = Corpus(
+        a.docs + b.docs,
+        a.questions + b.questions,
+        chunks,
+        sentences,
+        *(np.concatenate([getattr(a, k), getattr(b, k)]).astype(getattr(a, k).dtype) for k in _ARRAYS),
+    )
+    merged.gold = a.gold + [[i + n_sents for i in g] for g in b.gold]
+    return merged
 
 
 # ------------------------------------------------------------------ simulated turns
@@ -536,13 +594,20 @@ class Simulator:
         self.questions = {
             s: [i for i, q in enumerate(corpus.questions) if split_of[q["doc_ids"][0]] == s] for s in SPLITS
         }
-        self._kbs: dict[str, KnowledgeBase] = {}
+        # Which knowledge base a document belongs to: doc2dial's pages share one per split, each
+        # shop's articles are a knowledge base of their own.
+        self.kb_of = {d["doc_id"]: d.get("kb", "doc2dial") for d in corpus.docs}
+        self._kbs: dict[tuple[str, str], KnowledgeBase] = {}
 
-    def kb(self, split: str) -> KnowledgeBase:
-        if split not in self._kbs:
-            ids = [i for i, c in enumerate(self.corpus.chunks) if self.split_of[c["doc_id"]] == split]
-            self._kbs[split] = KnowledgeBase(self.corpus, ids)
-        return self._kbs[split]
+    def kb(self, split: str, name: str = "doc2dial") -> KnowledgeBase:
+        if (split, name) not in self._kbs:
+            ids = [
+                i
+                for i, c in enumerate(self.corpus.chunks)
+                if self.split_of[c["doc_id"]] == split and self.kb_of[c["doc_id"]] == name
+            ]
+            self._kbs[split, name] = KnowledgeBase(self.corpus, ids)
+        return self._kbs[split, name]
 
     def turns(self, split: str, mode: str, turn: str | None = None) -> list[Turn]:
         """`turn`: only the dialogues' "first" or "later" user turns (None: both)."""
@@ -555,7 +620,8 @@ class Simulator:
             if mode == "removed" or (mode == "half" and _h01("rm:" + q["qid"]) < 0.5):
                 for did in set(q["doc_ids"]) | set(q.get("answer_span_also_in_doc_ids", [])):
                     removed |= self.members[self.group_of[did]]
-            out.append(build_turn(self.corpus, self.kb(split), qi, removed, self.group_of))
+            kb = self.kb(split, self.kb_of[q["doc_ids"][0]])
+            out.append(build_turn(self.corpus, kb, qi, removed, self.group_of))
         return out
 
 
@@ -817,7 +883,8 @@ def train(corpus: Corpus, split_of: dict[str, str], group_of: dict[str, str], lo
         "threshold_rule": f"answer when p_answerable >= threshold; maximises correct - {WRONG_COST:g} x wrong "
         "over the calib split's turns (each question with its gold document group present and removed)",
         "trained_on": "doc2dial train split (support/reader/split.json), first and later user turns "
-        "(support/reader/data/); calibration and threshold on its calib split",
+        "(support/reader/data/), and the team's training help centres (support/reader/data/shops/, every "
+        f"{SHOP_CALIB_EVERY}th shop in the calib split); calibration and threshold on the calib split",
         "calibration_figures": figures,
     }
     return Trained(model=model, simulator=sim, corpus=corpus)
@@ -929,6 +996,7 @@ def run(
     report: bool = False,
     log: Log = _quiet,
     later_turns: Path | None = LATER_TURNS,
+    shops: Path | None = SHOPS,
 ) -> dict:
     """Train from the data folder and write the model JSON to `out`; with `report`, also evaluate the
     written model on the held-out test split. Returns {"model": ..., "test": ... or None}."""
@@ -953,6 +1021,21 @@ def run(
     }
     log(f"doc2dial: {len(docs)} docs, {len(questions)} questions; split {counts}")
     corpus, cached = prepare_cached(docs, questions, data_dir, cache_dir, log)
+    shop_docs, shop_questions = load_shops(shops)
+    if shop_docs:
+        shop_corpus = prepare(shop_docs, shop_questions, log)
+        unlabelled = sum(1 for g in shop_corpus.gold if not g)
+        corpus = merge(corpus, shop_corpus)
+        for d in shop_docs:
+            split_of[d["doc_id"]] = d["split"]
+            group_of[d["doc_id"]] = d["doc_id"]
+        counts["shops"] = {
+            "help_centres": len({d["kb"] for d in shop_docs}),
+            "articles": len(shop_docs),
+            "questions": {sp: sum(1 for q in shop_questions if split_of[q["doc_ids"][0]] == sp) for sp in SPLITS},
+            "without_gold_sentence": unlabelled,
+        }
+        log(f"shops: {counts['shops']}")
     t_prepared = time.perf_counter()
     trained = train(corpus, split_of, group_of, log)
     t_trained = time.perf_counter()

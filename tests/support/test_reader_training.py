@@ -154,7 +154,7 @@ def synthetic(tmp_path, monkeypatch) -> Path:
 
 def test_training_writes_a_model_the_runtime_reader_loads_and_that_finds_the_answers(synthetic, tmp_path):
     out = tmp_path / "model" / "reader.json"
-    result = training.run(out, data_dir=synthetic, split_path=synthetic / "split.json", report=True)
+    result = training.run(out, data_dir=synthetic, split_path=synthetic / "split.json", report=True, shops=None)
 
     spec = json.loads(out.read_text())  # strict JSON: no NaN
     for key in ("sentence_model", "turn_model", "calibration", "sent_features", "turn_features", "k", "threshold"):
@@ -225,13 +225,87 @@ def test_later_turns_keep_the_document_split_and_are_reported_apart(synthetic, t
     later.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "reader.json"
 
-    result = training.run(out, data_dir=synthetic, split_path=synthetic / "split.json", report=True, later_turns=later)
+    result = training.run(
+        out, data_dir=synthetic, split_path=synthetic / "split.json", report=True, later_turns=later, shops=None
+    )
 
     assert result["model"]["split_sizes"]["later_turns"] == {"train": 1, "calib": 1, "test": 1}
     assert result["model"]["split_sizes"]["questions"] == {"train": 13, "calib": 4, "test": 4}
     assert result["test"]["first"]["questions"] == 3
     assert result["test"]["later"]["questions"] == 1
     first_only = training.run(
-        tmp_path / "first.json", data_dir=synthetic, split_path=synthetic / "split.json", later_turns=None
+        tmp_path / "first.json", data_dir=synthetic, split_path=synthetic / "split.json", later_turns=None, shops=None
     )
     assert first_only["model"]["split_sizes"]["later_turns"] == {"train": 0, "calib": 0, "test": 0}
+
+
+SHOP_ARTICLES = {
+    "alpine": {
+        "rentals.md": "# Rentals\n\n## Skis\n\nSki rental costs 25 euros per day. Helmets are free with every rental.\n\n"
+        "## Late returns\n\nLate returns cost 10 euros per day.\n",
+        "stores.md": "# Stores\n\n## Opening hours\n\n| Store | Hours |\n|---|---|\n| Innsbruck | 9-18 |\n| Graz | 10-17 |\n",
+    },
+    "books": {
+        "delivery.md": "# Delivery\n\n## Costs\n\nDelivery is free over 20 pounds. Below that it costs 3 pounds.\n",
+        "returns.md": "# Returns\n\n## Window\n\nYou can return a book within 30 days. E-books cannot be returned.\n",
+    },
+}
+SHOP_QUESTIONS = {
+    "alpine": [
+        {"question": "how much are skis for a day", "expected_kind": "grounded",
+         "expected_document": "rentals.md", "must_contain": ["25 euros per day"]},
+        {"question": "when does the graz shop open?", "expected_kind": "grounded",
+         "expected_document": "stores.md", "must_contain": ["10-17"]},
+        {"question": "I want to sue you", "expected_kind": "escalated", "expected_document": None, "must_contain": []},
+    ],
+    "books": [
+        {"question": "can I send back an e-book?", "expected_kind": "grounded",
+         "expected_document": "returns.md", "must_contain": ["E-books cannot be returned"], "yes_no": "no"},
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture
+def shops(tmp_path) -> Path:
+    root = tmp_path / "shops"
+    for shop, articles in SHOP_ARTICLES.items():
+        (root / shop / "kb").mkdir(parents=True)
+        for name, text in articles.items():
+            (root / shop / "kb" / name).write_text(text)
+        rows = SHOP_QUESTIONS[shop]
+        (root / shop / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def test_training_help_centres_are_each_their_own_knowledge_base_with_gold_from_their_facts(synthetic, shops, tmp_path):
+    docs, questions = training.load_shops(shops)
+    assert {d["kb"] for d in docs} == {"shop:alpine", "shop:books"}
+    assert [q["qid"] for q in questions] == ["shop:alpine:0", "shop:alpine:1", "shop:books:0"]  # grounded rows only
+
+    corpus = training.prepare(docs, questions)
+    gold = [[corpus.sentences[i]["text"] for i in g] for g in corpus.gold]
+    assert gold[0] == ["Ski rental costs 25 euros per day."]
+    assert gold[2] == ["E-books cannot be returned."]
+    assert len(gold[1]) == 1 and "10-17" in gold[1][0]  # a table row, read with its header
+
+    result = training.run(
+        tmp_path / "reader.json", data_dir=synthetic, split_path=synthetic / "split.json", shops=shops
+    )
+    assert result["model"]["split_sizes"]["shops"] == {
+        "help_centres": 2,
+        "articles": 4,
+        "questions": {"train": 3, "calib": 0, "test": 0},
+        "without_gold_sentence": 0,
+    }
+
+    # A shop's question is asked of that shop's articles only, never of doc2dial's pages or another shop's.
+    docs2, questions2 = training.load_doc2dial(synthetic, later_turns=None)
+    merged = training.merge(training.prepare(docs2, questions2), corpus)
+    split_of = {d["doc_id"]: "train" for d in merged.docs}
+    sim = training.Simulator(merged, split_of, {d["doc_id"]: d["doc_id"] for d in merged.docs})
+    turns = sim.turns("train", "full")
+    shop_turns = [t for t in turns if merged.questions[t.qi]["qid"].startswith("shop:alpine")]
+    assert len(shop_turns) == 2
+    for t in shop_turns:
+        assert {c["doc_id"].split(":")[1] for c in t.chunks} == {"alpine"}
+        assert t.y.sum() >= 1  # the gold sentence is among the candidates, labelled

@@ -14,7 +14,8 @@ from support.reader import training
 
 class Command(BaseCommand):
     help = (
-        "Train the reader (sentence ranker + calibrated answerability) on doc2dial and write its model JSON. "
+        "Train the reader (sentence ranker + calibrated answerability) on doc2dial and the team's training help "
+        "centres and write its model JSON. "
         "The committed weights are refreshed with --out support/reader/model.json (make reader)."
     )
 
@@ -32,6 +33,13 @@ class Command(BaseCommand):
             action="store_true",
             help="train on the dialogues' first turns only (without support/reader/data/doc2dial_later_turns.jsonl)",
         )
+        parser.add_argument(
+            "--shops",
+            type=Path,
+            default=training.SHOPS,
+            help="the training help centres (<shop>/kb/*.md + questions.jsonl); --no-shops leaves them out",
+        )
+        parser.add_argument("--no-shops", action="store_true", help="train on doc2dial alone")
 
     def handle(
         self,
@@ -42,6 +50,8 @@ class Command(BaseCommand):
         data: Path,
         split: Path,
         no_later_turns: bool,
+        shops: Path,
+        no_shops: bool,
         **options,
     ) -> None:
         try:
@@ -59,7 +69,14 @@ class Command(BaseCommand):
 
         later = None if no_later_turns else training.LATER_TURNS
         result = training.run(
-            out, data_dir=data, split_path=split, cache_dir=cache, report=report_test, log=log, later_turns=later
+            out,
+            data_dir=data,
+            split_path=split,
+            cache_dir=cache,
+            report=report_test,
+            log=log,
+            later_turns=later,
+            shops=None if no_shops else shops,
         )
         threshold = result["model"]["threshold"]
         self.stdout.write(f"answer threshold on P(answerable): {threshold:.4f} (chosen on the calib split)")
