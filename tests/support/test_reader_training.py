@@ -241,9 +241,10 @@ def test_later_turns_keep_the_document_split_and_are_reported_apart(synthetic, t
 
 SHOP_ARTICLES = {
     "alpine": {
-        "rentals.md": "# Rentals\n\n## Skis\n\nSki rental costs 25 euros per day. Helmets are free with every rental.\n\n"
-        "## Late returns\n\nLate returns cost 10 euros per day.\n",
-        "stores.md": "# Stores\n\n## Opening hours\n\n| Store | Hours |\n|---|---|\n| Innsbruck | 9-18 |\n| Graz | 10-17 |\n",
+        "rentals.md": "# Rentals\n\n## Skis\n\nSki rental costs 25 euros per day. "
+        "Helmets are free with every rental.\n\n## Late returns\n\nLate returns cost 10 euros per day.\n",
+        "stores.md": "# Stores\n\n## Opening hours\n\n| Store | Hours |\n|---|---|\n"
+        "| Innsbruck | 9-18 |\n| Graz | 10-17 |\n",
     },
     "books": {
         "delivery.md": "# Delivery\n\n## Costs\n\nDelivery is free over 20 pounds. Below that it costs 3 pounds.\n",
