@@ -344,12 +344,22 @@ def score_from_logit(z: float, cal: Calibration | None = None) -> float:
     return cal.anchor_block + (1.0 - cal.anchor_block) * (2.0 * _sigmoid(z - cal.z_block) - 1.0)
 
 
-def final_score(z: float, sim1: float, cal: Calibration | None = None, *, probe: float | None = None) -> float:
+# Just below the block point: where a score without strong evidence stops (GUARD_BLOCK_NEEDS_STRONG).
+_BELOW_BLOCK = 0.001
+
+
+def final_score(
+    z: float, sim1: float, cal: Calibration | None = None, *, probe: float | None = None, strong: int | None = None
+) -> float:
     """The calibrated score, raised to the signature floor when a pattern matches closely, and to the
     flag point (never beyond) when `probe` — the raw value of the probe the flag point reads
-    (`flag_probe_logit`) — reaches the probe's own flag point."""
+    (`flag_probe_logit`) — reaches the probe's own flag point. With GUARD_BLOCK_NEEDS_STRONG, a message
+    with no `strong` evidence (no strong rule hit, no obfuscation) and no signature at the block floor is
+    flagged at most: similarity and the probes may flag, only strong evidence blocks."""
     cal = cal or calibration()
     score = score_from_logit(z, cal)
+    if strong == 0 and sim1 < SIGNATURE_BLOCK_SIM and settings.GUARD_BLOCK_NEEDS_STRONG:
+        score = min(score, cal.anchor_block - _BELOW_BLOCK)
     if sim1 >= SIGNATURE_BLOCK_SIM:
         score = max(score, cal.anchor_block)
     elif sim1 >= SIGNATURE_FLAG_SIM:
@@ -606,7 +616,7 @@ def _whole_message(
     flag_probe = max(flag_probe_logit(v, t, cal) for v, t in pairs)
     features = feature_vector([n.similarity for n in neighbours], strong, weak, probe, cal.probe_cap)
     z = logit(features, cal)
-    score = final_score(z, float(features[0]), cal, probe=flag_probe)
+    score = final_score(z, float(features[0]), cal, probe=flag_probe, strong=strong)
     return _Whole(vectors, neighbours, features, z, probe, flag_probe, score, obfuscated, strong, weak)
 
 

@@ -476,16 +476,18 @@ class TrainingReport:
     datasets: list[str]
     oof_probe: np.ndarray | None = None
     probe_ngram_weights: np.ndarray | None = None
+    oof_strong: np.ndarray | None = None  # strong rule hits (with obfuscation) per row, as at run time
 
     def oof_scores(self) -> np.ndarray:
         """Out-of-fold scores as `score_message` would give them (signature floors and the probe's own
         flag point included)."""
         cal = scoring.calibration_from_dict(self.calibration, ngram_weights=self.probe_ngram_weights)
         probe = self.oof_probe if self.oof_probe is not None else np.full(len(self.oof_z), -np.inf)
+        strong = self.oof_strong if self.oof_strong is not None else [None] * len(self.oof_z)
         return np.array(
             [
-                scoring.final_score(z, s, cal, probe=float(p))
-                for z, s, p in zip(self.oof_z, self.oof_sim1, probe, strict=True)
+                scoring.final_score(z, s, cal, probe=float(p), strong=None if k is None else int(k))
+                for z, s, p, k in zip(self.oof_z, self.oof_sim1, probe, strong, strict=True)
             ]
         )
 
@@ -627,6 +629,7 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         [r.dataset for r in rows],
         raw_probe,
         probe_ngram_w.astype(np.float32) if probe_ngram_w is not None else None,
+        oof_strong=x[:, scoring.FEATURES.index("strong")].copy(),
     )
 
 
