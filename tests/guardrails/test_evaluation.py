@@ -41,7 +41,9 @@ def test_held_out_split_meets_the_measured_figures(patterns):
     assert t.n("injection") == 157
     assert t.n("benign") == 1568
     assert t.recall >= 0.82
-    assert t.block_recall >= 0.75
+    # 72.0 % since only strong evidence blocks (GUARD_BLOCK_NEEDS_STRONG; issue #21, third session): the others
+    # are flagged, and recall counts both.
+    assert t.block_recall >= 0.70
     assert t.fpr <= 0.02
     assert t.block_fpr <= 0.005
     sources = report.by_source
