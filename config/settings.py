@@ -381,10 +381,17 @@ LIVE_QUEUE_SIZE = env_int("LIVE_QUEUE_SIZE", 100, minimum=1)
 # --- Guardrails ---------------------------------------------------------------------------
 GUARD_BLOCK_THRESHOLD = env_float("GUARD_BLOCK_THRESHOLD", 0.80)
 GUARD_FLAG_THRESHOLD = env_float("GUARD_FLAG_THRESHOLD", 0.60)
+# Block only on strong evidence: a strong rule hit, obfuscation, or a signature at the block floor. Without
+# one, similarity and the probes may flag a message (approved answers only, or a person) but not block it.
+GUARD_BLOCK_NEEDS_STRONG = env_bool("GUARD_BLOCK_NEEDS_STRONG", True)
 # Embed a message's decoded form (10–25 ms on a 2-core machine) to compare it with the signatures, when
 # the decoded text's rules have not already shown it is hidden an attack. Off: the decoded form is read by
 # the rules and the probes' n-grams only.
 GUARD_EMBED_DECODED = env_bool("GUARD_EMBED_DECODED", True)
+# Embed the decoded form also when the rest of the evidence already flags the message (the embedding can
+# then only turn the flag into a block). Off by default: a flagged message is answered from approved
+# answers only or handed to a person anyway, and this embedding was the guard's p95 on encoded messages.
+GUARD_EMBED_DECODED_FLAGGED = env_bool("GUARD_EMBED_DECODED_FLAGGED", False)
 # The guard searches its signatures in memory; each process reads the pattern table again after this many
 # seconds (and at once after a write it made itself: a curator's one click, the admin, a seed load).
 GUARD_PATTERNS_REFRESH_SECONDS = max(env_float("GUARD_PATTERNS_REFRESH_SECONDS", 5.0), 0.0)

@@ -198,6 +198,25 @@ def decode_tags(text: str) -> str | None:
     return _TAGS.sub(swap, text)
 
 
+# Invisible text is hidden text: two or more words (at least eight letters) written in tag characters or as a
+# zero-width bit run are read by a language model and seen by no person. (An emoji subdivision flag — the black
+# flag and "gbsct" in tags — is one short word and does not count.)
+INVISIBLE_MIN_LETTERS = 8
+
+
+def invisible_words(text: str) -> bool:
+    """Whether `text` hides words in invisible characters (tag characters, or a zero-width bit run)."""
+    hidden = [
+        "".join(chr(ord(ch) - 0xE0000) for ch in m.group(0) if 0xE0020 <= ord(ch) <= 0xE007E)
+        for m in _TAGS.finditer(text)
+    ]
+    if _ZERO_WIDTH.search(text):
+        hidden.append(decode_zero_width(text) or "")
+    return any(
+        len(words.split()) >= 2 and sum(ch.isalpha() for ch in words) >= INVISIBLE_MIN_LETTERS for words in hidden
+    )
+
+
 def decode_zero_width(text: str) -> str | None:
     """A run of two kinds of zero-width character read as bits, eight to a byte (either way round)."""
 

@@ -18,6 +18,8 @@ from guardrails.dataset import Row, _shared_dir, read_rows
 
 DATA_DIR = Path(__file__).with_name("data")
 TENSOR_TRUST_FILE = DATA_DIR / "tensor_trust_attacks.jsonl"
+# Commands to a voice assistant in 60+ languages (Home Assistant's intent tests, CC BY 4.0; see data/README.md).
+HA_INTENTS_FILE = DATA_DIR / "ha_intents_sentences.jsonl"
 SEEDS_DIR = Path(__file__).with_name("seeds")
 PASTED_BENIGN_FILE = SEEDS_DIR / "team_pasted_benign.jsonl"
 COMMANDS_BENIGN_FILE = SEEDS_DIR / "team_benign_commands.jsonl"
@@ -84,10 +86,17 @@ def demo_kb_rows() -> Iterator[Row]:
                     yield Row(part, "benign", f"demo-kb:{path.name}:{number}:{k}")
 
 
+def ha_intents_rows() -> list[Row]:
+    """Home Assistant's intent test sentences: short commands and questions to an assistant in 58 languages."""
+    return list(read_rows(HA_INTENTS_FILE)) if HA_INTENTS_FILE.exists() else []
+
+
 def message_training_rows() -> list[Row]:
     """What the message probe and the calibration (`manage.py train_guard`) learn from beyond the public
-    benchmark's train part: the fit split (never the validation split) of Tensor Trust's attacks, the
-    team's customer requests that use attack words, and Wikipedia questions of SQuAD 2.0 dev / SelQA
-    (ordinary questions put to an assistant, which the vector probe found "unusual" on its own)."""
+    benchmark's train part, each the fit split (never the validation split): the team's customer requests
+    that use attack words, Wikipedia questions of SQuAD 2.0 dev / SelQA
+    (ordinary questions put to an assistant, which the vector probe found "unusual" on its own) and commands
+    to a voice assistant in 58 languages (the English-only embedding finds any other language "unusual")."""
     rows = list(read_rows(COMMANDS_BENIGN_FILE)) + [r for r in reading_rows() if ":q:" in r.source]
+    rows += ha_intents_rows()
     return [Row(r.text[:ROW_CHARS], r.label, r.source) for r in rows if not is_validation(r)]

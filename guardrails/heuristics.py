@@ -643,7 +643,7 @@ RULES: tuple[Rule, ...] = (
         STRONG,
         re.compile(
             r"\bwhat\s+(?:are|were)\s+(?:your|the)\s+(?:exact\s+|original\s+|initial\s+)?(?:instructions|directives)\b"
-            r"(?!\s+(?:for|on|to|about)\b)|\bhow\s+were\s+you\s+(?:instructed|prompted|configured)\b|"
+            r"(?!\s+(?:for|on|to|about|if|when|in\s+case)\b)|\bhow\s+were\s+you\s+(?:instructed|prompted|configured)\b|"
             r"\bwho\s+(?:wrote|programmed|created)\s+your\s+(?:prompt|instructions|rules)",
             _I,
         ),

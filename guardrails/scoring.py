@@ -37,7 +37,7 @@ from django.db import DatabaseError, connection
 from core.choices import GuardDecision
 from core.embeddings import embed_query
 from guardrails import heuristics, intents, ngrams, segment_probe, segments
-from guardrails.decoding import ENCODINGS, Decoded, deobfuscate
+from guardrails.decoding import ENCODINGS, Decoded, deobfuscate, invisible_words
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 NEIGHBOURS = 3
@@ -344,12 +344,22 @@ def score_from_logit(z: float, cal: Calibration | None = None) -> float:
     return cal.anchor_block + (1.0 - cal.anchor_block) * (2.0 * _sigmoid(z - cal.z_block) - 1.0)
 
 
-def final_score(z: float, sim1: float, cal: Calibration | None = None, *, probe: float | None = None) -> float:
+# Just below the block point: where a score without strong evidence stops (GUARD_BLOCK_NEEDS_STRONG).
+_BELOW_BLOCK = 0.001
+
+
+def final_score(
+    z: float, sim1: float, cal: Calibration | None = None, *, probe: float | None = None, strong: int | None = None
+) -> float:
     """The calibrated score, raised to the signature floor when a pattern matches closely, and to the
     flag point (never beyond) when `probe` — the raw value of the probe the flag point reads
-    (`flag_probe_logit`) — reaches the probe's own flag point."""
+    (`flag_probe_logit`) — reaches the probe's own flag point. With GUARD_BLOCK_NEEDS_STRONG, a message
+    with no `strong` evidence (no strong rule hit, no obfuscation) and no signature at the block floor is
+    flagged at most: similarity and the probes may flag, only strong evidence blocks."""
     cal = cal or calibration()
     score = score_from_logit(z, cal)
+    if strong == 0 and sim1 < SIGNATURE_BLOCK_SIM and settings.GUARD_BLOCK_NEEDS_STRONG:
+        score = min(score, cal.anchor_block - _BELOW_BLOCK)
     if sim1 >= SIGNATURE_BLOCK_SIM:
         score = max(score, cal.anchor_block)
     elif sim1 >= SIGNATURE_FLAG_SIM:
@@ -548,6 +558,16 @@ def segment_evidence(texts: Sequence[str]) -> SegmentEvidence:
     return SegmentEvidence(count, found.worst, found.probe, found.addressed, found.flags)
 
 
+def obfuscation_shown(text: str, evidence: TextEvidence) -> bool:
+    """Obfuscation the text itself shows, without an embedding: hidden words the rules see in the decoded
+    text, an encoded payload with a request to decode and follow it, or words written in invisible
+    characters (no customer types them)."""
+    decoded = evidence.decoded
+    return decoded.changed and (
+        bool(evidence.new_decoded_rules) or encoded_request(text, decoded) or invisible_words(text)
+    )
+
+
 def encoded_request(text: str, decoded: Decoded) -> bool:
     """An encoded payload (not a mere spelling) together with a request to decode it and act on it."""
     return bool(set(decoded.methods) & ENCODINGS) and _DECODE_AND_FOLLOW.search(text) is not None
@@ -596,45 +616,55 @@ def _whole_message(
     flag_probe = max(flag_probe_logit(v, t, cal) for v, t in pairs)
     features = feature_vector([n.similarity for n in neighbours], strong, weak, probe, cal.probe_cap)
     z = logit(features, cal)
-    score = final_score(z, float(features[0]), cal, probe=flag_probe)
+    score = final_score(z, float(features[0]), cal, probe=flag_probe, strong=strong)
     return _Whole(vectors, neighbours, features, z, probe, flag_probe, score, obfuscated, strong, weak)
+
+
+def _embed_decoded(whole: _Whole, segs: SegmentEvidence, decoded: Decoded, shown: bool, cal: Calibration) -> bool:
+    """Whether the decoded form is worth its own embedding (10-25 ms, most of the guard's time beyond the
+    shared one): only when a decoder changed the message, its rules did not already show a hidden attack
+    (`shown`), and GUARD_EMBED_DECODED is on; and only when the embedding could change the decision.
+    Every calibration weight is positive and the embedded form only adds evidence (neighbours,
+    obfuscation, one more probe reading), so it is skipped when the rest already blocks the message; and,
+    unless GUARD_EMBED_DECODED_FLAGGED, when the rest already flags it (by the logit, a signature, the
+    probe's own point or a segment): the embedding could then only turn the flag into a block."""
+    if not decoded.changed or shown or not settings.GUARD_EMBED_DECODED:
+        return False
+    if not bool(np.all(cal.weights >= 0)):
+        return True
+    if whole.score >= cal.anchor_block:
+        return False
+    return settings.GUARD_EMBED_DECODED_FLAGGED or not (whole.score >= cal.anchor_flag or segs.flags)
 
 
 def score_message(text: str, vector: np.ndarray) -> GuardResult:
     """Score the sanitised message `text` (not lower-cased: some rules look at case) whose
     normalised question the pipeline already embedded as `vector`. The decoded text is
     embedded only when a decoder changed the message, its rules did not already show a hidden attack,
-    the rest of the evidence does not already block it, and GUARD_EMBED_DECODED is on."""
+    the rest of the evidence does not already flag it, and GUARD_EMBED_DECODED is on (`_embed_decoded`)."""
     cal = calibration()
     evidence = text_evidence(text)
     decoded = evidence.decoded
     # Hidden words the rules already see in the decoded text, or an encoded payload with a request to
     # decode and follow it, are obfuscation whatever the signatures say: the decoded form is then not
     # embedded (an extra embedding is most of the guard's time beyond the shared one).
-    shown = decoded.changed and (bool(evidence.new_decoded_rules) or encoded_request(text, decoded))
+    shown = obfuscation_shown(text, evidence)
     whole = _whole_message(text, vector, evidence, shown, None, cal)
-    # The decoded form is embedded only when it could change the decision: not when the rest of the
-    # evidence already blocks the message. Every weight of the calibration is positive and the embedded
-    # form only adds evidence (neighbours, obfuscation, one more probe reading), so the decision is the
-    # same as if it had been embedded; an extra embedding is 10-25 ms, most of the guard's time beyond the
-    # shared one.
-    if (
-        decoded.changed
-        and not shown
-        and settings.GUARD_EMBED_DECODED
-        and not (whole.score >= cal.anchor_block and bool(np.all(cal.weights >= 0)))
-    ):
-        whole = _whole_message(text, vector, evidence, shown, embed_query(decoded.text), cal)
-    vectors, neighbours, features, z, score = whole.vectors, whole.neighbours, whole.features, whole.z, whole.score
-    probe, flag_probe, obfuscated = whole.probe, whole.flag_probe, whole.obfuscated
-    strong, weak = whole.strong, whole.weak
     # Segments, not messages: pasted material is as suspicious as its worst segment. The segment
     # evidence (the segment probe, or an instruction aimed at the bot inside pasted material) flags,
     # never blocks on its own.
     # A message the whole-message evidence already blocks is not split: a segment could only raise it to
     # a flag (the rules' matches name the evidence), and long jailbreaks are where splitting costs most.
-    blocked_whole = score >= cal.anchor_block
-    segs = SegmentEvidence() if blocked_whole else segment_evidence([text, decoded.text] if decoded.changed else [text])
+    segs = (
+        SegmentEvidence()
+        if whole.score >= cal.anchor_block
+        else segment_evidence([text, decoded.text] if decoded.changed else [text])
+    )
+    if _embed_decoded(whole, segs, decoded, shown, cal):
+        whole = _whole_message(text, vector, evidence, shown, embed_query(decoded.text), cal)
+    vectors, neighbours, features, z, score = whole.vectors, whole.neighbours, whole.features, whole.z, whole.score
+    probe, flag_probe, obfuscated = whole.probe, whole.flag_probe, whole.obfuscated
+    strong, weak = whole.strong, whole.weak
     if segs.flags:
         score = max(score, cal.anchor_flag)
     # A customer asking for a person is never flagged on the probes' say-so alone.

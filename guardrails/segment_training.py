@@ -13,7 +13,7 @@ Data (nothing from any evaluation set's test part, nothing from the sets the iss
 Every row has a stable id; one fifth of the rows (by a hash of the id) is the validation split. The
 probe is fitted on the other four fifths, and its flag point is the smallest logit that at most
 `SEGMENT_FLAG_FPR` of the validation benign rows reach (for pasted material), and the smallest logit
-above every validation benign row (for the customer's own words). The validation figures are stored
+that at most `SEGMENT_OWN_FPR` of them reach (for the customer's own words). The validation figures are stored
 beside it.
 """
 
@@ -33,11 +33,19 @@ from guardrails.extra_data import (
     ROW_CHARS,
     TENSOR_TRUST_FILE,
     demo_kb_rows,
+    ha_intents_rows,
     is_validation,
     reading_rows,
 )
 
 SEGMENT_FLAG_FPR = 0.002
+# The customer's own words (a whole message, a lead line, a closing question) flag at a tenth of a percent of
+# the validation benign rows: half the pasted-material budget. (Until issue #21's third session this point
+# lay above every validation benign row, so one team hard negative alone — "Can you write the delivery
+# instructions in German for the courier?" — set it, and moved it from 2.68 to 3.10 when the multilingual
+# assistant commands joined the data; at 0.1 % it is 1.87, and the Tensor Trust validation hijacks caught
+# on their own go from 53 to 68 of 80.)
+SEGMENT_OWN_FPR = 0.001
 SEGMENT_L2 = 1.0
 
 
@@ -52,6 +60,7 @@ def corpus() -> list[Row]:
     rows += list(read_rows(training.TEAM_BENIGN_FILE))
     rows += list(read_rows(PASTED_BENIGN_FILE))
     rows += list(read_rows(COMMANDS_BENIGN_FILE))
+    rows += ha_intents_rows()
     rows += list(reading_rows())
     rows += list(demo_kb_rows())
     out: list[Row] = []
@@ -92,9 +101,9 @@ def train(log=print) -> tuple[dict, np.ndarray]:
     benign_val = z[val & (y == 0)]
     flag = training.round_up(training.threshold_at_fpr(benign_val, SEGMENT_FLAG_FPR))
     # The customer's own words (a whole message, or the lead line and closing question of a pasted one)
-    # borrow attack words more often than pasted text does: there the probe flags only above every
-    # validation benign row.
-    flag_own = max(flag, training.round_up(float(np.max(benign_val)) + 1e-6))
+    # borrow attack words more often than pasted text does: there the probe flags at a smaller share of the
+    # validation benign rows.
+    flag_own = max(flag, training.round_up(training.threshold_at_fpr(benign_val, SEGMENT_OWN_FPR)))
     by_source: dict[str, list[int]] = {}
     for row, value, in_val in zip(rows, z, val, strict=True):
         if in_val:
@@ -114,6 +123,8 @@ def train(log=print) -> tuple[dict, np.ndarray]:
         "flag": flag,
         "flag_fpr": SEGMENT_FLAG_FPR,
         "flag_own": flag_own,
+        "flag_own_fpr": SEGMENT_OWN_FPR,
+        "validation_fpr_own": round(float(np.mean(benign_val >= flag_own)), 4),
         "validation_recall_own": round(float(np.mean(z[val & (y == 1)] >= flag_own)), 4),
         "validation": validation,
         "validation_recall": round(float(np.mean(z[val & (y == 1)] >= flag)), 4),

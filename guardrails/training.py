@@ -60,6 +60,12 @@ PROBE = scoring.FEATURES.index("probe")
 # The probe at its cap plus one weak hit must stay below the block point by this much (product rule (b):
 # "below"; the probe at its cap alone keeps SINGLE_WEAK_MARGIN below it).
 PROBE_WEAK_BLOCK_MARGIN = 0.0
+# The probe at its cap alone, on an otherwise harmless message, stays this far below the FLAG point (issue #21,
+# third session): the probe flags on its own through its own flag point (below), not through the logit. With
+# the multilingual assistant commands among the benign rows the free fit put the probe at its cap 0.39 above
+# the flag point, and "can you forget everything I told you" (a customer starting over) was flagged; every
+# calibration before had kept it below (0.41 below in the one it replaced) without this constraint.
+PROBE_ALONE_FLAG_MARGIN = 0.1
 # The probe feature is capped at the maximum (quantile 1.0) of its out-of-fold values on in-domain
 # benign rows (BANKING77 and the team's hard negatives): the highest benign value seen. Product rule
 # (fifth held-out run): the probe may FLAG on its own (a flag costs little: approved answers only or a
@@ -231,7 +237,8 @@ def fit_calibration(
     """The calibration fit, constrained so that, on an otherwise harmless message (the reference),
     - ONE weak hit stays at least SINGLE_WEAK_MARGIN below the flag point,
     - the probe at its cap (its highest in-domain benign value) stays that far below the BLOCK point,
-    - the probe at its cap plus one weak hit stays below the block point (PROBE_WEAK_BLOCK_MARGIN):
+    - the probe at its cap plus one weak hit stays below the block point (PROBE_WEAK_BLOCK_MARGIN),
+    - the probe at its cap alone stays PROBE_ALONE_FLAG_MARGIN below the flag point:
     a weak rule alone never flags; the probe may flag on its own, but neither it alone nor it with one
     weak hit ever blocks. When the free fit breaks one of
     them, the weak or probe weight is pinned lower (in every fold and in the final fit) and everything
@@ -269,10 +276,19 @@ def fit_calibration(
             with_weak = scoring.reference_logit(weights, bias, reference, weak=1.0, probe=probe_cap) - (
                 z_block - PROBE_WEAK_BLOCK_MARGIN
             )
-            excess = max(alone, with_weak)
+            alone_flag = scoring.reference_logit(weights, bias, reference, probe=probe_cap) - (
+                z_flag - PROBE_ALONE_FLAG_MARGIN
+            )
+            excess = max(alone, with_weak, alone_flag)
             if excess > 0:
                 caps[PROBE] = max(float(weights[PROBE]) - excess / probe_cap - 0.01, 0.0)
-                which = "alone would block" if alone >= with_weak else "plus one weak hit would block"
+                which = (
+                    "alone would flag"
+                    if alone_flag >= max(alone, with_weak)
+                    else "alone would block"
+                    if alone >= with_weak
+                    else "plus one weak hit would block"
+                )
                 log(f"the probe {which}: probe weight capped at {caps[PROBE]:.3f}, refitting")
                 continue
         return weights, bias, oof_z, z_flag, z_block, caps
@@ -401,7 +417,8 @@ def similarity_features(
         tops[i, : len(best)] = best
         e = data.evidence[i]
         obfuscated.append(
-            e.decoded.changed and (bool(e.new_decoded_rules) or decoded_best > original_best + scoring.DECODED_SIM_GAIN)
+            scoring.obfuscation_shown(data.texts[i], e)
+            or (e.decoded.changed and decoded_best > original_best + scoring.DECODED_SIM_GAIN)
         )
     return tops, obfuscated
 
@@ -459,16 +476,18 @@ class TrainingReport:
     datasets: list[str]
     oof_probe: np.ndarray | None = None
     probe_ngram_weights: np.ndarray | None = None
+    oof_strong: np.ndarray | None = None  # strong rule hits (with obfuscation) per row, as at run time
 
     def oof_scores(self) -> np.ndarray:
         """Out-of-fold scores as `score_message` would give them (signature floors and the probe's own
         flag point included)."""
         cal = scoring.calibration_from_dict(self.calibration, ngram_weights=self.probe_ngram_weights)
         probe = self.oof_probe if self.oof_probe is not None else np.full(len(self.oof_z), -np.inf)
+        strong = self.oof_strong if self.oof_strong is not None else [None] * len(self.oof_z)
         return np.array(
             [
-                scoring.final_score(z, s, cal, probe=float(p))
-                for z, s, p in zip(self.oof_z, self.oof_sim1, probe, strict=True)
+                scoring.final_score(z, s, cal, probe=float(p), strong=None if k is None else int(k))
+                for z, s, p, k in zip(self.oof_z, self.oof_sim1, probe, strong, strict=True)
             ]
         )
 
@@ -575,6 +594,7 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         "benign_reference": [round(float(v), 6) for v in reference],
         "single_weak_margin": SINGLE_WEAK_MARGIN,
         "probe_weak_block_margin": PROBE_WEAK_BLOCK_MARGIN,
+        "probe_alone_flag_margin": PROBE_ALONE_FLAG_MARGIN,
         "weak_cap": round(caps[WEAK], 6) if WEAK in caps else None,
         "probe_weight_cap": round(caps[PROBE], 6) if PROBE in caps else None,
         "probe_cap": probe_cap,
@@ -609,6 +629,7 @@ def train(*, rows: list[Row] | None = None, use_probe: bool = True, log=print) -
         [r.dataset for r in rows],
         raw_probe,
         probe_ngram_w.astype(np.float32) if probe_ngram_w is not None else None,
+        oof_strong=x[:, scoring.FEATURES.index("strong")].copy(),
     )
 
 

@@ -41,7 +41,9 @@ def test_held_out_split_meets_the_measured_figures(patterns):
     assert t.n("injection") == 157
     assert t.n("benign") == 1568
     assert t.recall >= 0.82
-    assert t.block_recall >= 0.75
+    # 72.0 % since only strong evidence blocks (GUARD_BLOCK_NEEDS_STRONG; issue #21, third session): the others
+    # are flagged, and recall counts both.
+    assert t.block_recall >= 0.70
     assert t.fpr <= 0.02
     assert t.block_fpr <= 0.005
     sources = report.by_source
@@ -54,19 +56,21 @@ def test_held_out_split_meets_the_measured_figures(patterns):
 def test_the_family_devset_meets_the_measured_figures(patterns):
     """Issue #21's own development set (guardrails/data/dev_families.jsonl; attacks no model trained on):
     measured 2026-12-07 at recall 0.791, FPR 0 (0/452); with the generic carriers and the customer requests
-    (second session) 0.806, FPR 0 (0/970); floors a few messages lower."""
+    (second session) 0.806, FPR 0 (0/970); with the multilingual benign commands and the own-words segment point
+    at 0.1 % (third session) 0.861, every attack family at least 0.77, FPR 0 (0/970); floors a few messages
+    lower, and every family at the issue's bar (0.75)."""
     from guardrails import devset
 
     report = evaluation.evaluate(list(read_rows(devset.DEV_FILE)))
     t = report.overall
-    assert t.recall >= 0.75
+    assert t.recall >= 0.84
     assert t.block_fpr == 0
     assert t.fpr <= 0.01
     families = report.by_family
     assert families["benign_handoff"].fpr == 0
     assert families["benign_customer"].fpr == 0
-    assert families["pasted_document"].recall >= 0.68
-    assert families["encoded"].recall >= 0.85
+    for family in ("goal_hijacking", "prompt_extraction", "pasted_document", "encoded"):
+        assert families[family].recall >= 0.75, family
 
 
 def test_no_demo_question_is_blocked(patterns):

@@ -173,6 +173,7 @@ MUST_NOT = [
     "I need to change the address on my previous orders.",
     "Thanks for your prompt reply!",
     "What are your instructions for charging the battery?",
+    "What are your instructions when the courier cannot find the house?",  # issue #21, third session
     "Where are the assembly instructions for the Urban 3?",
     "I followed the instructions but the display shows error 21.",
     "The motor stopped without any warnings.",

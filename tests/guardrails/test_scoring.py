@@ -552,3 +552,15 @@ def test_fit_logistic_sparse_matches_the_dense_fit():
     sparse_w, sparse_b = training.fit_logistic_sparse(sp.csr_matrix(x), y, l2=1.0, sample_weight=sw)
     assert sparse_w == pytest.approx(dense_w, abs=1e-3)
     assert sparse_b == pytest.approx(dense_b, abs=1e-3)
+
+
+def test_only_strong_evidence_blocks(settings):
+    """GUARD_BLOCK_NEEDS_STRONG: without a strong rule hit, obfuscation or a signature at the block floor, a
+    message above the block point is flagged, not blocked (issue #21: block only on strong evidence)."""
+    cal = scoring.calibration()
+    high = cal.z_block + 5.0
+    assert scoring.decide(scoring.final_score(high, 0.5, cal, strong=0)) == "flagged"
+    assert scoring.decide(scoring.final_score(high, 0.5, cal, strong=1)) == "blocked"
+    assert scoring.decide(scoring.final_score(high, scoring.SIGNATURE_BLOCK_SIM, cal, strong=0)) == "blocked"
+    settings.GUARD_BLOCK_NEEDS_STRONG = False
+    assert scoring.decide(scoring.final_score(high, 0.5, cal, strong=0)) == "blocked"
