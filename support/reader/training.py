@@ -61,6 +61,9 @@ LATER_TURNS = Path(__file__).resolve().parent / "data" / "doc2dial_later_turns.j
 # Help centres of shops written by the team as training data (support/reader/data/shops/README.md).
 SHOPS = Path(__file__).resolve().parent / "data" / "shops"
 SHOP_CALIB_EVERY = 5  # every fifth shop (in name order) joins the calibration split, the others train
+# A shop's turn counts this many times when the sentence ranker is fitted: a few hundred shop questions
+# beside two thousand doc2dial ones would otherwise hardly move it.
+SHOP_TURN_REPEAT = 8
 SPLITS = ("train", "calib", "test")
 
 K = 8  # chunks per simulated turn, as the turn's hybrid search returns
@@ -550,6 +553,7 @@ class Turn:
     chunk_gold: np.ndarray
     removed: bool
     group: str
+    repeat: int = 1  # how many times the sentence ranker sees it
 
 
 def build_turn(corpus: Corpus, kb: KnowledgeBase, qi: int, removed: set[str], group_of: dict[str, str]) -> Turn:
@@ -620,8 +624,10 @@ class Simulator:
             if mode == "removed" or (mode == "half" and _h01("rm:" + q["qid"]) < 0.5):
                 for did in set(q["doc_ids"]) | set(q.get("answer_span_also_in_doc_ids", [])):
                     removed |= self.members[self.group_of[did]]
-            kb = self.kb(split, self.kb_of[q["doc_ids"][0]])
-            out.append(build_turn(self.corpus, kb, qi, removed, self.group_of))
+            name = self.kb_of[q["doc_ids"][0]]
+            built = build_turn(self.corpus, self.kb(split, name), qi, removed, self.group_of)
+            built.repeat = 1 if name == "doc2dial" else SHOP_TURN_REPEAT
+            out.append(built)
         return out
 
 
@@ -644,7 +650,7 @@ def fit_sentence_model(turns: list[Turn]) -> tuple[dict, object]:
     problem, and it beat pointwise LightGBM and logistic regression in the lab (train-CV and calib)."""
     import lightgbm as lgb
 
-    X, y, sizes = _stack(turns)
+    X, y, sizes = _stack([t for t in turns for _ in range(t.repeat)])
     booster = lgb.train(SENTENCE_PARAMS, lgb.Dataset(X, y, group=sizes), num_boost_round=SENTENCE_ROUNDS)
     return {"kind": "lgbm", "objective": "lambdarank", "lgbm": booster.dump_model()}, booster
 

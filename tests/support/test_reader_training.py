@@ -310,3 +310,5 @@ def test_training_help_centres_are_each_their_own_knowledge_base_with_gold_from_
     for t in shop_turns:
         assert {c["doc_id"].split(":")[1] for c in t.chunks} == {"alpine"}
         assert t.y.sum() >= 1  # the gold sentence is among the candidates, labelled
+        assert t.repeat == training.SHOP_TURN_REPEAT  # weighed like several doc2dial turns by the ranker
+    assert {t.repeat for t in turns if not merged.questions[t.qi]["qid"].startswith("shop:")} == {1}
