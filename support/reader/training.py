@@ -889,7 +889,7 @@ def train(corpus: Corpus, split_of: dict[str, str], group_of: dict[str, str], lo
         "threshold_rule": f"answer when p_answerable >= threshold; maximises correct - {WRONG_COST:g} x wrong "
         "over the calib split's turns (each question with its gold document group present and removed)",
         "trained_on": "doc2dial train split (support/reader/split.json), first and later user turns "
-        "(support/reader/data/), and the team's training help centres (support/reader/data/shops/, every "
+        "(support/reader/data/), with --shops also help centres written as training data (every "
         f"{SHOP_CALIB_EVERY}th shop in the calib split); calibration and threshold on the calib split",
         "calibration_figures": figures,
     }
@@ -1002,7 +1002,7 @@ def run(
     report: bool = False,
     log: Log = _quiet,
     later_turns: Path | None = LATER_TURNS,
-    shops: Path | None = SHOPS,
+    shops: Path | None = None,
 ) -> dict:
     """Train from the data folder and write the model JSON to `out`; with `report`, also evaluate the
     written model on the held-out test split. Returns {"model": ..., "test": ... or None}."""

@@ -14,8 +14,7 @@ from support.reader import training
 
 class Command(BaseCommand):
     help = (
-        "Train the reader (sentence ranker + calibrated answerability) on doc2dial and the team's training help "
-        "centres and write its model JSON. "
+        "Train the reader (sentence ranker + calibrated answerability) on doc2dial and write its model JSON. "
         "The committed weights are refreshed with --out support/reader/model.json (make reader)."
     )
 
@@ -36,10 +35,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--shops",
             type=Path,
-            default=training.SHOPS,
-            help="the training help centres (<shop>/kb/*.md + questions.jsonl); --no-shops leaves them out",
+            help="also train on help centres written as training data (<shop>/kb/*.md + questions.jsonl), "
+            f"e.g. {training.SHOPS.relative_to(settings.BASE_DIR)}; the committed weights were trained without them",
         )
-        parser.add_argument("--no-shops", action="store_true", help="train on doc2dial alone")
 
     def handle(
         self,
@@ -50,8 +48,7 @@ class Command(BaseCommand):
         data: Path,
         split: Path,
         no_later_turns: bool,
-        shops: Path,
-        no_shops: bool,
+        shops: Path | None,
         **options,
     ) -> None:
         try:
@@ -76,7 +73,7 @@ class Command(BaseCommand):
             report=report_test,
             log=log,
             later_turns=later,
-            shops=None if no_shops else shops,
+            shops=shops,
         )
         threshold = result["model"]["threshold"]
         self.stdout.write(f"answer threshold on P(answerable): {threshold:.4f} (chosen on the calib split)")
