@@ -153,9 +153,10 @@ def dev() -> None:
 def timing() -> None:
     _common.setup_django()
     import yaml
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from core import embeddings
+    from core.embeddings import vector_literal
     from flows import selectors, services
 
     embeddings.warm()
@@ -179,12 +180,29 @@ def timing() -> None:
                 start = time.perf_counter()
                 selectors.trigger_match(vector=v)
                 times.append((time.perf_counter() - start) * 1000)
+            old = []
+            with connection.cursor() as cursor:
+                for v in vectors:
+                    start = time.perf_counter()
+                    cursor.execute(SESSION16_SQL, {"vec": vector_literal(v)})
+                    cursor.fetchall()
+                    old.append((time.perf_counter() - start) * 1000)
             transaction.set_rollback(True)
         times.sort()
+        old.sort()
         print(
             f"{label}: first match (fits the matcher) {fit_ms:.0f} ms; then per message p50 "
-            f"{statistics.median(times):.2f} ms, p95 {times[int(len(times) * 0.95)]:.2f} ms ({len(times)} messages)"
+            f"{statistics.median(times):.2f} ms, p95 {times[int(len(times) * 0.95)]:.2f} ms ({len(times)} messages); "
+            f"session 16's SQL scorer p50 {statistics.median(old):.2f} ms, p95 {old[int(len(old) * 0.95)]:.2f} ms"
         )
+
+
+# Session 16's scorer, for the cost comparison: every trigger's cosine in the database, each turn.
+SESSION16_SQL = """
+SELECT v.id, f.name, max(1 - (t.embedding <=> %(vec)s::vector)), 1 - (avg(t.embedding) <=> %(vec)s::vector)
+  FROM flows_flowtrigger t JOIN flows_flowversion v ON v.id = t.version_id JOIN flows_flow f ON f.id = v.flow_id
+ WHERE v.status = 'approved' GROUP BY v.id, f.name
+"""
 
 
 def _flow(intent: str, triggers: list[str]) -> dict:

@@ -16,7 +16,8 @@ Two questions, answered separately:
 
 Every constant here was chosen on public intent data of other domains (CLINC150 split by domain,
 HWU64; `flows/data/README.md`, docs/flows.md), never on the set an evaluation reports.
-Only numpy and scipy: web processes never import torch.
+Only numpy and scipy (imported with the module, so a web process pays for it at start, not in a
+turn): web processes never import torch.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import minimize
+from scipy.special import logsumexp, softmax
 from threadpoolctl import threadpool_limits
 
 # The logistic regression: vectors are scaled by FEATURE_SCALE (unit vectors otherwise make every
@@ -70,7 +73,8 @@ class Scored:
 class Matcher:
     keys: tuple  # one per flow, in order (what the caller needs back: version id, name)
     examples: np.ndarray  # every trigger vector, unit length, n x d
-    owner: np.ndarray  # the flow index of each example
+    owner: np.ndarray  # the flow index of each example (examples are stored flow by flow)
+    starts: np.ndarray  # where each flow's examples begin
     centroids: np.ndarray  # K x d, unit length
     typicality: np.ndarray  # K
     weights: np.ndarray | None  # d x K (None with one flow)
@@ -94,13 +98,12 @@ class Matcher:
             prob = np.exp(logits)
             prob /= prob.sum()
         centroid = self.centroids @ q
-        sims = self.examples @ q
-        nearest = np.full(self.size, -1.0)
-        np.maximum.at(nearest, self.owner, sims)
+        # Examples are stored flow by flow, so each flow's nearest example is one reduceat.
+        nearest = np.maximum.reduceat(self.examples @ q, self.starts)
         blend = NEAREST_WEIGHT * nearest + (1 - NEAREST_WEIGHT) * centroid
         confidence = centroid / self.typicality**TYPICALITY_POWER
-        order = sorted(range(self.size), key=lambda i: (-prob[i], -confidence[i]))
-        return [Scored(i, float(prob[i]), float(confidence[i]), float(blend[i])) for i in order]
+        order = np.lexsort((-confidence, -prob))
+        return [Scored(int(i), float(prob[i]), float(confidence[i]), float(blend[i])) for i in order]
 
 
 def typicality(vectors: np.ndarray) -> float:
@@ -136,6 +139,7 @@ def fit(flows: list[tuple[object, np.ndarray]]) -> Matcher:
         keys=keys,
         examples=examples.astype(np.float32),
         owner=owner,
+        starts=np.cumsum([0] + [len(g) for g in groups[:-1]]),
         centroids=centroids.astype(np.float32),
         typicality=typ,
         weights=None if weights is None else weights.astype(np.float32),
@@ -146,9 +150,6 @@ def fit(flows: list[tuple[object, np.ndarray]]) -> Matcher:
 def _logistic(x: np.ndarray, y: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression, L2 on the weights, fitted with L-BFGS from the nearest
     centroid (weights = the centroids x WARM_START): a good start, so few steps are needed."""
-    from scipy.optimize import minimize
-    from scipy.special import logsumexp, softmax
-
     n, d = x.shape
     classes = len(centroids)
     target = np.zeros((n, classes))

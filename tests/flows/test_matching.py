@@ -67,6 +67,7 @@ def test_the_threshold_is_the_setting_up_to_the_reference_number_of_flows_and_ri
             keys=tuple(range(flows)),
             examples=e[:1],
             owner=np.zeros(1, dtype=int),
+            starts=np.zeros(1, dtype=int),
             centroids=e[:1],
             typicality=np.ones(1),
             weights=None,
