@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/flow_triggers.py dev      # figures the matcher's constants were chosen on
     .venv/bin/python bench/flow_triggers.py timing   # ms per trigger_match, fit time (own database)
+    .venv/bin/python bench/flow_triggers.py demo     # which demo knowledge questions reach a demo flow
 
 `dev` runs flows/matching.py directly (no database) on the development tasks of docs/flows.md:
 CLINC150 (flows/data/clinc150.jsonl) with 10 train examples an intent and the test split plus its
@@ -205,9 +206,37 @@ SELECT v.id, f.name, max(1 - (t.embedding <=> %(vec)s::vector)), 1 - (avg(t.embe
 """
 
 
+def demo() -> None:
+    """The demo's knowledge questions (demo/questions.jsonl) are not flow requests: which of them
+    reach a demo flow's threshold (the pipeline then still prefers an approved answer that matches
+    at least as well, and critical topics go to a person before flows are looked at)."""
+    _common.setup_django()
+    import yaml
+    from django.conf import settings
+
+    from core import embeddings
+    from core.text import question_key
+    from flows import matching
+
+    flows = yaml.safe_load((ROOT / "demo" / "flows.yaml").read_text())["flows"]
+    matcher = matching.fit(
+        [(f["name"], embeddings.embed_passages([question_key(t) for t in f["triggers"]])) for f in flows]
+    )
+    questions = [json.loads(line)["question"] for line in (ROOT / "demo" / "questions.jsonl").read_text().splitlines()]
+    limit = matcher.threshold(settings.FLOW_TRIGGER_THRESHOLD)
+    reached = []
+    for q in questions:
+        best = matcher.score(embeddings.embed_query(q))[0]
+        if best.confidence >= limit:
+            reached.append((round(best.confidence, 3), matcher.keys[best.index], q))
+    print(f"{len(reached)} of {len(questions)} demo questions reach a demo flow (threshold {limit}):")
+    for row in sorted(reached, reverse=True):
+        print("  ", row)
+
+
 def _flow(intent: str, triggers: list[str]) -> dict:
     return {"name": intent.replace("_", "-"), "objective": intent, "triggers": triggers, "steps": [{"say": "ok"}]}
 
 
 if __name__ == "__main__":
-    {"dev": dev, "timing": timing}[sys.argv[1] if len(sys.argv) > 1 else "dev"]()
+    {"dev": dev, "timing": timing, "demo": demo}[sys.argv[1] if len(sys.argv) > 1 else "dev"]()
