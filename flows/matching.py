@@ -6,11 +6,12 @@ Two questions, answered separately:
   flow's trigger examples, fitted when the set of approved flows changes (a few hundred
   milliseconds for 75 flows of 10 examples; `fit`). It separates neighbouring flows better than
   the nearest centroid does, because it weighs the directions that tell *these* flows apart.
-- **Any flow at all?** The message's cosine to the chosen flow's centroid, divided by the flow's
-  own typicality: how close its examples sit to the centroid of the others (leave-one-out), shrunk
-  towards TYPICALITY_PRIOR when a flow has few examples. A flow whose examples are all phrased
+- **Any flow at all?** The message's cosine to the chosen flow's centroid, divided by the square
+  root of the flow's own typicality: how close its examples sit to the centroid of the others
+  (leave-one-out), shrunk towards TYPICALITY_PRIOR when a flow has few examples. A flow whose examples are all phrased
   alike ("reset my pin") needs a close match; one whose examples scatter ("problem with my
-  order") accepts a looser one. One threshold (FLOW_TRIGGER_THRESHOLD) on that ratio says "no
+  order") accepts a looser one (on CLINC150's halves, 0.905 / 0.888 in scope at 85 % no-flow
+  recall against 0.893 / 0.885 for the plain cosine). One threshold (FLOW_TRIGGER_THRESHOLD) on that ratio says "no
   flow"; past REFERENCE_FLOWS flows it grows with their number (THRESHOLD_PER_LOG_FLOWS): a
   message no flow covers finds a nearer flow among 150 than among 75.
 
@@ -31,7 +32,8 @@ from scipy.special import logsumexp, softmax
 from threadpoolctl import threadpool_limits
 
 # The logistic regression: vectors are scaled by FEATURE_SCALE (unit vectors otherwise make every
-# logit small), with an L2 penalty L2_PENALTY on the weights; at most FIT_ITERATIONS L-BFGS steps.
+# logit small), with an L2 penalty L2_PENALTY on the weights; at most FIT_ITERATIONS L-BFGS steps,
+# from the nearest-centroid classifier (weights = centroids x WARM_START).
 FEATURE_SCALE = 5.0
 L2_PENALTY = 1e-3
 FIT_ITERATIONS = 100
