@@ -8,12 +8,13 @@ Two questions, answered separately:
   the nearest centroid does, because it weighs the directions that tell *these* flows apart.
 - **Any flow at all?** The message's cosine to the chosen flow's centroid, divided by the square
   root of the flow's own typicality: how close its examples sit to the centroid of the others
-  (leave-one-out), shrunk towards TYPICALITY_PRIOR when a flow has few examples. A flow whose examples are all phrased
-  alike ("reset my pin") needs a close match; one whose examples scatter ("problem with my
-  order") accepts a looser one (on CLINC150's halves, 0.905 / 0.888 in scope at 85 % no-flow
-  recall against 0.893 / 0.885 for the plain cosine). One threshold (FLOW_TRIGGER_THRESHOLD) on that ratio says "no
-  flow"; past REFERENCE_FLOWS flows it grows with their number (THRESHOLD_PER_LOG_FLOWS): a
-  message no flow covers finds a nearer flow among 150 than among 75.
+  (leave-one-out), shrunk towards TYPICALITY_PRIOR when a flow has few examples. A flow whose
+  examples are all phrased alike ("reset my pin") needs a close match; one whose examples
+  scatter ("problem with my order") accepts a looser one (on CLINC150's halves, 0.905 / 0.888 in
+  scope at 85 % no-flow recall against 0.893 / 0.885 for the plain cosine). One threshold
+  (FLOW_TRIGGER_THRESHOLD) on that ratio says "no flow"; past REFERENCE_FLOWS flows it grows with
+  their number (THRESHOLD_PER_LOG_FLOWS): a message no flow covers finds a nearer flow among 150
+  than among 75.
 
 Every constant here was chosen on public intent data of other domains (CLINC150 split by domain,
 HWU64; `flows/data/README.md`, docs/flows.md), never on the set an evaluation reports.
