@@ -130,9 +130,16 @@ def test_evaluate_triggers_reports_in_scope_accuracy_and_oos_recall(tmp_path, ca
     ]
     test.write_text("\n".join(json.dumps(r) for r in tests))
 
+    # the shop's own approved flow (a trigger example equal to a test message) takes no part
+    shop = services.flow_version_approve(
+        version=services.flow_version_create(definition={**ORDER, "name": "shop-flow", "triggers": ["capital of peru"]})
+    )
+
     call_command("evaluate_triggers", examples=str(examples), test=str(test))
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result == {"accuracy": 1.0, "in_scope_accuracy": 1.0, "oos_recall": 1.0, "n": 3}
+    shop.refresh_from_db()
+    assert shop.status == "approved"  # restored by the rollback
 
     call_command("evaluate_triggers", examples=str(examples), test=str(test), hold_out=1, seed=1)
     held = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -3,8 +3,9 @@ public intent set, through the matcher the chat uses.
 
 One temporary flow per intent is built from the example rows ({"text", "intent"}), approved, and
 every test message is classified as one flow or none (FLOW_TRIGGER_THRESHOLD, or --threshold). The
-flows live in a transaction that is rolled back, so the database is left as it was. Rows whose
-intent is "oos" (out of scope) are right when no flow fires. The last line is JSON:
+flows live in a transaction that is rolled back, so the database is left as it was; the shop's own
+approved flows are set aside inside it and take no part. Rows whose intent is "oos" (out of scope)
+are right when no flow fires. The last line is JSON:
 {"accuracy", "in_scope_accuracy", "oos_recall", "n"}.
 
 `--hold-out N` measures "no flow" on a set without out-of-scope rows: N intents drawn with
@@ -27,6 +28,7 @@ from django.db import transaction
 from core import embeddings
 from core.text import normalize_question
 from flows import selectors, services
+from flows.models import FlowVersion
 
 OOS = "oos"
 
@@ -104,6 +106,9 @@ class Command(BaseCommand):
         predicted: list[str | None] = []
         try:
             with transaction.atomic():
+                # Only the temporary flows are matched: the shop's approved flows are retired inside
+                # the transaction (the rollback restores them).
+                FlowVersion.objects.filter(status=FlowVersion.Status.APPROVED).update(status=FlowVersion.Status.RETIRED)
                 for name, intent in names.items():
                     version = services.flow_version_create(
                         definition={
