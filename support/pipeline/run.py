@@ -243,9 +243,14 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
         with _stage(turn, "flow"):
             trigger = flow_selectors.trigger_match(vector=turn.vector)
             if trigger is not None:
-                turn.signals["flow_trigger"] = {"flow": trigger.name, "score": round(trigger.score, 4)}
+                turn.signals["flow_trigger"] = {
+                    "flow": trigger.name,
+                    "score": round(trigger.score, 4),
+                    "similarity": round(trigger.similarity, 4),
+                }
             started = None
-            if trigger is not None and not (approved_ok and matches[0].similarity >= trigger.score):
+            # Cosine against cosine: an approved answer at least as close as the flow's examples wins.
+            if trigger is not None and not (approved_ok and matches[0].similarity >= trigger.similarity):
                 started = flow_stage.start(trigger.version_id, turn.text, handover=handover, deadline=turn.deadline)
         if started is not None and started.reply is not None:
             turn.flow, turn.signals["flow"] = started.update, started.signals
