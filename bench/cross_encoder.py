@@ -1,0 +1,266 @@
+"""A cross-encoder experiment for the reader (#17): does reading question and sentence together choose the
+answer sentence of a help centre better than the feature ranker? Not wired into the turn.
+
+Three steps, each writing under var/cross-encoder/:
+  data   the training pairs: every train-split turn of the reader's own simulation (doc2dial's train documents
+         plus the training help centres, support/reader/data/shops/), its gold sentences (at most two) and the
+         committed ranker's seven best non-gold sentences as hard negatives; the calib split likewise.
+  train  MiniLM (the embedding model's own weights) + a linear head on the mean of its token states, trained
+         listwise (softmax over a turn's candidates) for --epochs; 4 turns a step, AdamW 3e-5 (head 1e-3),
+         inputs "question" / "heading — sentence" cut to 128 tokens. About 21 minutes an epoch on 2 shared cores.
+  eval   calib top-1 among each turn's candidates; then the development shops (bench/shops/hallby-home and the
+         demo, loaded as bench/shops.py loads them): which sentence of the retrieved chunks comes first, for the
+         cross-encoder and for the reader, counted as "the article is right", "the sentence holding the fact
+         comes first within the right article" and "first overall".
+
+Run from the project root:
+  .venv/bin/python bench/cross_encoder.py data
+  .venv/bin/python bench/cross_encoder.py train --epochs 1
+  .venv/bin/python bench/cross_encoder.py eval
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _common
+
+OUT = _common.ROOT / "var" / "cross-encoder"
+MAX_TOKENS = 128
+NEGATIVES = 7
+TURNS_PER_STEP = 4
+
+
+def pair_text(heading: str, sentence: str) -> str:
+    return f"{heading} — {sentence}" if heading else sentence
+
+
+def make_data() -> None:
+    """Candidates per simulated turn, from the same simulation train_reader fits the ranker on."""
+    from support.reader import model as reader_model
+    from support.reader import training
+
+    ranker = reader_model.Reader.load(reader_model.MODEL_PATH)
+    docs, questions = training.load_doc2dial(training.DEFAULT_DATA, training.LATER_TURNS)
+    group_of = training.document_groups(docs, [q for q in questions if q["turn"] == "first"])
+    split_of = training.load_split(training.SPLIT_PATH, docs, group_of)
+    questions = [
+        q
+        for q in questions
+        if len({split_of[d] for d in [*q["doc_ids"], *q.get("answer_span_also_in_doc_ids", [])] if d in split_of}) == 1
+    ]
+    corpus, _ = training.prepare_cached(docs, questions, training.DEFAULT_DATA, _common.ROOT / "var/cache/reader")
+    shop_docs, shop_questions = training.load_shops(training.SHOPS)
+    corpus = training.merge(corpus, training.prepare(shop_docs, shop_questions))
+    for d in shop_docs:
+        split_of[d["doc_id"]] = d["split"]
+        group_of[d["doc_id"]] = d["doc_id"]
+    sim = training.Simulator(corpus, split_of, group_of)
+    out = {}
+    for split in ("train", "calib"):
+        turns = []
+        for t in sim.turns(split, "full"):
+            if not t.y.sum():
+                continue
+            texts = []
+            for ci, j in t.keys:
+                chunk = t.chunks[ci]
+                a, b = chunk["sentence_spans"][j]
+                texts.append(pair_text(chunk["heading_path"], chunk["text"][a:b]))
+            logits = ranker.sent.logit(t.X)
+            gold = [i for i in range(len(texts)) if t.y[i]][:2]
+            hard = [int(i) for i in np.argsort(-logits) if not t.y[i]][:NEGATIVES]
+            qid = corpus.questions[t.qi]["qid"]
+            turns.append(
+                {
+                    "question": corpus.questions[t.qi]["question"],
+                    "source": "shop" if qid.startswith("shop:") else "doc2dial",
+                    "candidates": [texts[i] for i in gold + hard],
+                    "gold": [1] * len(gold) + [0] * len(hard),
+                    "ranker_top1": int(t.y[int(np.argmax(logits))]),
+                }
+            )
+        out[split] = turns
+        print(f"{split}: {len(turns)} turns ({sum(t['source'] == 'shop' for t in turns)} from training shops)")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "pairs.json").write_text(json.dumps(out))
+
+
+def _model(path: Path | None = None):
+    """MiniLM (the embedding model's weights) with a linear head on the mean of its token states."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from core import embeddings
+
+    tokenizer = AutoTokenizer.from_pretrained(embeddings.model_path())
+    encoder = AutoModel.from_pretrained(embeddings.model_path())
+
+    class CrossEncoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+            self.head = torch.nn.Linear(encoder.config.hidden_size, 1)
+
+        def forward(self, questions: list[str], texts: list[str]):
+            batch = tokenizer(
+                questions, texts, truncation="longest_first", max_length=MAX_TOKENS, padding=True, return_tensors="pt"
+            )
+            states = self.encoder(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            return self.head((states * mask).sum(1) / mask.sum(1)).squeeze(-1)
+
+    model = CrossEncoder()
+    if path is not None:
+        model.load_state_dict(torch.load(path))
+        model.eval()
+    return model
+
+
+def train(epochs: float) -> None:
+    import torch
+
+    torch.manual_seed(13)
+    random.seed(13)
+    data = json.loads((OUT / "pairs.json").read_text())["train"]
+    model = _model()
+    model.train()
+    optimiser = torch.optim.AdamW(
+        [{"params": model.encoder.parameters(), "lr": 3e-5}, {"params": model.head.parameters(), "lr": 1e-3}],
+        weight_decay=0.01,
+    )
+    order = list(range(len(data)))
+    random.shuffle(order)
+    steps = int(len(data) / TURNS_PER_STEP * epochs)
+    start = time.perf_counter()
+    for step in range(steps):
+        turns = [data[order[(step * TURNS_PER_STEP + k) % len(data)]] for k in range(TURNS_PER_STEP)]
+        scores = model(
+            [t["question"] for t in turns for _ in t["candidates"]], [c for t in turns for c in t["candidates"]]
+        )
+        loss = scores.new_zeros(())
+        offset = 0
+        for t in turns:
+            s = scores[offset : offset + len(t["candidates"])]
+            offset += len(t["candidates"])
+            gold = torch.tensor(t["gold"], dtype=torch.bool)
+            loss = loss + torch.logsumexp(s, 0) - torch.logsumexp(s[gold], 0)
+        optimiser.zero_grad()
+        (loss / len(turns)).backward()
+        optimiser.step()
+        if step % 50 == 0:
+            elapsed = time.perf_counter() - start
+            print(f"step {step}/{steps}: loss {float(loss.detach()) / len(turns):.3f}, {elapsed:.0f} s", flush=True)
+    torch.save(model.state_dict(), OUT / "model.pt")
+    print(f"wrote {OUT / 'model.pt'} after {time.perf_counter() - start:.0f} s")
+
+
+def evaluate(weights: Path) -> None:
+    import torch
+
+    os.environ["EMBEDDED_PGDATA"] = str(_common.ROOT / "var" / "bench-shops-pgdata")
+    _common.setup_django()
+    model = _model(weights)
+    calib = json.loads((OUT / "pairs.json").read_text())["calib"]
+    top1: dict[str, list[int]] = {}
+    with torch.no_grad():
+        for t in calib:
+            scores = model([t["question"]] * len(t["candidates"]), t["candidates"]).numpy()
+            row = top1.setdefault(t["source"], [0, 0, 0])
+            row[0] += t["gold"][int(np.argmax(scores))]
+            row[1] += t["ranker_top1"]
+            row[2] += 1
+    for source, (ce, ranker, n) in top1.items():
+        print(f"calib {source}: top-1 cross-encoder {ce} of {n} (among gold + {NEGATIVES} hard negatives), "
+              f"ranker {ranker} of {n} (among all its candidates)")  # fmt: skip
+    try:
+        for name in ("hallby-home", "demo"):
+            print(name, shop_figures(model, name))
+    finally:
+        _common.stop_server()
+
+
+def shop_figures(model, name: str) -> dict:
+    import torch
+    from django.conf import settings
+
+    from bench import shops
+    from core import embeddings
+    from knowledge import selectors
+    from knowledge.models import KnowledgeState
+    from support import evaluation
+    from support.pipeline import read
+
+    kb, path = shops.shops_available()[name]
+    shops.load_kb(kb)
+    facts = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    generation = KnowledgeState.current()
+    counts = {"questions": 0, "article_ce": 0, "article_reader": 0, "fact_in_article_ce": 0,
+              "fact_in_article_reader": 0, "fact_first_ce": 0, "fact_first_reader": 0}  # fmt: skip
+    for row, raw in zip(evaluation.load_rows(path), facts, strict=True):
+        if row.expected_kind != "grounded" or not raw.get("must_contain"):
+            continue
+        vector = embeddings.embed_query(row.question)
+        hits = selectors.chunk_search(
+            query=row.question, vector=vector, k=settings.CHAT_RETRIEVAL_K, generation=generation
+        )
+        sentences = [
+            (i, j, h.source_key, pair_text(h.heading_path, h.text[a:b]), h.text[a:b])
+            for i, h in enumerate(hits)
+            for j, (a, b) in enumerate(h.sentence_spans)
+        ]
+        if not sentences:
+            continue
+        with torch.no_grad():
+            ce = model([row.question] * len(sentences), [s[3] for s in sentences]).numpy()
+        reading = read.read(row.question, vector, hits, generation)
+        p = {(c.hit, c.index): c.p for c in reading.candidates}
+        reader = np.array([p.get((s[0], s[1]), -1.0) for s in sentences])
+        fact = raw["must_contain"][0].lower()
+        article = [k for k, s in enumerate(sentences) if s[2] == row.expected_document]
+        counts["questions"] += 1
+        for label, scores in (("ce", ce), ("reader", reader)):
+            first = int(np.argmax(scores))
+            right_article = sentences[first][2] == row.expected_document
+            counts[f"article_{label}"] += right_article
+            counts[f"fact_first_{label}"] += right_article and fact in sentences[first][4].lower()
+            if article:
+                best = max(article, key=lambda k: scores[k])
+                counts[f"fact_in_article_{label}"] += fact in sentences[best][4].lower()
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=["data", "train", "eval"])
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--weights", type=Path, default=OUT / "model.pt")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.step == "eval":
+        evaluate(args.weights)
+        return
+    # data and train read no database: Django's settings only (the embedding model's path, the parsers)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DEBUG", "1")
+    import django
+
+    django.setup()
+    if args.step == "data":
+        make_data()
+    else:
+        train(args.epochs)
+
+
+if __name__ == "__main__":
+    main()
