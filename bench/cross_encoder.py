@@ -51,20 +51,9 @@ def make_data() -> None:
     from support.reader import training
 
     ranker = reader_model.Reader.load(reader_model.MODEL_PATH)
-    docs, questions = training.load_doc2dial(training.DEFAULT_DATA, training.LATER_TURNS)
-    group_of = training.document_groups(docs, [q for q in questions if q["turn"] == "first"])
-    split_of = training.load_split(training.SPLIT_PATH, docs, group_of)
-    questions = [
-        q
-        for q in questions
-        if len({split_of[d] for d in [*q["doc_ids"], *q.get("answer_span_also_in_doc_ids", [])] if d in split_of}) == 1
-    ]
-    corpus, _ = training.prepare_cached(docs, questions, training.DEFAULT_DATA, _common.ROOT / "var/cache/reader")
-    shop_docs, shop_questions = training.load_shops(training.SHOPS)
-    corpus = training.merge(corpus, training.prepare(shop_docs, shop_questions))
-    for d in shop_docs:
-        split_of[d["doc_id"]] = d["split"]
-        group_of[d["doc_id"]] = d["doc_id"]
+    corpus, split_of, group_of, _, _ = training.load_corpus(
+        cache_dir=_common.ROOT / "var/cache/reader", shops=training.SHOPS
+    )
     sim = training.Simulator(corpus, split_of, group_of)
     out = {}
     for split in ("train", "calib"):

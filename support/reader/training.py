@@ -994,20 +994,16 @@ def _finite(value: object) -> object:
     return value
 
 
-def run(
-    out: Path,
+def load_corpus(
     data_dir: Path = DEFAULT_DATA,
     split_path: Path = SPLIT_PATH,
     cache_dir: Path | None = None,
-    report: bool = False,
-    log: Log = _quiet,
     later_turns: Path | None = LATER_TURNS,
     shops: Path | None = None,
-) -> dict:
-    """Train from the data folder and write the model JSON to `out`; with `report`, also evaluate the
-    written model on the held-out test split. Returns {"model": ..., "test": ... or None}."""
-    t0 = time.perf_counter()
-    check_data(data_dir, split_path)
+    log: Log = _quiet,
+) -> tuple[Corpus, dict[str, str], dict[str, str], dict, bool]:
+    """The prepared corpus the simulation runs on (doc2dial, plus the training help centres when `shops`
+    is given), each document's split and group, the counts per split, and whether the cache served it."""
     docs, questions = load_doc2dial(data_dir, later_turns)
     # The split is defined by the first turns (split.json); a later turn whose span also sits in a
     # document of another split is left out, so no span is learned on one side and tested on the other.
@@ -1042,6 +1038,25 @@ def run(
             "without_gold_sentence": unlabelled,
         }
         log(f"shops: {counts['shops']}")
+    return corpus, split_of, group_of, counts, cached
+
+
+def run(
+    out: Path,
+    data_dir: Path = DEFAULT_DATA,
+    split_path: Path = SPLIT_PATH,
+    cache_dir: Path | None = None,
+    report: bool = False,
+    log: Log = _quiet,
+    later_turns: Path | None = LATER_TURNS,
+    shops: Path | None = None,
+) -> dict:
+    """Train from the data folder and write the model JSON to `out`; with `report`, also evaluate the
+    written model on the held-out test split. Returns {"model": ..., "test": ... or None}."""
+    t0 = time.perf_counter()
+    check_data(data_dir, split_path)
+    loaded = load_corpus(data_dir, split_path, cache_dir, later_turns, shops, log)
+    corpus, split_of, group_of, counts, cached = loaded
     t_prepared = time.perf_counter()
     trained = train(corpus, split_of, group_of, log)
     t_trained = time.perf_counter()
