@@ -36,19 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import _common
 
 OUT = _common.ROOT / "var" / "cross-encoder"
-MAX_TOKENS = 128
 NEGATIVES = 7
 TURNS_PER_STEP = 4
 
 
-def pair_text(heading: str, sentence: str) -> str:
-    return f"{heading} — {sentence}" if heading else sentence
-
-
 def make_data() -> None:
     """Candidates per simulated turn, from the same simulation train_reader fits the ranker on."""
+    from support.reader import cross_encoder, training
     from support.reader import model as reader_model
-    from support.reader import training
 
     ranker = reader_model.Reader.load(reader_model.MODEL_PATH)
     corpus, split_of, group_of, _, _ = training.load_corpus(
@@ -65,7 +60,7 @@ def make_data() -> None:
             for ci, j in t.keys:
                 chunk = t.chunks[ci]
                 a, b = chunk["sentence_spans"][j]
-                texts.append(pair_text(chunk["heading_path"], chunk["text"][a:b]))
+                texts.append(cross_encoder.pair_text(chunk["heading_path"], chunk["text"][a:b]))
             logits = ranker.sent.logit(t.X)
             gold = [i for i in range(len(texts)) if t.y[i]][:2]
             hard = [int(i) for i in np.argsort(-logits) if not t.y[i]][:NEGATIVES]
@@ -77,6 +72,7 @@ def make_data() -> None:
                     "candidates": [texts[i] for i in gold + hard],
                     "gold": [1] * len(gold) + [0] * len(hard),
                     "ranker_top1": int(t.y[int(np.argmax(logits))]),
+                    "ranker": [round(float(logits[i]), 4) for i in gold + hard],
                 }
             )
         out[split] = turns
@@ -85,48 +81,23 @@ def make_data() -> None:
     (OUT / "pairs.json").write_text(json.dumps(out))
 
 
-def _model(path: Path | None = None):
-    """MiniLM (the embedding model's weights) with a linear head on the mean of its token states."""
+def train(epochs: float, rank: int) -> None:
+    """LoRA updates of every linear layer plus the head; only those are saved (delta.npz)."""
     import torch
-    from transformers import AutoModel, AutoTokenizer
 
     from core import embeddings
-
-    tokenizer = AutoTokenizer.from_pretrained(embeddings.model_path())
-    encoder = AutoModel.from_pretrained(embeddings.model_path())
-
-    class CrossEncoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder = encoder
-            self.head = torch.nn.Linear(encoder.config.hidden_size, 1)
-
-        def forward(self, questions: list[str], texts: list[str]):
-            batch = tokenizer(
-                questions, texts, truncation="longest_first", max_length=MAX_TOKENS, padding=True, return_tensors="pt"
-            )
-            states = self.encoder(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).float()
-            return self.head((states * mask).sum(1) / mask.sum(1)).squeeze(-1)
-
-    model = CrossEncoder()
-    if path is not None:
-        model.load_state_dict(torch.load(path))
-        model.eval()
-    return model
-
-
-def train(epochs: float) -> None:
-    import torch
+    from support.reader import cross_encoder
 
     torch.manual_seed(13)
     random.seed(13)
     data = json.loads((OUT / "pairs.json").read_text())["train"]
-    model = _model()
-    model.train()
+    model_dir = Path(embeddings.model_path())
+    tok = cross_encoder.tokenizer(model_dir)
+    net = cross_encoder.network(model_dir, rank=rank, alpha=2.0 * rank)
+    net.train()
+    adapters = [p for p in net.encoder.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(
-        [{"params": model.encoder.parameters(), "lr": 3e-5}, {"params": model.head.parameters(), "lr": 1e-3}],
-        weight_decay=0.01,
+        [{"params": adapters, "lr": 3e-4}, {"params": net.head.parameters(), "lr": 1e-3}], weight_decay=0.01
     )
     order = list(range(len(data)))
     random.shuffle(order)
@@ -134,9 +105,10 @@ def train(epochs: float) -> None:
     start = time.perf_counter()
     for step in range(steps):
         turns = [data[order[(step * TURNS_PER_STEP + k) % len(data)]] for k in range(TURNS_PER_STEP)]
-        scores = model(
-            [t["question"] for t in turns for _ in t["candidates"]], [c for t in turns for c in t["candidates"]]
+        batch = cross_encoder.encode_pairs(
+            tok, [t["question"] for t in turns for _ in t["candidates"]], [c for t in turns for c in t["candidates"]]
         )
+        scores = net(*(torch.from_numpy(batch[name]) for name in ("input_ids", "attention_mask", "token_type_ids")))
         loss = scores.new_zeros(())
         offset = 0
         for t in turns:
@@ -150,25 +122,32 @@ def train(epochs: float) -> None:
         if step % 50 == 0:
             elapsed = time.perf_counter() - start
             print(f"step {step}/{steps}: loss {float(loss.detach()) / len(turns):.3f}, {elapsed:.0f} s", flush=True)
-    torch.save(model.state_dict(), OUT / "model.pt")
-    print(f"wrote {OUT / 'model.pt'} after {time.perf_counter() - start:.0f} s")
+    np.savez(OUT / "delta.npz", **cross_encoder.delta_of(net))
+    print(f"wrote {OUT / 'delta.npz'} after {time.perf_counter() - start:.0f} s")
+
+
+def _scorer(delta: Path):
+    """The int8 ONNX cross-encoder built from `delta`, exactly as the turn would load it."""
+    from core import embeddings
+    from support.reader import cross_encoder
+
+    model_dir = Path(embeddings.model_path())
+    target = cross_encoder.ensure_exported(model_dir, cross_encoder.default_path(model_dir, OUT, delta), delta)
+    return cross_encoder.CrossEncoder(model_dir, target, threads=int(os.environ.get("OMP_NUM_THREADS", "2")))
 
 
 def evaluate(weights: Path) -> None:
-    import torch
-
     os.environ["EMBEDDED_PGDATA"] = str(_common.ROOT / "var" / "bench-shops-pgdata")
     _common.setup_django()
-    model = _model(weights)
+    model = _scorer(weights)
     calib = json.loads((OUT / "pairs.json").read_text())["calib"]
     top1: dict[str, list[int]] = {}
-    with torch.no_grad():
-        for t in calib:
-            scores = model([t["question"]] * len(t["candidates"]), t["candidates"]).numpy()
-            row = top1.setdefault(t["source"], [0, 0, 0])
-            row[0] += t["gold"][int(np.argmax(scores))]
-            row[1] += t["ranker_top1"]
-            row[2] += 1
+    for t in calib:
+        scores = model.score(t["question"], t["candidates"])
+        row = top1.setdefault(t["source"], [0, 0, 0])
+        row[0] += t["gold"][int(np.argmax(scores))]
+        row[1] += t["ranker_top1"]
+        row[2] += 1
     for source, (ce, ranker, n) in top1.items():
         print(f"calib {source}: top-1 cross-encoder {ce} of {n} (among gold + {NEGATIVES} hard negatives), "
               f"ranker {ranker} of {n} (among all its candidates)")  # fmt: skip
@@ -180,7 +159,6 @@ def evaluate(weights: Path) -> None:
 
 
 def shop_figures(model, name: str) -> dict:
-    import torch
     from django.conf import settings
 
     from bench import shops
@@ -189,6 +167,7 @@ def shop_figures(model, name: str) -> dict:
     from knowledge.models import KnowledgeState
     from support import evaluation
     from support.pipeline import read
+    from support.reader import cross_encoder
 
     kb, path = shops.shops_available()[name]
     shops.load_kb(kb)
@@ -204,14 +183,13 @@ def shop_figures(model, name: str) -> dict:
             query=row.question, vector=vector, k=settings.CHAT_RETRIEVAL_K, generation=generation
         )
         sentences = [
-            (i, j, h.source_key, pair_text(h.heading_path, h.text[a:b]), h.text[a:b])
+            (i, j, h.source_key, cross_encoder.pair_text(h.heading_path, h.text[a:b]), h.text[a:b])
             for i, h in enumerate(hits)
             for j, (a, b) in enumerate(h.sentence_spans)
         ]
         if not sentences:
             continue
-        with torch.no_grad():
-            ce = model([row.question] * len(sentences), [s[3] for s in sentences]).numpy()
+        ce = model.score(row.question, [s[3] for s in sentences])
         reading = read.read(row.question, vector, hits, generation)
         p = {(c.hit, c.index): c.p for c in reading.candidates}
         reader = np.array([p.get((s[0], s[1]), -1.0) for s in sentences])
@@ -233,7 +211,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=["data", "train", "eval"])
     parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--weights", type=Path, default=OUT / "model.pt")
+    parser.add_argument("--rank", type=int, default=16, help="the LoRA updates' rank")
+    parser.add_argument("--weights", type=Path, default=OUT / "delta.npz")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.step == "eval":
@@ -248,7 +227,7 @@ def main() -> None:
     if args.step == "data":
         make_data()
     else:
-        train(args.epochs)
+        train(args.epochs, args.rank)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from core.text import estimate_tokens
 from knowledge.models import Chunk
 from knowledge.selectors import SearchHit
 from support.pipeline.types import Passage
+from support.reader import cross_encoder
 from support.reader import model as reader_model
 from support.reader.features import tokens
 
@@ -92,13 +93,27 @@ def read(question: str, vector: np.ndarray, hits: list[SearchHit], generation: i
     stats = kb_stats(generation)
     skipped = {i: found for i, h in enumerate(hits) if (found := boilerplate(h, stats["boilerplate"]))}
     chunks = [as_chunk(h, heads[h.heading_path], skipped.get(i, set())) for i, h in enumerate(hits)]
-    scored = reader_model.load().score(question, vector, chunks, stats)
+    scored = reader_model.load().score(question, vector, chunks, stats, cross=_cross(question, hits))
     candidates = [
         Candidate(s["chunk"], s["index"], s["text"], s["p"], _is_item(hits[s["chunk"]], s["index"]))
         for s in scored["sentences"]
     ]
     candidates, order = by_document(candidates, hits, scored["chunk_order"])
     return Reading(scored["p_answerable"], limit, candidates, order, skipped, distinctive(question, stats))
+
+
+def _cross(question: str, hits: list[SearchHit]) -> reader_model.Cross | None:
+    """The cross-encoder for this turn, None when it is off or no trained updates are committed."""
+    candidates = settings.READER_CROSS_ENCODER_CANDIDATES
+    encoder = cross_encoder.load() if candidates > 0 else None
+    if encoder is None:
+        return None
+
+    def score(sentences: list[tuple[int, int, str]]) -> np.ndarray:
+        texts = [cross_encoder.pair_text(hits[c].heading_path, text) for c, _, text in sentences]
+        return encoder.score(question, texts)
+
+    return reader_model.Cross(candidates, score, encoder.weight)
 
 
 def by_document(

@@ -37,6 +37,7 @@ from support.models import Conversation, Message
 from support.pipeline import compose, lexicon, llm, output, polarity, policy, read, record, triggers, verify
 from support.pipeline import flow as flow_stage
 from support.pipeline.types import Reply, Turn
+from support.reader import cross_encoder
 from support.reader import model as reader_model
 from support.selectors import CitedSource
 
@@ -67,6 +68,7 @@ FINGERPRINT_SETTINGS = (
     "READER_MAX_SUPPORTING",
     "READER_SUPPORT_RATIO",
     "READER_DOCUMENT_VOTES",
+    "READER_CROSS_ENCODER_CANDIDATES",
     "SEARCH_MIN_COSINE",
     "SEARCH_CANDIDATES",
     "SEARCH_HNSW_EF_SEARCH",
@@ -96,6 +98,7 @@ def config_fingerprint() -> str:
     values = {name: getattr(settings, name, None) for name in FINGERPRINT_SETTINGS}
     values["composer"] = llm.composer_name() if llm.enabled() else compose.EXTRACTIVE
     values["reader"] = reader_model.digest()
+    values["cross_encoder"] = cross_encoder.digest()
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

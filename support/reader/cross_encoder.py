@@ -1,0 +1,268 @@
+"""The cross-encoder: MiniLM reading the question and one candidate sentence together.
+
+Why: the feature ranker sees the question and a sentence only through their separate vectors and
+word overlaps, so between an article's sentences that all resemble the question it cannot tell the
+one that answers it (the list of exclusions against what the warranty covers). Reading both at once
+can. It is trained by `bench/cross_encoder.py train` on the reader's own simulated turns (doc2dial's
+train documents and the training help centres).
+
+What is committed is small: the low-rank (LoRA) updates of every linear layer of the embedding
+model and the scoring head (cross_encoder.npz, about a megabyte). The full network is the installed
+embedding model's own weights plus those updates; it is exported to ONNX and quantised to int8 the
+first time a machine needs it (seconds, torch and onnx required then), checked against the torch
+network, and cached under VAR_DIR like the embedding model's export. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import tempfile
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from core import onnx_model
+
+DELTA_PATH = Path(__file__).resolve().parent / "cross_encoder.npz"
+MAX_TOKENS = 128
+# Every linear layer of a BERT block: attention's four, the feed-forward's two.
+TARGETS = (
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "intermediate.dense",
+    "output.dense",
+)
+# The int8 graph is accepted only if its scores stay this close to the torch network's.
+EXPORT_MAX_ABS_DIFF = 0.35
+_CHECK_PAIRS = [
+    ("How long do I have to return a sofa?", "Returns — You can return most items within 30 days of delivery."),
+    ("Do you deliver to Belgium?", "Delivery — We deliver to the Netherlands, Belgium and Luxembourg."),
+    ("hi", "Contact us — Our team answers within two working days."),
+]
+
+
+def pair_text(heading: str, sentence: str) -> str:
+    """What the cross-encoder reads of a candidate: its heading path, then the sentence."""
+    return f"{heading} — {sentence}" if heading else sentence
+
+
+def tokenizer(model_dir: Path):
+    return onnx_model.load_tokenizer(model_dir, max_length=MAX_TOKENS)
+
+
+def encode_pairs(tok, question: str | list[str], texts: list[str]) -> dict[str, np.ndarray]:
+    """Question and candidate as BERT's sentence pair, cut together to MAX_TOKENS (longest first)."""
+    questions = [question] * len(texts) if isinstance(question, str) else question
+    encodings = tok.encode_batch(list(zip(questions, texts, strict=True)))
+    return {
+        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+    }
+
+
+# --- torch: training and export -------------------------------------------------------------------
+
+
+def network(model_dir: Path, *, delta: dict[str, np.ndarray] | None = None, rank: int = 0, alpha: float = 0.0):
+    """The torch network: the embedding model, mean pooling, a linear head. With `delta`, its updates
+    are merged into the weights (for export); with `rank`, LoRA adapters are attached (for training)."""
+    import torch
+    from transformers import AutoModel
+
+    encoder = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")
+
+    class LoRA(torch.nn.Module):
+        def __init__(self, base: torch.nn.Linear) -> None:
+            super().__init__()
+            self.base = base
+            self.A = torch.nn.Parameter(torch.randn(rank, base.in_features) / base.in_features**0.5)
+            self.B = torch.nn.Parameter(torch.zeros(base.out_features, rank))
+            self.scale = alpha / rank
+
+        def forward(self, x):
+            return self.base(x) + (x @ self.A.T @ self.B.T) * self.scale
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+            self.head = torch.nn.Linear(encoder.config.hidden_size, 1)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            states = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(states.dtype)
+            return self.head((states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).squeeze(-1)
+
+    net = Net()
+    for name, module in list(net.encoder.named_modules()):
+        if not name.endswith(TARGETS) or not isinstance(module, torch.nn.Linear):
+            continue
+        if delta is not None:
+            scale = float(delta["scale"])
+            with torch.no_grad():
+                update = torch.from_numpy(delta[f"{name}.B"] @ delta[f"{name}.A"]).float()
+                module.weight += scale * update
+        elif rank:
+            parent_name, _, child = name.rpartition(".")
+            setattr(net.encoder.get_submodule(parent_name), child, LoRA(module))
+    if delta is not None:
+        with torch.no_grad():
+            net.head.weight.copy_(torch.from_numpy(delta["head.weight"]).float())
+            net.head.bias.copy_(torch.from_numpy(delta["head.bias"]).float())
+    if rank:
+        for parameter in net.encoder.parameters():
+            parameter.requires_grad = False
+        for module in net.encoder.modules():
+            if isinstance(module, LoRA):
+                module.A.requires_grad = True
+                module.B.requires_grad = True
+    return net
+
+
+def delta_of(net) -> dict[str, np.ndarray]:
+    """The trained updates of a LoRA network, as saved in cross_encoder.npz (float16: half the size,
+    and the int8 export loses more than that anyway)."""
+    out: dict[str, np.ndarray] = {}
+    scale = None
+    for name, module in net.encoder.named_modules():
+        if hasattr(module, "A") and hasattr(module, "B"):
+            out[f"{name}.A"] = module.A.detach().numpy().astype(np.float16)
+            out[f"{name}.B"] = module.B.detach().numpy().astype(np.float16)
+            scale = module.scale
+    out["scale"] = np.array(scale, dtype=np.float32)
+    out["head.weight"] = net.head.weight.detach().numpy().astype(np.float32)
+    out["head.bias"] = net.head.bias.detach().numpy().astype(np.float32)
+    return out
+
+
+def _digest(model_dir: Path, delta_path: Path) -> str:
+    _, base = onnx_model.model_facts(model_dir)
+    digest = hashlib.sha256(f"{base} {MAX_TOKENS} int8".encode())
+    digest.update(delta_path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def default_path(model_dir: Path, cache_dir: Path, delta_path: Path = DELTA_PATH) -> Path:
+    return cache_dir / f"cross-encoder-{_digest(model_dir, delta_path)}.int8.onnx"
+
+
+def ensure_exported(model_dir: Path, target: Path, delta_path: Path = DELTA_PATH) -> Path:
+    """Export once; concurrent processes wait on the directory's lock instead of racing."""
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / ".cross-encoder.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.exists():
+            _export(model_dir, target, delta_path)
+    return target
+
+
+def _export(model_dir: Path, target: Path, delta_path: Path) -> None:
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with np.load(delta_path) as data:
+        delta = {key: data[key] for key in data.files}
+    net = network(model_dir, delta=delta).eval()
+    tok = tokenizer(model_dir)
+    check = encode_pairs(tok, [q for q, _ in _CHECK_PAIRS], [t for _, t in _CHECK_PAIRS])
+    with torch.inference_mode():
+        expected = net(*(torch.from_numpy(check[name]) for name in onnx_model.INPUTS)).numpy()
+    handle, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+    os.close(handle)
+    quantised = tmp + ".int8"
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                net,
+                tuple(torch.from_numpy(check[name]) for name in onnx_model.INPUTS),
+                tmp,
+                input_names=list(onnx_model.INPUTS),
+                output_names=["score"],
+                dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in onnx_model.INPUTS}, "score": {0: "batch"}},
+                opset_version=onnx_model.OPSET,
+                dynamo=False,
+            )
+        quantize_dynamic(tmp, quantised, weight_type=QuantType.QInt8)
+        got = CrossEncoder(model_dir, Path(quantised)).logits(check)
+        diff = float(np.abs(got - expected).max())
+        if diff > EXPORT_MAX_ABS_DIFF:
+            raise RuntimeError(f"int8 export of the cross-encoder differs from the torch network by {diff:.2f}")
+        os.chmod(quantised, 0o644)
+        os.replace(quantised, target)
+    finally:
+        for path in (tmp, quantised):
+            if os.path.exists(path):
+                os.unlink(path)
+
+
+# --- run time ---------------------------------------------------------------------------------------
+
+
+class CrossEncoder:
+    """Tokenizer plus onnxruntime session; re-entrant, like the embedding encoder."""
+
+    def __init__(self, model_dir: Path, onnx_file: Path, *, threads: int = 1, weight: float = 1.0) -> None:
+        import onnxruntime
+
+        self.weight = weight  # of its logits against the ranker's, fitted with the updates (blend)
+        self._tokenizer = tokenizer(model_dir)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+
+    def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        return self._session.run(None, {name: batch[name] for name in onnx_model.INPUTS})[0]
+
+    def score(self, question: str, texts: list[str]) -> np.ndarray:
+        """One logit per text: how likely it is the sentence that answers the question."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        return self.logits(encode_pairs(self._tokenizer, question, texts))
+
+
+def delta_path() -> Path:
+    from django.conf import settings
+
+    return Path(settings.READER_CROSS_ENCODER_PATH or DELTA_PATH)
+
+
+def digest() -> str:
+    """Which updates reread the sentences ("" when none): part of every reply's configuration."""
+    path = delta_path()
+    return _file_digest(str(path), path.stat().st_mtime_ns) if path.is_file() else ""
+
+
+@lru_cache(maxsize=4)
+def _file_digest(path: str, mtime_ns: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+@lru_cache(maxsize=1)
+def load() -> CrossEncoder | None:
+    """The process's cross-encoder, exported on first use; None when no trained updates are committed."""
+    from django.conf import settings
+
+    from core import embeddings
+
+    path = delta_path()
+    if not path.is_file():
+        return None
+    model_dir = Path(embeddings.model_path())
+    target = ensure_exported(model_dir, default_path(model_dir, embeddings.onnx_dir(), path), path)
+    with np.load(path) as data:
+        weight = float(data["blend"]) if "blend" in data.files else 1.0
+    return CrossEncoder(model_dir, target, threads=settings.EMBEDDING_THREADS, weight=weight)
