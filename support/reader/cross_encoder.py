@@ -70,9 +70,17 @@ def encode_pairs(tok, question: str | list[str], texts: list[str]) -> dict[str, 
 # --- torch: training and export -------------------------------------------------------------------
 
 
-def network(model_dir: Path, *, delta: dict[str, np.ndarray] | None = None, rank: int = 0, alpha: float = 0.0):
+def network(
+    model_dir: Path,
+    *,
+    delta: dict[str, np.ndarray] | None = None,
+    rank: int = 0,
+    alpha: float = 0.0,
+    layers: int | None = None,
+):
     """The torch network: the embedding model, mean pooling, a linear head. With `delta`, its updates
-    are merged into the weights (for export); with `rank`, LoRA adapters are attached (for training)."""
+    are merged into the weights (for export); with `rank`, LoRA adapters are attached to the top
+    `layers` blocks (for training; the blocks below stay the embedding model's)."""
     import torch
     from transformers import AutoModel
 
@@ -103,15 +111,18 @@ def network(model_dir: Path, *, delta: dict[str, np.ndarray] | None = None, rank
             return self.head((states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).squeeze(-1)
 
     net = Net()
+    first = encoder.config.num_hidden_layers - (encoder.config.num_hidden_layers if layers is None else layers)
     for name, module in list(net.encoder.named_modules()):
         if not name.endswith(TARGETS) or not isinstance(module, torch.nn.Linear):
             continue
         if delta is not None:
+            if f"{name}.A" not in delta:
+                continue
             scale = float(delta["scale"])
             with torch.no_grad():
-                update = torch.from_numpy(delta[f"{name}.B"] @ delta[f"{name}.A"]).float()
+                update = torch.from_numpy(delta[f"{name}.B"].astype(np.float32) @ delta[f"{name}.A"].astype(np.float32))
                 module.weight += scale * update
-        elif rank:
+        elif rank and int(name.split(".")[2]) >= first:  # encoder.layer.<i>.…
             parent_name, _, child = name.rpartition(".")
             setattr(net.encoder.get_submodule(parent_name), child, LoRA(module))
     if delta is not None:
