@@ -31,8 +31,16 @@ class Rule:
     strength: str
     pattern: re.Pattern[str] | None = None
     check: Callable[[str], str | None] | None = None
+    # Words of which every match holds at least one (lower case): when none is in the text, the pattern is not
+    # run. A substring test is a scan in C; a long alternation is tried at every position of a 2,000-character
+    # message (the multilingual rules cost 0.77 ms on a long jailbreak set-up without it).
+    requires: tuple[str, ...] = ()
 
     def search(self, text: str) -> str | None:
+        if self.requires:
+            lowered = text.lower()
+            if not any(word in lowered for word in self.requires):
+                return None
         if self.pattern is not None:
             match = self.pattern.search(text)
             return match.group(0) if match is not None else None
@@ -383,6 +391,20 @@ RULES: tuple[Rule, ...] = (
             r"system|betreiber|geschäftsleitung)",
             _I,
         ),
+        requires=(
+            "oubli",
+            "ignor",
+            "tiens",
+            "olvid",
+            "dimentic",
+            "esque",
+            "negeer",
+            "vergeet",
+            "vergiss",
+            "vergessen",
+            "missacht",
+            "anweisung",
+        ),
     ),
     Rule(
         "from_now_on_persona_ml",
@@ -403,6 +425,21 @@ RULES: tuple[Rule, ...] = (
             r"\bspiel\s+ab\s+(?:jetzt|sofort)\s+(?:einen|eine|den|die)\b",
             _I,
         ),
+        requires=(
+            "maintenant",
+            "dorénavant",
+            "désormais",
+            "ahora",
+            "poi",
+            "adesso",
+            "sei",
+            "agora",
+            "vanaf",
+            "bent",
+            "sofort",
+            "jetzt",
+            "heute",
+        ),
     ),
     Rule(
         "act_as_ml",
@@ -418,6 +455,25 @@ RULES: tuple[Rule, ...] = (
             r"\bdoe\s+alsof\s+je\b|\bspeel\s+de\s+rol\b|\bstel\s+je\s+voor\s+dat\s+je\b|"
             r"\btu\s+so,\s*als\b|\bspiel\s+(?:die\s+rolle|einen|eine)\b",
             _I,
+        ),
+        requires=(
+            "fais",
+            "rôle",
+            "imagin",
+            "immagin",
+            "fing",
+            "haz",
+            "actúa",
+            "interpreta",
+            "finta",
+            "comportati",
+            "conta",
+            "como",
+            "alsof",
+            "speel",
+            "stel",
+            "so,",
+            "spiel",
         ),
     ),
     Rule(
@@ -438,6 +494,7 @@ RULES: tuple[Rule, ...] = (
             r"límites|limiti|filter|filtres?|filtros|filtri|zensur|censure|censura|richtlinien)\b",
             _I,
         ),
+        requires=("modus", "mode", "modo", "modalit", "ohne", "sans", "sin", "senza", "sem", "zonder"),
     ),
     Rule(
         "reveal_instructions_ml",
@@ -464,6 +521,22 @@ RULES: tuple[Rule, ...] = (
             r"\b(?:laat|toon|herhaal|geef)\b[^.!?\n]{0,20}\bje\s+(?:instructies|regels)\b(?!\s+(?:voor|over)\b)",
             _I,
         ),
+        requires=(
+            "system",
+            "systè",
+            "sistema",
+            "systeem",
+            "anweisung",
+            "vorgabe",
+            "instru",
+            "istru",
+            "regel",
+            "regl",
+            "regol",
+            "regra",
+            "richtlinie",
+            "consigne",
+        ),
     ),
     Rule(
         "authority_claim_ml",
@@ -479,6 +552,22 @@ RULES: tuple[Rule, ...] = (
             r"\b(?:como|soy\s+(?:el|la))\s+(?:gerente|administrador(?:a)?|director(?:a)?|desarrollador(?:a)?|encargad[oa])\b"
             r".{0,120}\b(?:autorizo|te\s+ordeno|apruebo|debes)\b",
             _I | re.DOTALL,
+        ),
+        requires=(
+            "befehle",
+            "genehmige",
+            "erlaube",
+            "autorisiere",
+            "weise",
+            "musst",
+            "müssen",
+            "autorise",
+            "ordonne",
+            "dois",
+            "autorizo",
+            "ordeno",
+            "apruebo",
+            "debes",
         ),
     ),
     Rule(

@@ -535,3 +535,16 @@ def test_multilingual_rules_trigger(rule, text):
 @pytest.mark.parametrize("text", MULTILINGUAL_MUST_NOT)
 def test_multilingual_customer_messages_trigger_no_multilingual_rule(text):
     assert not rules(text) & MULTILINGUAL_RULES, rules(text)
+
+
+def test_a_rules_required_words_never_change_its_answer():
+    """`Rule.requires` only skips texts the pattern cannot match: on every positive and negative case here the
+    gated search answers as the bare pattern does, and the words are lower case (the text is lowered)."""
+    gated = [r for r in heuristics.RULES if r.requires]
+    assert {r.name for r in gated} == MULTILINGUAL_RULES
+    texts = [t for _, t in MUST + MULTILINGUAL_MUST] + MULTILINGUAL_MUST_NOT + MUST_NOT
+    for rule in gated:
+        assert all(word == word.lower() for word in rule.requires)
+        for text in texts:
+            assert (rule.search(text) is None) == (rule.pattern.search(text) is None), (rule.name, text)
+    assert next(r for r in gated if r.name == "ignore_override_ml").search("Where is my parcel?") is None
