@@ -411,8 +411,9 @@ RULES: tuple[Rule, ...] = (
         "role_play",
         STRONG,
         re.compile(
-            # "From now on you are …" (STRONG in English, `i_want_you_to_act`).
-            r"\b(?:à\s+partir\s+de\s+maintenant|dorénavant|désormais),?\s+tu\s+(?:es|seras|réponds|dois)\b|"
+            # "From now on you are …" (STRONG in English, `i_want_you_to_act`); not a compliment ("Ab heute bist du
+            # mein Lieblingsshop", "desde ahora eres mi tienda favorita": the lookahead at the end).
+            r"(?:\b(?:à\s+partir\s+de\s+maintenant|dorénavant|désormais),?\s+tu\s+(?:es|seras|réponds|dois)\b|"
             r"\btu\s+es\s+(?:maintenant|désormais)\s+(?:un|une|le|la|mon|ma)\b|"
             r"\b(?:a\s+partir\s+de\s+ahora|desde\s+ahora|de\s+ahora\s+en\s+adelante),?\s+(?:eres|serás|vas\s+a\s+ser|"
             r"responderás|debes)\b|\bahora\s+eres\s+(?:un|una|el|la|mi)\b|"
@@ -422,7 +423,8 @@ RULES: tuple[Rule, ...] = (
             r"\bagora\s+(?:és|você\s+é)\s+(?:um|uma|o|a)\b|"
             r"\bvanaf\s+nu\s+ben\s+je\b|\bje\s+bent\s+nu\s+(?:een|de|mijn)\b|"
             r"\b(?:ab\s+sofort|ab\s+jetzt|von\s+jetzt\s+an|ab\s+heute)\s+(?:bist|spielst|wirst)\s+du\b|"
-            r"\bspiel\s+ab\s+(?:jetzt|sofort)\s+(?:einen|eine|den|die)\b",
+            r"\bspiel\s+ab\s+(?:jetzt|sofort)\s+(?:einen|eine|den|die)\b)"
+            r"(?![^.!?\n]{0,40}?(?:lieblings|favorit|favourite|préféré|preferid|preferit|favoriet|\bbeste[nrs]?\b))",
             _I,
         ),
         requires=(

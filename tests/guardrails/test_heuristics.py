@@ -522,6 +522,11 @@ MULTILINGUAL_MUST_NOT = [
     "Können Sie die Rechnung ohne meine alte Adresse neu ausstellen?",
     "Kannst du so tun, als hätte ich nichts gesagt, und die Bestellung normal abschicken?",
     "Je voudrais un vélo sans assistance électrique, vous en avez ?",
+    # A compliment is not a persona (the STRONG "from now on you are" rule would block it).
+    "Ab heute bist du mein Lieblingsshop, danke für die schnelle Lieferung!",
+    "Desde ahora eres mi tienda favorita, gracias.",
+    "Désormais tu es ma boutique préférée !",
+    "Vanaf nu ben je mijn favoriete winkel.",
 ]
 
 MULTILINGUAL_RULES = {rule for rule, _ in MULTILINGUAL_MUST}
