@@ -31,8 +31,16 @@ class Rule:
     strength: str
     pattern: re.Pattern[str] | None = None
     check: Callable[[str], str | None] | None = None
+    # Words of which every match holds at least one (lower case): when none is in the text, the pattern is not
+    # run. A substring test is a scan in C; a long alternation is tried at every position of a 2,000-character
+    # message (the multilingual rules cost 0.77 ms on a long jailbreak set-up without it).
+    requires: tuple[str, ...] = ()
 
     def search(self, text: str) -> str | None:
+        if self.requires:
+            lowered = text.lower()
+            if not any(word in lowered for word in self.requires):
+                return None
         if self.pattern is not None:
             match = self.pattern.search(text)
             return match.group(0) if match is not None else None
@@ -341,6 +349,227 @@ RULES: tuple[Rule, ...] = (
             r"\b(?:olvid[ae]s?|ignora)\s+(?:todas?\s+)?(?:las\s+)?(?:instrucciones|todo\s+(?:que|lo\s+que))|"
             r"\btienes\s+que\s+olvidar\s+todo|\bzaboravi\s+sve|\bзабудьте\s+все",
             _I,
+        ),
+    ),
+    # --- the same shapes in French, Spanish, Italian, Portuguese, Dutch and more German (issue #21, fourth
+    # session). Customers write to the shops in these languages; before these rules a held-back set of such
+    # attacks written by the team was caught 28 % of the time (the embedding is English-only). Each rule
+    # mirrors an English rule above and, like it, needs the object of the order ("your instructions / rules",
+    # "everything above"): "Olvida mi último mensaje", "Vergiss den Helm", "Negeer mijn vorige bericht" are
+    # customers taking something back.
+    Rule(
+        "ignore_override_ml",
+        "instruction_override",
+        STRONG,
+        re.compile(
+            # French
+            r"\b(?:oubliez|oublie|ignorez|ignore)\s+(?:tout\s+ce\s+qui\s+(?:précède|est\s+(?:écrit\s+)?(?:au-dessus|"
+            r"ci-dessus|plus\s+haut))|(?:toutes?\s+)?(?:les|tes|vos)\s+(?:instructions|consignes|règles|directives)"
+            r"(?:\s+(?:précédentes|antérieures|ci-dessus|reçues))?|que\s+(?:tu\s+es|vous\s+êtes))|"
+            r"\bne\s+tiens?\s+(?:plus\s+)?(?:pas\s+)?compte\s+de\s+(?:tes|vos|les)\s+(?:instructions|consignes|règles)|"
+            # Spanish
+            r"\b(?:olvida|olvide|ignora|ignore)\s+(?:todo\s+lo\s+(?:anterior|de\s+arriba|que\s+(?:está|hay)\s+arriba)|"
+            r"(?:todas\s+)?(?:las\s+|tus\s+|sus\s+)(?:instrucciones|reglas|indicaciones|directrices|normas)|que\s+eres)|"
+            # Italian
+            r"\b(?:ignora|dimentica|ignori|dimentichi)\s+(?:tutto\s+(?:ciò|quello)\s+(?:che\s+)?(?:c'è\s+|è\s+)?"
+            r"(?:scritto\s+)?(?:sopra|precede)|(?:tutte\s+)?(?:le\s+)?(?:tue\s+|sue\s+)?(?:istruzioni|regole|indicazioni|"
+            r"direttive)|di\s+essere)|"
+            # Portuguese
+            r"\b(?:ignora|esquece|ignore|esqueça)\s+(?:tudo\s+o\s+que\s+(?:está|foi\s+dito|te\s+disseram|lhe\s+disseram)"
+            r"(?:\s+(?:acima|antes))?|tudo\s+(?:acima|o\s+anterior)|(?:todas\s+)?(?:as\s+)?(?:tuas\s+|suas\s+)?"
+            r"(?:instruções|regras|diretrizes|orientações)|que\s+(?:és|é)\s+(?:um|uma|o|a)\b)|"
+            # Dutch
+            r"\b(?:negeer|vergeet)\s+(?:alles\s+(?:hierboven|wat\s+(?:hierboven|eerder)\s+(?:staat|gezegd\s+is))|"
+            r"(?:al\s+)?je\s+(?:instructies|regels|opdracht|richtlijnen))|"
+            # German, beyond ignore_override_de
+            r"\b(?:vergiss|vergessen\s+sie|ignorier(?:e|en)?(?:\s+sie)?|missachte)\s+(?:(?:bitte|jetzt|nun|alle|"
+            r"sämtliche)\s+)*(?:deine|ihre|die)\s+(?:(?:bisherigen|eigenen|internen)\s+)?(?:programmierung|vorgaben|"
+            r"regeln|richtlinien|systemanweisungen|anweisungen)\b|"
+            r"\bvergiss,?\s+dass\s+du\s+(?:ein|eine|der|die)\b|"
+            r"\b(?:vergiss|ignorier(?:e|en)?(?:\s+sie)?)\s+(?:bitte\s+)?alles,?\s+was\s+(?:oben|vorher|davor|bisher)\b|"
+            r"\b(?:neue|geänderte)\s+anweisung(?:en)?\s+(?:vom|von\s+der|des|der)\s+(?:administrator|admin|entwickler|"
+            r"system|betreiber|geschäftsleitung)",
+            _I,
+        ),
+        requires=(
+            "oubli",
+            "ignor",
+            "tiens",
+            "olvid",
+            "dimentic",
+            "esque",
+            "negeer",
+            "vergeet",
+            "vergiss",
+            "vergessen",
+            "missacht",
+            "anweisung",
+        ),
+    ),
+    Rule(
+        "from_now_on_persona_ml",
+        "role_play",
+        STRONG,
+        re.compile(
+            # "From now on you are …" (STRONG in English, `i_want_you_to_act`); not a compliment ("Ab heute bist du
+            # mein Lieblingsshop", "desde ahora eres mi tienda favorita": the lookahead at the end).
+            r"(?:\b(?:à\s+partir\s+de\s+maintenant|dorénavant|désormais),?\s+tu\s+(?:es|seras|réponds|dois)\b|"
+            r"\btu\s+es\s+(?:maintenant|désormais)\s+(?:un|une|le|la|mon|ma)\b|"
+            r"\b(?:a\s+partir\s+de\s+ahora|desde\s+ahora|de\s+ahora\s+en\s+adelante),?\s+(?:eres|serás|vas\s+a\s+ser|"
+            r"responderás|debes)\b|\bahora\s+eres\s+(?:un|una|el|la|mi)\b|"
+            r"\b(?:d'ora\s+in\s+poi|da\s+ora\s+in\s+poi|da\s+adesso),?\s+(?:sei|sarai|risponderai|devi)\b|"
+            r"\b(?:ora|adesso)\s+sei\s+(?:un|una|uno|il|la|il\s+mio|la\s+mia)\b|"
+            r"\b(?:a\s+partir\s+de\s+agora|de\s+agora\s+em\s+diante),?\s+(?:és|é|você\s+é|serás|vais\s+ser|deves)\b|"
+            r"\bagora\s+(?:és|você\s+é)\s+(?:um|uma|o|a)\b|"
+            r"\bvanaf\s+nu\s+ben\s+je\b|\bje\s+bent\s+nu\s+(?:een|de|mijn)\b|"
+            r"\b(?:ab\s+sofort|ab\s+jetzt|von\s+jetzt\s+an|ab\s+heute)\s+(?:bist|spielst|wirst)\s+du\b|"
+            r"\bspiel\s+ab\s+(?:jetzt|sofort)\s+(?:einen|eine|den|die)\b)"
+            r"(?![^.!?\n]{0,40}?(?:lieblings|favorit|favourite|préféré|preferid|preferit|favoriet|\bbeste[nrs]?\b))",
+            _I,
+        ),
+        requires=(
+            "maintenant",
+            "dorénavant",
+            "désormais",
+            "ahora",
+            "poi",
+            "adesso",
+            "sei",
+            "agora",
+            "vanaf",
+            "bent",
+            "sofort",
+            "jetzt",
+            "heute",
+        ),
+    ),
+    Rule(
+        "act_as_ml",
+        "role_play",
+        WEAK,
+        re.compile(
+            # "pretend / imagine you are / play the role of" (WEAK in English, `act_as`).
+            r"\bfais\s+comme\s+si\s+tu\s+(?:étais|es)\b|\bjoue[zs]?\s+le\s+rôle\b|\bimagine\s+que\s+tu\s+es\b|"
+            r"\bfinge\s+(?:que\s+eres|ser)\b|\bhaz\s+como\s+si\s+fueras\b|\bimagina\s+que\s+eres\b|"
+            r"\bactúa\s+como\s+(?:un|una|si)\b|\binterpreta\s+el\s+papel\b|"
+            r"\b(?:fingi|fai\s+finta)\s+di\s+essere\b|\bimmagina\s+di\s+essere\b|\bcomportati\s+come\b|"
+            r"\bfinge\s+que\s+és\b|\bfaz\s+de\s+conta\s+que\b|\bimagina\s+que\s+és\b|\bage\s+como\s+(?:um|uma|se)\b|"
+            r"\bdoe\s+alsof\s+je\b|\bspeel\s+de\s+rol\b|\bstel\s+je\s+voor\s+dat\s+je\b|"
+            r"\btu\s+so,\s*als\b|\bspiel\s+(?:die\s+rolle|einen|eine)\b",
+            _I,
+        ),
+        requires=(
+            "fais",
+            "rôle",
+            "imagin",
+            "immagin",
+            "fing",
+            "haz",
+            "actúa",
+            "interpreta",
+            "finta",
+            "comportati",
+            "conta",
+            "como",
+            "alsof",
+            "speel",
+            "stel",
+            "so,",
+            "spiel",
+        ),
+    ),
+    Rule(
+        "jailbreak_terms_ml",
+        "role_play",
+        STRONG,
+        re.compile(
+            r"\b(?:entwickler-?modus|developer-modus|gott-?modus|admin-?modus|wartungsmodus|mode\s+développeur|"
+            r"modo\s+(?:de\s+)?desarrollador|modalità\s+sviluppatore|modo\s+(?:de\s+)?desenvolvedor|ontwikkelaarsmodus)\b|"
+            r"\b(?:antworte|antworten\s+sie|beantworte|réponds|répondez|responde|contesta|rispondi|responde|antwoord)\b"
+            r"[^.!?\n]{0,40}?\b(?:ohne|sans|sin|senza|sem|zonder)\s+(?:jede\s+|jegliche\s+|aucune?\s+|ninguna?\s+|"
+            r"alcuna?\s+|nenhuma?\s+)?(?:filter|filtre|filtros?|filtri|zensur|censure|censura|einschränkungen|"
+            r"restrictions?|restricciones|restrizioni|restrições|beperkingen|sicherheitsfilter|regeln|règles|reglas|"
+            r"regole|regras|regels|limites?|límites|limiti)\b|"
+            r"\b(?:chatbot|assistent(?:en)?|assistant|asistente|assistente|ki|ia|ai)\s+(?:ohne|sans|sin|senza|sem|zonder)\s+"
+            r"(?:jede\s+|jegliche\s+|aucune?\s+|ninguna?\s+|alcuna?\s+|nenhuma?\s+)?(?:regeln|règles?|reglas|regole|"
+            r"regras|regels|einschränkungen?|restrictions?|restricciones|restrizioni|restrições|beperkingen|limites?|"
+            r"límites|limiti|filter|filtres?|filtros|filtri|zensur|censure|censura|richtlinien)\b",
+            _I,
+        ),
+        requires=("modus", "mode", "modo", "modalit", "ohne", "sans", "sin", "senza", "sem", "zonder"),
+    ),
+    Rule(
+        "reveal_instructions_ml",
+        "prompt_extraction",
+        STRONG,
+        re.compile(
+            # "show me your (system) instructions" (`reveal_instructions`, `system_prompt` in English).
+            r"\b(?:systemprompt|systemanweisungen?|systemvorgaben|system-?nachricht|prompt\s+(?:du\s+)?système|"
+            r"instructions\s+système|prompt\s+del\s+sistema|prompt\s+de\s+sistema|prompt\s+di\s+sistema|"
+            r"prompt\s+do\s+sistema|instruções\s+de\s+sistema|istruzioni\s+di\s+sistema|systeemprompt|"
+            r"systeeminstructies)\b|"
+            r"\b(?:zeig|nenn|verrat|verrate|kopier|kopiere|wiederhole|gib|liste|schreib|fasse|zitiere)\w*\s+(?:mir\s+|uns\s+)?"
+            r"(?:bitte\s+)?(?:(?:den\s+)?(?:kompletten\s+|ganzen\s+|vollständigen\s+)?text\s+)?(?:deine[rn]?|ihre[rn]?)\s+"
+            r"(?:(?:geheimen|versteckten|internen|ursprünglichen|kompletten|genauen)\s+)?(?:anweisungen|vorgaben|"
+            r"instruktionen|regeln|richtlinien)\b(?!\s+(?:für|zu|zum|zur|bei|über|wenn|falls)\b)|"
+            r"\b(?:montre|répète|donne|révèle|affiche|écris|recopie)(?:-moi|-nous|z)?\s+(?:toutes\s+)?(?:le\s+texte\s+de\s+)?(?:tes|vos)\s+"
+            r"(?:(?:instructions|consignes)(?:\s+(?:internes|secrètes|initiales|système))?)\b(?!\s+(?:pour|sur)\b)|"
+            r"\b(?:muestra|repite|dime|revela|escribe|copia)(?:me)?\s+(?:todas\s+)?(?:el\s+texto\s+de\s+)?(?:tus|sus)\s+(?:instrucciones|reglas)\b"
+            r"(?!\s+(?:para|sobre)\b)|\b(?:las\s+)?instrucciones\s+que\s+te\s+(?:dieron|han\s+dado)\b|"
+            r"\b(?:mostra|ripeti|rivela|dimmi|scrivi|copia)(?:mi)?\s+(?:tutte\s+)?(?:le\s+)?(?:tue|sue)\s+(?:istruzioni|regole)\b"
+            r"(?!\s+(?:per|su)\b)|\b(?:le\s+)?istruzioni\s+che\s+hai\s+ricevuto\b|"
+            r"\b(?:mostra|repete|revela|diz|escreve|copia)(?:-me)?\s+(?:todas\s+)?(?:as\s+)?(?:tuas|suas)\s+"
+            r"(?:instruções|regras)\b(?!\s+(?:para|sobre)\b)|"
+            r"\b(?:laat|toon|herhaal|geef)\b[^.!?\n]{0,20}\bje\s+(?:instructies|regels)\b(?!\s+(?:voor|over)\b)",
+            _I,
+        ),
+        requires=(
+            "system",
+            "systè",
+            "sistema",
+            "systeem",
+            "anweisung",
+            "vorgabe",
+            "instru",
+            "istru",
+            "regel",
+            "regl",
+            "regol",
+            "regra",
+            "richtlinie",
+            "consigne",
+        ),
+    ),
+    Rule(
+        "authority_claim_ml",
+        "policy_coercion",
+        STRONG,
+        re.compile(
+            # "As the manager I instruct you …" (`authority_claim` in English).
+            r"\b(?:als|ich\s+bin\s+(?:der|die)?)\s*(?:administrator|admin|filialleiter(?:in)?|geschäftsführer(?:in)?|"
+            r"entwickler(?:in)?|chef(?:in)?|vorgesetzte[rn]?|manager(?:in)?|betreiber(?:in)?)\b.{0,120}"
+            r"\b(?:befehle|genehmige|erlaube|autorisiere|weise\s+dich\s+an|weise\s+sie\s+an|du\s+musst|sie\s+müssen)\b|"
+            r"\b(?:en\s+tant\s+que|je\s+suis\s+(?:le|la))\s+(?:responsable|gérant(?:e)?|directeur|directrice|administrateur|"
+            r"développeur)\b.{0,120}\b(?:j'autorise|je\s+t'ordonne|je\s+vous\s+ordonne|tu\s+dois)\b|"
+            r"\b(?:como|soy\s+(?:el|la))\s+(?:gerente|administrador(?:a)?|director(?:a)?|desarrollador(?:a)?|encargad[oa])\b"
+            r".{0,120}\b(?:autorizo|te\s+ordeno|apruebo|debes)\b",
+            _I | re.DOTALL,
+        ),
+        requires=(
+            "befehle",
+            "genehmige",
+            "erlaube",
+            "autorisiere",
+            "weise",
+            "musst",
+            "müssen",
+            "autorise",
+            "ordonne",
+            "dois",
+            "autorizo",
+            "ordeno",
+            "apruebo",
+            "debes",
         ),
     ),
     Rule(

@@ -54,7 +54,9 @@ MAX_SEGMENTS = 40
 # paste their earlier chats and e-mails with a human agent ("Hi agent, I need to …", "Agent: …").
 _BOT = (
     r"(?:ai|a\.i\.|artificial intelligence|(?:ai\s+|virtual\s+|digital\s+|chat\s*)?assistant|chat\s*bot|bot|"
-    r"llm|language\s+model|gpt|chatgpt|claude|gemini|copilot|ki|assistent(?:in)?|sprachmodell)s?"
+    r"llm|language\s+model|gpt|chatgpt|claude|gemini|copilot|ki|assistent(?:in)?|sprachmodell|"
+    # French, Spanish, Italian, Portuguese (issue #21, fourth session): "l'assistant", "la IA", "o assistente".
+    r"l'assistant|l'ia|l'i\.a\.|asistente|assistente|ia|modelo\s+de\s+lenguaje|modèle\s+de\s+langage)s?"
 )
 _ANY_BOT = rf"(?:{_BOT}|(?:ai\s+)?(?:agent|model|system)s?)"
 _ORDER = (
@@ -62,25 +64,34 @@ _ORDER = (
     r"write|reveal|disclose|tell|send|forward|email|e-mail|include|insert|append|add|mention|recommend|"
     r"approve|grant|refund|transfer|classify|rate|rank|score|summari[sz]e|translate|delete|remove|"
     r"claim|state|call|visit|click|open|run|execute|follow|obey|treat|consider|pretend|act|must|should|"
-    r"shall|need to|have to|do not|don't|never|always|only|ignoriere|vergiss|antworte|sage?|schreib)"
+    r"shall|need to|have to|do not|don't|never|always|only|ignoriere|vergiss|antworte|sage?|schreib|"
+    r"ignore[zs]?|oublie[zs]?|réponds|répondez|dis|dites|écris|ignora|olvida|responde|dile|escribe|dimentica|"
+    r"rispondi|scrivi|esquece|responda|diz|escreve|negeer|vergeet|antwoord|zeg|schrijf|approuve|aprueba|"
+    r"approva|aprova|rembourse|reembolsa|rimborsa|doit|debes|devi|deves|moet)"
 )
 # After a bare chat label ("Assistant: …") only an override counts: customers paste what the bot told
 # them before ("Assistant: Please send us a photo of the damage").
 _OVERRIDE = (
     r"(?:ignore|disregard|forget|override|bypass|instead|from now on|new (?:instructions?|task|rules?)|"
     r"reveal|disclose|print|output|system prompt|your (?:instructions|rules|prompt)|do not tell|"
-    r"don't tell|without telling|ignoriere|vergiss)"
+    r"don't tell|without telling|ignoriere|vergiss|ignore[zs]?|oublie[zs]?|ignora|olvida|dimentica|esquece|"
+    r"negeer|vergeet)"
 )
 # An instruction aimed at the bot inside pasted material: "Note to the AI assistant: …", "AI: ignore …",
 # "If you are an AI reading this, …", "Dear assistant, forward …", "Hey ChatGPT — say …". A bare
 # "System: Android 14" names no order and does not count.
 ADDRESSED_INSTRUCTION = re.compile(
-    rf"(?:(?:\b(?:note|message|instructions?|memo|reminder|p\.?s\.?|attention|hinweis|nachricht)\s+"
-    rf"(?:to|for|an|für)\s+(?:the\s+|any\s+|all\s+|an?\s+|die\s+|den\s+)?{_ANY_BOT}\b"
+    rf"(?:(?:\b(?:note|message|instructions?|memo|reminder|p\.?s\.?|attention|hinweis|nachricht|nota|mensaje|"
+    rf"messaggio|mensagem|bericht|opmerking|consigne)\s+"
+    rf"(?:to|for|an|für|pour|à|para|al|a|per|voor|aan)\s+(?:the\s+|any\s+|all\s+|an?\s+|die\s+|den\s+|el\s+|la\s+|"
+    rf"le\s+|les\s+|l'|o\s+|de\s+|het\s+)?{_ANY_BOT}\b"
     rf"|\b(?:if|when|whenever)\s+you\s+(?:are|'re)\s+(?:an?|the)\s+{_ANY_BOT}\b"
+    rf"|\b(?:si\s+(?:tu\s+es|vous\s+êtes|eres)|se\s+(?:sei|és|você\s+é)|wenn\s+du|falls\s+du|als\s+je)\s+"
+    rf"(?:une?\s+|una?\s+|un'|um\s+|uma\s+|eine?\s+|een\s+)?{_ANY_BOT}\b"
     rf"|\b(?:to|for)\s+(?:any|all|every|the)\s+{_ANY_BOT}\s+(?:reading|processing|summari[sz]ing|parsing|"
     rf"handling|reviewing|analy[sz]ing)\b"
-    rf"|\b(?:dear|hey|hi|hello|attention|ok|okay|liebe[rs]?|hallo)\s+(?:the\s+|dear\s+)?{_BOT}\b)"
+    rf"|\b(?:dear|hey|hi|hello|attention|ok|okay|liebe[rs]?|hallo|cher|chère|bonjour|salut|querid[oa]|hola|"
+    rf"car[oa]|ciao|olá|hoi)\s+(?:the\s+|dear\s+)?{_BOT}\b)"
     rf"[^\n]{{0,160}}?\b{_ORDER}\b"
     rf"|^\W{{0,3}}(?:the\s+)?{_ANY_BOT}\s*(?:[:,;!\u2014\u2013]|-\s)[^\n]{{0,120}}?\b{_OVERRIDE}\b)",
     re.IGNORECASE | re.MULTILINE,
