@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import _common  # noqa: E402
+from bench.flow_triggers import hwu_split  # noqa: E402
 
 DATA = ROOT / "flows" / "data"
 BANKING = _common._SHARED / "benchmarks" / "intents" / "banking77"
@@ -152,16 +153,7 @@ def tasks(data: dict, hold: str):
     else:
         hwu, xh = data["hwu"]
         labels = [r["intent"] for r in hwu]
-        rng = random.Random(0)
-        by: dict[str, list[int]] = defaultdict(list)
-        for i, y in enumerate(labels):
-            by[y].append(i)
-        shots, tests = [], []
-        for k in sorted(by):
-            idx = by[k][:]
-            rng.shuffle(idx)
-            shots += idx[:10]
-            tests += idx[10:40]
+        shots, tests = hwu_split(labels)
         yield (
             "HWU64 + CLINC150 oos",
             xh[shots],
