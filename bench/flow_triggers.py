@@ -71,6 +71,21 @@ def _draw(rows: list[dict], intents: set[str], seed: int, split: str = "train") 
     return [i for k in sorted(by) for i in rng.sample(by[k], 10)]
 
 
+def hwu_split(intents: list[str], seed: int = 0) -> tuple[list[int], list[int]]:
+    """HWU64's rows for a 10-shot task: 10 examples and 30 test rows an intent (shuffled with `seed`)."""
+    rng = random.Random(seed)
+    by: dict[str, list[int]] = defaultdict(list)
+    for i, intent in enumerate(intents):
+        by[intent].append(i)
+    shots, tests = [], []
+    for k in sorted(by):
+        idx = by[k][:]
+        rng.shuffle(idx)
+        shots += idx[:10]
+        tests += idx[10:40]
+    return shots, tests
+
+
 def _tasks():
     clinc = _rows("clinc150.jsonl")
     xc = _vectors("clinc150", clinc)
@@ -92,16 +107,7 @@ def _tasks():
     yield "CLINC150, all 150 intents", *clinc_task(set(every))
     hwu = _rows("hwu64.jsonl")
     xh = _vectors("hwu64", hwu)
-    rng = random.Random(0)
-    by: dict[str, list[int]] = defaultdict(list)
-    for i, r in enumerate(hwu):
-        by[r["intent"]].append(i)
-    shots, tests = [], []
-    for k in sorted(by):
-        idx = by[k][:]
-        rng.shuffle(idx)
-        shots += idx[:10]
-        tests += idx[10:40]
+    shots, tests = hwu_split([r["intent"] for r in hwu])
     oos = [i for i, r in enumerate(clinc) if r["intent"] == "oos" and r["split"] == "test"]
     x = np.vstack([xh, xc[oos]])
     hl = [r["intent"] for r in hwu] + ["oos"] * len(oos)

@@ -48,6 +48,38 @@ def test_the_classifier_picks_the_flow_whose_distinguishing_direction_the_messag
     assert matcher.keys[best.index] == "a" and best.probability > 0.7
 
 
+def test_a_message_the_classifier_hesitates_over_gets_less_confidence_than_its_closeness_alone():
+    # Three tight flows on e0, e1, e2. A message of a alone gains a little over its closeness (p near
+    # 1 among three flows); one halfway between a and b loses (p near one half).
+    rng = np.random.default_rng(1)
+    e = np.eye(384)
+    groups = [np.stack([_unit(e[i] + 0.05 * rng.standard_normal(384)) for _ in range(10)]) for i in range(3)]
+    matcher = matching.fit([(k, g) for k, g in zip("abc", groups, strict=True)])
+    clear = _unit(e[0])
+    torn = _unit(e[0] + e[1])
+
+    def closeness(message: np.ndarray, index: int) -> float:
+        return float(matcher.centroids[index] @ message / matcher.typicality[index] ** matching.TYPICALITY_POWER)
+
+    def term(probability: float) -> float:
+        return matching.PROBABILITY_WEIGHT * (math.log(probability) + matching.FLOWS_EXPONENT * math.log(3))
+
+    sure = matcher.score(clear)[0]
+    assert matcher.keys[sure.index] == "a" and sure.probability > 0.9
+    assert term(sure.probability) > 0
+    assert sure.confidence == pytest.approx(closeness(clear, sure.index) + term(sure.probability), abs=1e-4)
+
+    unsure = matcher.score(torn)[0]
+    assert matcher.keys[unsure.index] in ("a", "b") and unsure.probability < 0.6
+    assert term(unsure.probability) < -0.02
+    assert unsure.confidence == pytest.approx(closeness(torn, unsure.index) + term(unsure.probability), abs=1e-4)
+    # one flow: nothing to hesitate between
+    single = matching.fit([("a", groups[0])])
+    assert single.score(torn)[0].confidence == pytest.approx(
+        float(single.centroids[0] @ torn / single.typicality[0] ** matching.TYPICALITY_POWER), abs=1e-5
+    )
+
+
 def test_a_flow_of_one_example_gets_the_prior_typicality_and_few_examples_are_shrunk_towards_it():
     e = np.eye(384)
     assert matching.typicality(e[:1]) == matching.TYPICALITY_PRIOR
