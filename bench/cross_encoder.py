@@ -170,7 +170,7 @@ def train(epochs: float, rank: int, layers: int) -> None:
 
 
 def _scorer(delta: Path, threads: int | None = None):
-    """The int8 ONNX cross-encoder built from `delta`, exactly as the turn would load it."""
+    """The ONNX cross-encoder built from `delta`, exactly as the turn would load it."""
     from core import embeddings
 
     model_dir = Path(embeddings.model_path())

@@ -7,10 +7,12 @@ can. It is trained by `bench/cross_encoder.py train` on the reader's own simulat
 train documents and the training help centres).
 
 What is committed is small: the low-rank (LoRA) updates of every linear layer of the embedding
-model and the scoring head (cross_encoder.npz, about a megabyte). The full network is the installed
-embedding model's own weights plus those updates; it is exported to ONNX and quantised to int8 the
-first time a machine needs it (seconds, torch and onnx required then), checked against the torch
-network, and cached under VAR_DIR like the embedding model's export. Nothing is downloaded.
+model's top blocks and the scoring head (cross_encoder.npz, about a megabyte). The full network is
+the installed embedding model's own weights plus those updates; it is exported to ONNX the first time
+a machine needs it (seconds, torch and onnx required then), checked against the torch network, and
+cached under VAR_DIR like the embedding model's export. Nothing is downloaded. The export stays in
+float32: onnxruntime's dynamic int8 quantisation moved the logits by up to 2.8 and changed the chosen
+sentence in 11 to 23 of 60 calib turns (per-tensor, per-channel, trained blocks left in float32).
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ TARGETS = (
     "intermediate.dense",
     "output.dense",
 )
-# The int8 graph is accepted only if its scores stay this close to the torch network's.
-EXPORT_MAX_ABS_DIFF = 0.35
+# The export is accepted only if its scores stay this close to the torch network's.
+EXPORT_MAX_ABS_DIFF = 1e-3
 _CHECK_PAIRS = [
     ("How long do I have to return a sofa?", "Returns — You can return most items within 30 days of delivery."),
     ("Do you deliver to Belgium?", "Delivery — We deliver to the Netherlands, Belgium and Luxembourg."),
@@ -141,7 +143,7 @@ def network(
 
 def delta_of(net) -> dict[str, np.ndarray]:
     """The trained updates of a LoRA network, as saved in cross_encoder.npz (float16: half the size,
-    and the int8 export loses more than that anyway)."""
+    a rounding far below what separates two sentences)."""
     out: dict[str, np.ndarray] = {}
     scale = None
     for name, module in net.encoder.named_modules():
@@ -157,13 +159,13 @@ def delta_of(net) -> dict[str, np.ndarray]:
 
 def _digest(model_dir: Path, delta_path: Path) -> str:
     _, base = onnx_model.model_facts(model_dir)
-    digest = hashlib.sha256(f"{base} {MAX_TOKENS} int8".encode())
+    digest = hashlib.sha256(f"{base} {MAX_TOKENS} opset {onnx_model.OPSET}".encode())
     digest.update(delta_path.read_bytes())
     return digest.hexdigest()[:16]
 
 
 def default_path(model_dir: Path, cache_dir: Path, delta_path: Path = DELTA_PATH) -> Path:
-    return cache_dir / f"cross-encoder-{_digest(model_dir, delta_path)}.int8.onnx"
+    return cache_dir / f"cross-encoder-{_digest(model_dir, delta_path)}.onnx"
 
 
 def ensure_exported(model_dir: Path, target: Path, delta_path: Path = DELTA_PATH) -> Path:
@@ -180,7 +182,6 @@ def ensure_exported(model_dir: Path, target: Path, delta_path: Path = DELTA_PATH
 
 def _export(model_dir: Path, target: Path, delta_path: Path) -> None:
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with np.load(delta_path) as data:
         delta = {key: data[key] for key in data.files}
@@ -191,7 +192,6 @@ def _export(model_dir: Path, target: Path, delta_path: Path) -> None:
         expected = net(*(torch.from_numpy(check[name]) for name in onnx_model.INPUTS)).numpy()
     handle, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
     os.close(handle)
-    quantised = tmp + ".int8"
     try:
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -205,17 +205,15 @@ def _export(model_dir: Path, target: Path, delta_path: Path) -> None:
                 opset_version=onnx_model.OPSET,
                 dynamo=False,
             )
-        quantize_dynamic(tmp, quantised, weight_type=QuantType.QInt8)
-        got = CrossEncoder(model_dir, Path(quantised)).logits(check)
+        got = CrossEncoder(model_dir, Path(tmp)).logits(check)
         diff = float(np.abs(got - expected).max())
         if diff > EXPORT_MAX_ABS_DIFF:
-            raise RuntimeError(f"int8 export of the cross-encoder differs from the torch network by {diff:.2f}")
-        os.chmod(quantised, 0o644)
-        os.replace(quantised, target)
+            raise RuntimeError(f"ONNX export of the cross-encoder differs from the torch network by {diff:.2e}")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; other processes' users read it too
+        os.replace(tmp, target)
     finally:
-        for path in (tmp, quantised):
-            if os.path.exists(path):
-                os.unlink(path)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 # --- run time ---------------------------------------------------------------------------------------

@@ -111,3 +111,22 @@ def test_export_of_trained_updates_scores_like_the_torch_network(tmp_path):
     assert abs(float(plain[0]) - float(expected[0])) > 1e-3
     # a second call finds the export instead of redoing it
     assert cross_encoder.ensure_exported(model_dir, target, path) == target
+
+
+def test_switched_on_the_turn_rereads_heading_and_sentence(settings, monkeypatch):
+    settings.READER_CROSS_ENCODER_CANDIDATES = 5
+    seen = []
+
+    class Fake:
+        weight = 0.5
+
+        def score(self, question, texts):
+            seen.append((question, texts))
+            return np.zeros(len(texts))
+
+    monkeypatch.setattr(cross_encoder, "load", lambda: Fake())
+    hit = _hit(PAYMENT, PAYMENT_PARTS)
+    cross = read._cross("Can I pay with PayPal?", [hit])
+    assert (cross.candidates, cross.weight) == (5, 0.5)
+    cross.score([(0, 2, "PayPal")])
+    assert seen == [("Can I pay with PayPal?", ["Payment methods — PayPal"])]
