@@ -321,9 +321,9 @@ READER_BOILERPLATE_SHARE = env_float("READER_BOILERPLATE_SHARE", 1 / 3)
 READER_QUALIFIER_MAX_DF = env_float("READER_QUALIFIER_MAX_DF", 0.2)
 READER_QUALIFIER_MIN_WEIGHT = env_float("READER_QUALIFIER_MIN_WEIGHT", 3.5)
 READER_QUALIFIER_CANDIDATES = env_int("READER_QUALIFIER_CANDIDATES", 12, minimum=0)
-# The cross-encoder (support/reader/cross_encoder.py) rereads the ranker's best
-# READER_CROSS_ENCODER_CANDIDATES sentences with the question. 0, the default, is off: on this
-# machine a sentence costs about 30 ms (12: p50 365 ms a turn, against the turn's 100 ms p95 bound).
+# The cross-encoder (support/reader/cross_encoder.py) rereads the best READER_CROSS_ENCODER_CANDIDATES
+# sentences of the chosen article with the question. 0, the default, is off: on this machine a
+# sentence costs about 30 ms (12: p50 365 ms a turn, against the turn's 100 ms p95 bound).
 # Its trained updates: READER_CROSS_ENCODER_PATH, default the committed ones.
 READER_CROSS_ENCODER_CANDIDATES = env_int("READER_CROSS_ENCODER_CANDIDATES", 0, minimum=0)
 READER_CROSS_ENCODER_PATH = env_str("READER_CROSS_ENCODER_PATH") or None

@@ -93,27 +93,35 @@ def read(question: str, vector: np.ndarray, hits: list[SearchHit], generation: i
     stats = kb_stats(generation)
     skipped = {i: found for i, h in enumerate(hits) if (found := boilerplate(h, stats["boilerplate"]))}
     chunks = [as_chunk(h, heads[h.heading_path], skipped.get(i, set())) for i, h in enumerate(hits)]
-    scored = reader_model.load().score(question, vector, chunks, stats, cross=_cross(question, hits))
+    scored = reader_model.load().score(question, vector, chunks, stats)
     candidates = [
         Candidate(s["chunk"], s["index"], s["text"], s["p"], _is_item(hits[s["chunk"]], s["index"]))
         for s in scored["sentences"]
     ]
     candidates, order = by_document(candidates, hits, scored["chunk_order"])
+    candidates = reread(question, candidates, hits)
     return Reading(scored["p_answerable"], limit, candidates, order, skipped, distinctive(question, stats))
 
 
-def _cross(question: str, hits: list[SearchHit]) -> reader_model.Cross | None:
-    """The cross-encoder for this turn, None when it is off or no trained updates are committed."""
-    candidates = settings.READER_CROSS_ENCODER_CANDIDATES
-    encoder = cross_encoder.load() if candidates > 0 else None
+def reread(question: str, candidates: list[Candidate], hits: list[SearchHit]) -> list[Candidate]:
+    """The cross-encoder's second look, within the article the vote chose: its best
+    READER_CROSS_ENCODER_CANDIDATES sentences are read together with the question and reordered by
+    the ranker's and the cross-encoder's logits blended. Only within the article: reread across
+    articles, sentences that read like answers moved the vote to the wrong one (docs/quality.md).
+    P(answerable) and every p stay the ranker's."""
+    limit = settings.READER_CROSS_ENCODER_CANDIDATES
+    encoder = cross_encoder.load() if limit > 0 and len(candidates) > 1 else None
     if encoder is None:
-        return None
-
-    def score(sentences: list[tuple[int, int, str]]) -> np.ndarray:
-        texts = [cross_encoder.pair_text(hits[c].heading_path, text) for c, _, text in sentences]
-        return encoder.score(question, texts)
-
-    return reader_model.Cross(candidates, score, encoder.weight)
+        return candidates
+    document = hits[candidates[0].hit].document_id
+    n = next((i for i, c in enumerate(candidates) if hits[c.hit].document_id != document), len(candidates))
+    head = candidates[: min(n, limit)]
+    if len(head) < 2:
+        return candidates
+    scores = encoder.score(question, [cross_encoder.pair_text(hits[c.hit].heading_path, c.text) for c in head])
+    logits = np.log(np.array([max(c.p, 1e-12) for c in head]))  # p is a softmax share: its log is the logit
+    order = np.argsort(-reader_model.blend(logits, scores, encoder.weight), kind="stable")
+    return [head[i] for i in order] + candidates[len(head) :]
 
 
 def by_document(

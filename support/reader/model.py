@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -143,17 +141,7 @@ class Reader:
         with open(path) as f:
             return cls(json.load(f))
 
-    def score(
-        self,
-        question: str,
-        q_vec: np.ndarray,
-        chunks: list[dict],
-        kb_stats: dict | None = None,
-        cross: Cross | None = None,
-    ) -> dict:
-        """Every candidate sentence's p (best first), the chunks' order and P(answerable). With `cross`,
-        the ranker's best sentences are reread by the cross-encoder before they are ordered; the
-        P(answerable) stays the ranker's, which is what its calibration was fitted on."""
+    def score(self, question: str, q_vec: np.ndarray, chunks: list[dict], kb_stats: dict | None = None) -> dict:
         X, keys, texts = featurize(question, q_vec, chunks, kb_stats)
         if len(keys) == 0:
             return {
@@ -163,12 +151,7 @@ class Reader:
                 "p_answerable": 0.0,
                 "top": None,
             }
-        ranker = self.sent.logit(X)
-        logits = ranker
-        if cross is not None and cross.candidates > 0 and len(keys) > 1:
-            top = np.argsort(-ranker, kind="stable")[: cross.candidates]
-            reread = cross.score([(keys[i][0], keys[i][1], texts[i]) for i in top])
-            logits = blend(ranker, top, reread, cross.weight)
+        logits = self.sent.logit(X)
         if self.spec["sentence_model"].get("objective") == "lambdarank":
             # ranking scores: p = softmax share within the turn (P(this is the best sentence | one is))
             e = np.exp(logits - logits.max())
@@ -178,7 +161,7 @@ class Reader:
         chunk_scores = np.zeros(len(chunks))
         for (ci, _), pi in zip(keys, p, strict=False):
             chunk_scores[ci] = max(chunk_scores[ci], pi)
-        tf = turn_features(X, ranker, keys, chunks)
+        tf = turn_features(X, logits, keys, chunks)
         p_ans = float(self.calib(self.turn.logit(tf[None, self.turn_columns])[0]))
         order = np.argsort(-p, kind="stable")
         sents = [{"chunk": keys[i][0], "index": keys[i][1], "text": texts[i], "p": float(p[i])} for i in order]
@@ -191,22 +174,10 @@ class Reader:
         }
 
 
-@dataclass(frozen=True)
-class Cross:
-    """The cross-encoder as the ranker uses it: how many of its best sentences to reread, the
-    scorer ((chunk, sentence, text) triples -> logits) and the weight of its judgement."""
-
-    candidates: int
-    score: Callable[[list[tuple[int, int, str]]], np.ndarray]
-    weight: float
-
-
-def blend(ranker: np.ndarray, top: np.ndarray, reread: np.ndarray, weight: float) -> np.ndarray:
-    """The ranker's logits plus the cross-encoder's, relative to its best: the reread sentences move
-    among themselves, and the rest rank as if the cross-encoder had put them last."""
-    out = ranker + weight * (float(reread.min()) - float(reread.max()))
-    out[top] = ranker[top] + weight * (reread - reread.max())
-    return out
+def blend(ranker: np.ndarray, reread: np.ndarray, weight: float) -> np.ndarray:
+    """The ranker's logits plus the cross-encoder's, relative to its best (only differences count:
+    it was trained listwise)."""
+    return ranker + weight * (reread - reread.max())
 
 
 @lru_cache(maxsize=4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,54 +14,72 @@ from support.reader import model as reader_model
 from tests.support.test_pipeline_stages import PAYMENT, PAYMENT_PARTS, _hit
 
 
-def test_blend_reorders_the_reread_sentences_and_puts_the_rest_behind_them():
-    ranker = np.array([3.0, 2.0, 1.0, 0.0])
-    out = reader_model.blend(ranker, np.array([0, 1]), np.array([0.0, 5.0]), weight=1.0)
-    assert np.argsort(-out).tolist() == [1, 0, 2, 3]
-    # weight 0: the ranker's order, untouched
-    assert np.argsort(-reader_model.blend(ranker, np.array([0, 1]), np.array([0.0, 5.0]), 0.0)).tolist() == [0, 1, 2, 3]
+def test_blend_adds_the_cross_encoders_judgement_relative_to_its_best():
+    ranker = np.array([3.0, 2.0, 1.0])
+    assert np.argsort(-reader_model.blend(ranker, np.array([0.0, 5.0, 0.0]), weight=1.0)).tolist() == [1, 0, 2]
+    assert np.argsort(-reader_model.blend(ranker, np.array([0.0, 5.0, 0.0]), weight=0.0)).tolist() == [0, 1, 2]
+    # only differences count: the same logits shifted give the same order
+    assert np.allclose(
+        reader_model.blend(ranker, np.array([1.0, 2.0, 3.0]), 1.0),
+        reader_model.blend(ranker, np.array([11.0, 12.0, 13.0]), 1.0),
+    )
 
 
-def _question_vector(hit) -> np.ndarray:
-    q = np.frombuffer(hit.sentence_vectors, dtype=np.float16).reshape(-1, 384).astype(np.float32)[2]
-    return q / np.linalg.norm(q)
+class _Prefers:
+    """A stand-in cross-encoder that likes one sentence and records what it was asked."""
+
+    weight = 1.0
+
+    def __init__(self, liked: str) -> None:
+        self.liked = liked
+        self.asked: list[list[str]] = []
+
+    def score(self, question, texts):
+        self.asked.append(texts)
+        return np.array([10.0 if text.endswith(self.liked) else 0.0 for text in texts])
 
 
-def test_the_cross_encoder_rereads_at_most_its_candidates_and_leaves_p_answerable_alone():
-    hit = _hit(PAYMENT, PAYMENT_PARTS)
-    q = _question_vector(hit)
-    chunks = [read.as_chunk(hit, q)]
-    stats = {"n": 10, "df": {}}
-    reader = reader_model.load()
-    plain = reader.score("Can I pay with PayPal?", q, chunks, stats)
-    asked: list[list[tuple[int, int, str]]] = []
+def _two_articles():
+    from support.pipeline.read import Candidate
 
-    def prefer_the_later(sentences):
-        asked.append(sentences)
-        return np.arange(len(sentences), dtype=float)
+    first = _hit(PAYMENT, PAYMENT_PARTS)
+    second = dataclasses.replace(_hit(PAYMENT, PAYMENT_PARTS, heading="Gift cards"), document_id=2)
+    candidates = [
+        Candidate(0, 2, "PayPal", 0.4, True),
+        Candidate(0, 4, "Gift cards are sold online.", 0.2, False),
+        Candidate(0, 6, "The sky is blue.", 0.1, False),
+        Candidate(1, 4, "Gift cards are sold online.", 0.2, False),
+    ]
+    return [first, second], candidates
 
-    # Three reread, weighed heavily: the ranker's best three in reverse, then the rest in its order.
-    reread = reader.score("Can I pay with PayPal?", q, chunks, stats, reader_model.Cross(3, prefer_the_later, 100.0))
-    assert len(asked[0]) == 3
-    before = [s["text"] for s in plain["sentences"]]
-    assert [text for _, _, text in asked[0]] == before[:3]
-    assert [s["text"] for s in reread["sentences"]] == before[:3][::-1] + before[3:]
 
-    def prefer_the_sky(sentences):
-        return np.array([10.0 if text == "The sky is blue." else 0.0 for _, _, text in sentences])
+def test_reread_reorders_within_the_chosen_article_only(settings, monkeypatch):
+    settings.READER_CROSS_ENCODER_CANDIDATES = 12
+    hits, candidates = _two_articles()
+    encoder = _Prefers("The sky is blue.")
+    monkeypatch.setattr(cross_encoder, "load", lambda: encoder)
+    out = read.reread("Can I pay with PayPal?", candidates, hits)
+    assert [(c.hit, c.index) for c in out] == [(0, 6), (0, 2), (0, 4), (1, 4)]
+    assert encoder.asked == [["Payment methods — PayPal", "Payment methods — Gift cards are sold online.",
+                              "Payment methods — The sky is blue."]]  # fmt: skip
+    assert [c.p for c in out] == [0.1, 0.4, 0.2, 0.2]  # the ranker's p, which P(answerable) was judged on
 
-    # Among all of them, the cross-encoder's choice comes first; the calibrated P(answerable) is the ranker's.
-    everything = reader_model.Cross(len(PAYMENT_PARTS), prefer_the_sky, 1.0)
-    lifted = reader.score("Can I pay with PayPal?", q, chunks, stats, everything)
-    assert lifted["sentences"][0]["text"] == "The sky is blue."
-    assert plain["sentences"][0]["text"] != "The sky is blue."
-    assert lifted["p_answerable"] == plain["p_answerable"]
+
+def test_reread_reads_at_most_its_candidates(settings, monkeypatch):
+    settings.READER_CROSS_ENCODER_CANDIDATES = 2
+    hits, candidates = _two_articles()
+    encoder = _Prefers("The sky is blue.")
+    monkeypatch.setattr(cross_encoder, "load", lambda: encoder)
+    out = read.reread("Can I pay with PayPal?", candidates, hits)
+    assert len(encoder.asked[0]) == 2
+    assert out == candidates  # the liked sentence was not among the two reread: nothing moves
 
 
 def test_no_cross_encoder_when_its_candidates_are_zero(settings, monkeypatch):
     settings.READER_CROSS_ENCODER_CANDIDATES = 0
     monkeypatch.setattr(cross_encoder, "load", lambda: pytest.fail("loaded although switched off"))
-    assert read._cross("Can I pay with PayPal?", [_hit(PAYMENT, PAYMENT_PARTS)]) is None
+    hits, candidates = _two_articles()
+    assert read.reread("Can I pay with PayPal?", candidates, hits) == candidates
 
 
 def test_missing_updates_mean_no_cross_encoder(settings, tmp_path):
@@ -111,22 +130,3 @@ def test_export_of_trained_updates_scores_like_the_torch_network(tmp_path):
     assert abs(float(plain[0]) - float(expected[0])) > 1e-3
     # a second call finds the export instead of redoing it
     assert cross_encoder.ensure_exported(model_dir, target, path) == target
-
-
-def test_switched_on_the_turn_rereads_heading_and_sentence(settings, monkeypatch):
-    settings.READER_CROSS_ENCODER_CANDIDATES = 5
-    seen = []
-
-    class Fake:
-        weight = 0.5
-
-        def score(self, question, texts):
-            seen.append((question, texts))
-            return np.zeros(len(texts))
-
-    monkeypatch.setattr(cross_encoder, "load", lambda: Fake())
-    hit = _hit(PAYMENT, PAYMENT_PARTS)
-    cross = read._cross("Can I pay with PayPal?", [hit])
-    assert (cross.candidates, cross.weight) == (5, 0.5)
-    cross.score([(0, 2, "PayPal")])
-    assert seen == [("Can I pay with PayPal?", ["Payment methods — PayPal"])]
