@@ -53,25 +53,28 @@ def _two_articles():
     return [first, second], candidates
 
 
-def test_reread_reorders_within_the_chosen_article_only(settings, monkeypatch):
-    settings.READER_CROSS_ENCODER_CANDIDATES = 12
-    hits, candidates = _two_articles()
+@pytest.fixture
+def sky(monkeypatch) -> _Prefers:
     encoder = _Prefers("The sky is blue.")
     monkeypatch.setattr(cross_encoder, "load", lambda: encoder)
+    return encoder
+
+
+def test_reread_reorders_within_the_chosen_article_only(settings, sky):
+    settings.READER_CROSS_ENCODER_CANDIDATES = 12
+    hits, candidates = _two_articles()
     out = read.reread("Can I pay with PayPal?", candidates, hits)
     assert [(c.hit, c.index) for c in out] == [(0, 6), (0, 2), (0, 4), (1, 4)]
-    assert encoder.asked == [["Payment methods — PayPal", "Payment methods — Gift cards are sold online.",
+    assert sky.asked == [["Payment methods — PayPal", "Payment methods — Gift cards are sold online.",
                               "Payment methods — The sky is blue."]]  # fmt: skip
     assert [c.p for c in out] == [0.1, 0.4, 0.2, 0.2]  # the ranker's p, which P(answerable) was judged on
 
 
-def test_reread_reads_at_most_its_candidates(settings, monkeypatch):
+def test_reread_reads_at_most_its_candidates(settings, sky):
     settings.READER_CROSS_ENCODER_CANDIDATES = 2
     hits, candidates = _two_articles()
-    encoder = _Prefers("The sky is blue.")
-    monkeypatch.setattr(cross_encoder, "load", lambda: encoder)
     out = read.reread("Can I pay with PayPal?", candidates, hits)
-    assert len(encoder.asked[0]) == 2
+    assert len(sky.asked[0]) == 2
     assert out == candidates  # the liked sentence was not among the two reread: nothing moves
 
 
