@@ -26,8 +26,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 
-from core import onnx_model
+from core import embeddings, onnx_model
 
 DELTA_PATH = Path(__file__).resolve().parent / "cross_encoder.npz"
 MAX_TOKENS = 128
@@ -244,8 +245,6 @@ class CrossEncoder:
 
 
 def delta_path() -> Path:
-    from django.conf import settings
-
     return Path(settings.READER_CROSS_ENCODER_PATH or DELTA_PATH)
 
 
@@ -263,10 +262,6 @@ def _file_digest(path: str, mtime_ns: int) -> str:
 @lru_cache(maxsize=1)
 def load() -> CrossEncoder | None:
     """The process's cross-encoder, exported on first use; None when no trained updates are committed."""
-    from django.conf import settings
-
-    from core import embeddings
-
     path = delta_path()
     if not path.is_file():
         return None
