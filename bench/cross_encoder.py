@@ -6,10 +6,11 @@ Four steps, each writing under var/cross-encoder/:
          plus the training help centres, support/reader/data/shops/), its gold sentences (at most two) and the
          committed ranker's seven best non-gold sentences as hard negatives (with the ranker's logits); the calib
          split likewise.
-  train  LoRA updates (rank --rank) of every linear layer of MiniLM (the embedding model's own weights) and a
-         linear head on the mean of its token states, trained listwise (softmax over a turn's candidates) for
-         --epochs; 4 turns a step, AdamW 3e-4 (head 1e-3), inputs "question" / "heading — sentence" cut to 128
-         tokens. Writes delta.npz (the updates, about a megabyte).
+  train  LoRA updates (rank --rank) of the linear layers of MiniLM's top --layers blocks (the embedding model's own
+         weights; the blocks below frozen, run once per pair) and a linear head on the mean of its token states,
+         trained listwise (softmax over a turn's candidates) for --epochs; 4 turns a step, AdamW 3e-4 (head 1e-3),
+         inputs "question" / "heading — sentence" cut to 128 tokens. Writes delta.npz (about 1.3 MB) and a
+         checkpoint after each whole epoch. Use OMP_NUM_THREADS=1 on a shared machine.
   fit    the blend weight of its logits against the ranker's, chosen on the calib split; written into delta.npz.
   eval   calib top-1 among each turn's candidates; then the development shops (bench/shops/hallby-home and the
          demo, loaded as bench/shops.py loads them): which sentence of the retrieved chunks comes first, for the
@@ -214,7 +215,7 @@ def evaluate(weights: Path) -> None:
     # What a turn pays: the ranker's best 12 sentences of a calib turn reread at once, one thread.
     timer = _scorer(weights, threads=1)
     spent = []
-    for t in calib[:100]:
+    for t in calib[:120]:
         texts = (t["candidates"] * 2)[:12]
         begin = time.perf_counter()
         timer.score(t["question"], texts)

@@ -324,7 +324,8 @@ READER_QUALIFIER_CANDIDATES = env_int("READER_QUALIFIER_CANDIDATES", 12, minimum
 # The cross-encoder (support/reader/cross_encoder.py) rereads the best READER_CROSS_ENCODER_CANDIDATES
 # sentences of the chosen article with the question. 0, the default, is off: on this machine a
 # sentence costs about 30 ms (12: p50 365 ms a turn, against the turn's 100 ms p95 bound).
-# Its trained updates: READER_CROSS_ENCODER_PATH, default the committed ones.
+# Its trained updates: READER_CROSS_ENCODER_PATH, default support/reader/cross_encoder.npz (none is
+# committed yet: switched on without them, a process refuses to start).
 READER_CROSS_ENCODER_CANDIDATES = env_int("READER_CROSS_ENCODER_CANDIDATES", 0, minimum=0)
 READER_CROSS_ENCODER_PATH = env_str("READER_CROSS_ENCODER_PATH") or None
 LLM_PROMPT_VERSION = "2026-11-28.1"

@@ -14,6 +14,7 @@ states one, the sentence a "This …" points back to, a list's introduction or i
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import Counter, OrderedDict
@@ -41,6 +42,8 @@ _CONDITION = re.compile(
 _POINTS_BACK = re.compile(r"^(?:this|that|these|those|it|they|such)\b", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 MAX_LIST_ITEMS = 8
+log = logging.getLogger(__name__)
+_cross_encoder_failed = threading.Event()  # it could not be built: this process reads without it
 MIN_WORDS = 3  # shorter prose (a version line, a lone label) is never quoted on its own; list items may be short
 
 
@@ -110,7 +113,15 @@ def reread(question: str, candidates: list[Candidate], hits: list[SearchHit]) ->
     articles, sentences that read like answers moved the vote to the wrong one (docs/quality.md).
     P(answerable) and every p stay the ranker's."""
     limit = settings.READER_CROSS_ENCODER_CANDIDATES
-    encoder = cross_encoder.load() if limit > 0 and len(candidates) > 1 else None
+    if limit <= 0 or len(candidates) < 2 or _cross_encoder_failed.is_set():
+        return candidates
+    try:
+        encoder = cross_encoder.load()
+    except RuntimeError as exc:  # the turn goes on with the ranker's order; said once per process
+        if not _cross_encoder_failed.is_set():
+            _cross_encoder_failed.set()
+            log.error("%s", exc)
+        return candidates
     if encoder is None:
         return candidates
     document = hits[candidates[0].hit].document_id

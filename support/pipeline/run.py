@@ -98,7 +98,7 @@ def config_fingerprint() -> str:
     values = {name: getattr(settings, name, None) for name in FINGERPRINT_SETTINGS}
     values["composer"] = llm.composer_name() if llm.enabled() else compose.EXTRACTIVE
     values["reader"] = reader_model.digest()
-    values["cross_encoder"] = cross_encoder.digest()
+    values["cross_encoder"] = cross_encoder.digest() if settings.READER_CROSS_ENCODER_CANDIDATES > 0 else ""
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

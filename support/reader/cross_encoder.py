@@ -6,13 +6,14 @@ one that answers it (the list of exclusions against what the warranty covers). R
 can. It is trained by `bench/cross_encoder.py train` on the reader's own simulated turns (doc2dial's
 train documents and the training help centres).
 
-What is committed is small: the low-rank (LoRA) updates of every linear layer of the embedding
-model's top blocks and the scoring head (cross_encoder.npz, about a megabyte). The full network is
-the installed embedding model's own weights plus those updates; it is exported to ONNX the first time
-a machine needs it (seconds, torch and onnx required then), checked against the torch network, and
-cached under VAR_DIR like the embedding model's export. Nothing is downloaded. The export stays in
-float32: onnxruntime's dynamic int8 quantisation moved the logits by up to 2.8 and changed the chosen
-sentence in 11 to 23 of 60 calib turns (per-tensor, per-channel, trained blocks left in float32).
+What it needs is small: the low-rank (LoRA) updates of the linear layers of the embedding model's
+top blocks and the scoring head (cross_encoder.npz, about 1.3 MB; none is committed yet, so it is
+off). The full network is the installed embedding model's own weights plus those updates; it is
+exported to ONNX the first time a machine needs it (seconds, torch and onnx required then), checked
+against the torch network, and cached beside the embedding model's export (EMBEDDING_ONNX_DIR,
+default VAR_DIR/models). Nothing is downloaded. The export stays in float32: onnxruntime's dynamic
+int8 quantisation moved the logits by up to 2.8 and changed the chosen sentence in 11 to 23 of 60
+calib turns (per-tensor, per-channel, trained blocks left in float32).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import fcntl
 import hashlib
 import os
 import tempfile
+import threading
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -152,6 +154,8 @@ def delta_of(net) -> dict[str, np.ndarray]:
             out[f"{name}.A"] = module.A.detach().numpy().astype(np.float16)
             out[f"{name}.B"] = module.B.detach().numpy().astype(np.float16)
             scale = module.scale
+    if scale is None:
+        raise ValueError("the network has no LoRA updates to save")
     out["scale"] = np.array(scale, dtype=np.float32)
     out["head.weight"] = net.head.weight.detach().numpy().astype(np.float32)
     out["head.bias"] = net.head.bias.detach().numpy().astype(np.float32)
@@ -177,6 +181,8 @@ def ensure_exported(model_dir: Path, target: Path, delta_path: Path = DELTA_PATH
     with open(target.parent / ".cross-encoder.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not target.exists():
+            for stale in target.parent.glob("*.cross-encoder.tmp"):  # left by a killed export
+                stale.unlink(missing_ok=True)
             _export(model_dir, target, delta_path)
     return target
 
@@ -191,7 +197,8 @@ def _export(model_dir: Path, target: Path, delta_path: Path) -> None:
     check = encode_pairs(tok, [q for q, _ in _CHECK_PAIRS], [t for _, t in _CHECK_PAIRS])
     with torch.inference_mode():
         expected = net(*(torch.from_numpy(check[name]) for name in onnx_model.INPUTS)).numpy()
-    handle, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+    # Not *.onnx.tmp: the embedding export clears those in the same folder under its own lock.
+    handle, tmp = tempfile.mkstemp(dir=target.parent, suffix=".cross-encoder.tmp")
     os.close(handle)
     try:
         with torch.inference_mode(), warnings.catch_warnings():
@@ -251,22 +258,38 @@ def delta_path() -> Path:
 def digest() -> str:
     """Which updates reread the sentences ("" when none): part of every reply's configuration."""
     path = delta_path()
-    return _file_digest(str(path), path.stat().st_mtime_ns) if path.is_file() else ""
+    if not path.is_file():
+        return ""
+    stat = path.stat()
+    return _file_digest(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 @lru_cache(maxsize=4)
-def _file_digest(path: str, mtime_ns: int) -> str:
+def _file_digest(path: str, inode: int, size: int, mtime_ns: int) -> str:
+    """Once per version of the file: the key changes whenever the file could have."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+_lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
 def load() -> CrossEncoder | None:
-    """The process's cross-encoder, exported on first use; None when no trained updates are committed."""
-    path = delta_path()
-    if not path.is_file():
-        return None
-    model_dir = Path(embeddings.model_path())
-    target = ensure_exported(model_dir, default_path(model_dir, embeddings.onnx_dir(), path), path)
-    with np.load(path) as data:
-        weight = float(data["blend"]) if "blend" in data.files else 1.0
-    return CrossEncoder(model_dir, target, threads=settings.EMBEDDING_THREADS, weight=weight)
+    """The process's cross-encoder, exported on first use; None when there are no trained updates.
+    Raises RuntimeError, once per process, when it cannot be built (the failure is remembered:
+    no turn pays for a second attempt)."""
+    with _lock:
+        path = delta_path()
+        if not path.is_file():
+            return None
+        model_dir = Path(embeddings.model_path())
+        try:
+            target = ensure_exported(model_dir, default_path(model_dir, embeddings.onnx_dir(), path), path)
+            with np.load(path) as data:
+                weight = float(data["blend"]) if "blend" in data.files else 1.0
+            return CrossEncoder(model_dir, target, threads=settings.EMBEDDING_THREADS, weight=weight)
+        except (OSError, ImportError, KeyError, RuntimeError) as exc:
+            raise RuntimeError(
+                f"the reader's cross-encoder cannot be built from {path} ({exc}); "
+                "set READER_CROSS_ENCODER_CANDIDATES=0 or make EMBEDDING_ONNX_DIR writable"
+            ) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,7 @@ def test_missing_updates_mean_no_cross_encoder(settings, tmp_path):
 
 
 @pytest.mark.slow
-def test_export_of_trained_updates_scores_like_the_torch_network(tmp_path):
+def test_export_of_trained_updates_scores_like_the_torch_network(tmp_path, monkeypatch):
     """Random (untrained) updates, so the check is about the export, not about the training."""
     import torch
 
@@ -131,5 +132,59 @@ def test_export_of_trained_updates_scores_like_the_torch_network(tmp_path):
     with torch.no_grad():
         plain = base.eval()(*(torch.from_numpy(batch[n]) for n in ("input_ids", "attention_mask", "token_type_ids")))
     assert abs(float(plain[0]) - float(expected[0])) > 1e-3
+
     # a second call finds the export instead of redoing it
+    def export_again(*args):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(cross_encoder, "_export", export_again)
     assert cross_encoder.ensure_exported(model_dir, target, path) == target
+
+
+def test_a_cross_encoder_that_cannot_be_built_leaves_the_ranker_order_and_is_not_retried(settings, monkeypatch, caplog):
+    settings.READER_CROSS_ENCODER_CANDIDATES = 12
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise RuntimeError("the reader's cross-encoder cannot be built from x.npz (read-only folder)")
+
+    monkeypatch.setattr(cross_encoder, "load", broken)
+    monkeypatch.setattr(read, "_cross_encoder_failed", threading.Event())
+    hits, candidates = _two_articles()
+    assert read.reread("Can I pay with PayPal?", candidates, hits) == candidates
+    assert read.reread("Can I pay with PayPal?", candidates, hits) == candidates
+    assert calls == [1]
+    assert "cannot be built" in caplog.text
+
+
+def test_switched_on_without_updates_the_process_does_not_start(settings, tmp_path):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from support.apps import _warm_cross_encoder
+
+    settings.READER_CROSS_ENCODER_CANDIDATES = 12
+    settings.READER_CROSS_ENCODER_PATH = str(tmp_path / "absent.npz")
+    cross_encoder.load.cache_clear()
+    try:
+        with pytest.raises(ImproperlyConfigured, match="no trained updates"):
+            _warm_cross_encoder()
+        settings.READER_CROSS_ENCODER_CANDIDATES = 0
+        _warm_cross_encoder()  # off: nothing to check
+    finally:
+        cross_encoder.load.cache_clear()
+
+
+def test_the_reply_fingerprint_names_the_updates_only_when_they_are_read(settings, tmp_path):
+    from support.pipeline import run
+
+    updates = tmp_path / "delta.npz"
+    np.savez(updates, scale=np.array(1.0))
+    settings.READER_CROSS_ENCODER_CANDIDATES = 0
+    off = run.config_fingerprint()
+    settings.READER_CROSS_ENCODER_PATH = str(updates)
+    assert run.config_fingerprint() == off
+    settings.READER_CROSS_ENCODER_CANDIDATES = 12
+    on = run.config_fingerprint()
+    np.savez(updates, scale=np.array(2.0), blend=np.array(0.5))  # other updates (and another size)
+    assert on != off and run.config_fingerprint() != on
