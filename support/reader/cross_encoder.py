@@ -26,11 +26,16 @@ import threading
 import warnings
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
 
 from core import embeddings, onnx_model
+
+if TYPE_CHECKING:
+    import torch
+    from tokenizers import Tokenizer
 
 DELTA_PATH = Path(__file__).resolve().parent / "cross_encoder.npz"
 MAX_TOKENS = 128
@@ -57,7 +62,7 @@ def pair_text(heading: str, sentence: str) -> str:
     return f"{heading} — {sentence}" if heading else sentence
 
 
-def tokenizer(model_dir: Path):
+def tokenizer(model_dir: Path) -> Tokenizer:
     return onnx_model.load_tokenizer(model_dir, max_length=MAX_TOKENS)
 
 
@@ -82,7 +87,7 @@ def network(
     rank: int = 0,
     alpha: float = 0.0,
     layers: int | None = None,
-):
+) -> torch.nn.Module:
     """The torch network: the embedding model, mean pooling, a linear head. With `delta`, its updates
     are merged into the weights (for export); with `rank`, LoRA adapters are attached to the top
     `layers` blocks (for training; the blocks below stay the embedding model's)."""
@@ -144,9 +149,9 @@ def network(
     return net
 
 
-def delta_of(net) -> dict[str, np.ndarray]:
-    """The trained updates of a LoRA network, as saved in cross_encoder.npz (float16: half the size,
-    a rounding far below what separates two sentences)."""
+def delta_of(net: torch.nn.Module) -> dict[str, np.ndarray]:
+    """The trained updates of a LoRA network, as saved in cross_encoder.npz (float16: half the size;
+    the export is checked against the rounded updates, not against the trained network)."""
     out: dict[str, np.ndarray] = {}
     scale = None
     for name, module in net.encoder.named_modules():
@@ -252,7 +257,12 @@ class CrossEncoder:
 
 
 def delta_path() -> Path:
-    return Path(settings.READER_CROSS_ENCODER_PATH or DELTA_PATH)
+    """READER_CROSS_ENCODER_PATH (relative: to the project), default the package's own file."""
+    configured = settings.READER_CROSS_ENCODER_PATH
+    if not configured:
+        return DELTA_PATH
+    path = Path(configured)
+    return path if path.is_absolute() else Path(settings.BASE_DIR) / path
 
 
 def digest() -> str:
