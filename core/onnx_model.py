@@ -201,20 +201,25 @@ def _export(model_dir: Path, target: Path) -> None:
             os.unlink(tmp)
 
 
+def session(onnx_file: Path, *, threads: int = 1):
+    """An onnxruntime CPU session with `threads` for one call and quiet logs (every graph of ours)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxEncoder:
     """Tokenizer plus onnxruntime session; safe to call from several threads
     (the tokenizer's settings are fixed at load, the session is re-entrant)."""
 
     def __init__(self, model_dir: Path, onnx_file: Path, *, threads: int = 1) -> None:
-        import onnxruntime
-
         self.max_seq_length = max_seq_length(model_dir)
         self._tokenizer = load_tokenizer(model_dir, max_length=self.max_seq_length)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self._session = session(onnx_file, threads=threads)
         # (batch, tokens, hidden): only the first two are dynamic in the export.
         self.dimensions = int(self._session.get_outputs()[0].shape[2])
 

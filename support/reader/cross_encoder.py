@@ -236,15 +236,9 @@ class CrossEncoder:
     """Tokenizer plus onnxruntime session; re-entrant, like the embedding encoder."""
 
     def __init__(self, model_dir: Path, onnx_file: Path, *, threads: int = 1, weight: float = 1.0) -> None:
-        import onnxruntime
-
         self.weight = weight  # of its logits against the ranker's, fitted with the updates (blend)
         self._tokenizer = tokenizer(model_dir)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self._session = onnx_model.session(onnx_file, threads=threads)
 
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         return self._session.run(None, {name: batch[name] for name in onnx_model.INPUTS})[0]
