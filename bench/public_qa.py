@@ -249,7 +249,7 @@ def run_pipeline(variant: str, questions: list[dict]) -> tuple[list[dict], int]:
 
     from support.pipeline import read
 
-    threshold = read.threshold()
+    threshold = read.decisive_threshold()
     configured = settings.READER_MIN_ANSWERABLE
     settings.READER_MIN_ANSWERABLE = 0.0
     try:
@@ -318,7 +318,10 @@ def _run_questions(variant: str, questions: list[dict]) -> tuple[list[dict], int
                 "retrieved": [source_key.get(d, "") for d in retrieved_docs],
                 "rrf_top": rrf_top,
                 "reader_top": reader_top,
-                "p": (turn.signals.get("reader") or {}).get("p_answerable"),
+                # the probability the answer threshold applies to (the reply-confidence model's where it ran)
+                "p": (turn.signals.get("confidence") or {}).get(
+                    "p", (turn.signals.get("reader") or {}).get("p_answerable")
+                ),
                 "context_tokens": turn.signals.get("context_tokens"),
                 "naive_tokens": sum(
                     version_doc[v][1] for v in dict.fromkeys(r["version_id"] for r in retrieved)

@@ -36,10 +36,12 @@ OUT = _common.ROOT / "var" / "bench-shops"
 SHOPS = _common.ROOT / "bench" / "shops"
 
 
-def shops_available() -> dict[str, tuple[Path, Path]]:
-    found = {"demo": (_common.ROOT / "demo" / "kb", _common.ROOT / "demo" / "questions.jsonl")}
-    if SHOPS.is_dir():
-        for folder in sorted(p for p in SHOPS.iterdir() if (p / "kb").is_dir() and (p / "questions.jsonl").is_file()):
+def shops_available(where: Path = SHOPS) -> dict[str, tuple[Path, Path]]:
+    found = (
+        {"demo": (_common.ROOT / "demo" / "kb", _common.ROOT / "demo" / "questions.jsonl")} if where == SHOPS else {}
+    )
+    if where.is_dir():
+        for folder in sorted(p for p in where.iterdir() if (p / "kb").is_dir() and (p / "questions.jsonl").is_file()):
             found[folder.name] = (folder / "kb", folder / "questions.jsonl")
     return found
 
@@ -121,18 +123,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shop", action="append", help="a shop's name (default: every shop)")
     parser.add_argument("--thresholds", default="0,0.2,0.3,0.4,0.5")
+    parser.add_argument(
+        "--dir", type=Path, default=SHOPS, help="a folder of shops (default bench/shops/, plus the demo shop)"
+    )
+    parser.add_argument(
+        "--pgdata", type=Path, default=PGDATA, help="the embedded database's folder (runs side by side)"
+    )
     args = parser.parse_args()
-    os.environ["EMBEDDED_PGDATA"] = str(PGDATA)
+    os.environ["EMBEDDED_PGDATA"] = str(args.pgdata)
     _common.setup_django()
     from support.pipeline import read
 
-    available = shops_available()
+    available = shops_available(args.dir.resolve())
     names = args.shop or list(available)
     unknown = [n for n in names if n not in available]
     if unknown:
         sys.exit(f"unknown shop(s) {', '.join(unknown)}; known: {', '.join(available)}")
     _common.print_context("shops.py", sys.argv[1:])
-    configured = read.threshold()
+    configured = read.decisive_threshold()
     thresholds = sorted({float(t) for t in args.thresholds.split(",")} | {round(configured, 3)})
     OUT.mkdir(parents=True, exist_ok=True)
     try:

@@ -173,7 +173,8 @@ def evaluate_row(row: Row) -> RowResult:
     verdict = judge(kind=reply.kind, text=reply.text, gold=row.gold, cited=cited)
     outcome = row_outcome(row, reply.kind, cited, verdict)
     why = reply.detail or reply.reason
-    p = (turn.signals.get("reader") or {}).get("p_answerable")
+    # The probability the answer threshold applies to: the reply-confidence model's where it ran.
+    p = (turn.signals.get("confidence") or {}).get("p", (turn.signals.get("reader") or {}).get("p_answerable"))
     return RowResult(row, reply.kind, reply.text, cited, retrieved, outcome, why, ms, verdict, p)
 
 

@@ -16,6 +16,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
+from support.reader import yes_no
 from support.reader.features import tokens
 
 YES, NO, DEPENDS = "yes", "no", "depends"
@@ -70,7 +73,16 @@ class Decision:
         return {"verdict": self.verdict, "why": self.why}
 
 
-def asks_yes_no(question: str) -> bool:
+def asks_yes_no(question: str, vector: np.ndarray | None = None) -> bool:
+    """Does the customer want a yes or a no first? The learned detector reads the turn's vector
+    (support.reader.yes_no); without a vector or its weights, the grammar test below decides."""
+    detector = yes_no.load() if vector is not None else None
+    if detector is None:
+        return grammar_asks_yes_no(question)
+    return detector(vector)
+
+
+def grammar_asks_yes_no(question: str) -> bool:
     """True when the customer's (last) question is a yes/no one: an auxiliary before its subject
     ("can I …?", "is it …?", "… - do you ship there?"), no question word before it ("how much do you
     charge"), not an indirect question ("do you know when …") and no "or" between choices."""

@@ -28,6 +28,7 @@ from core.text import estimate_tokens
 from knowledge.models import Chunk
 from knowledge.selectors import SearchHit
 from support.pipeline.types import Passage
+from support.reader import confidence as confidence_model
 from support.reader import cross_encoder
 from support.reader import model as reader_model
 from support.reader.features import tokens
@@ -83,8 +84,26 @@ class Reading:
 
 
 def threshold() -> float:
+    """The reader's own gate on P(answerable). Where the reply-confidence model is installed it
+    decides instead (answer_threshold), on every turn the reader can quote from."""
+    if confidence_model.load() is not None:
+        return 0.0
     configured = settings.READER_MIN_ANSWERABLE
     return float(configured) if configured >= 0 else reader_model.load().threshold
+
+
+def decisive_threshold() -> float:
+    """The threshold that decides whether a quoted answer goes out, whichever probability it
+    applies to (the reply-confidence model's where installed, else the reader's)."""
+    gate = confidence_model.load()
+    return answer_threshold(gate) if gate is not None else threshold()
+
+
+def answer_threshold(gate: confidence_model.Confidence) -> float:
+    """READER_MIN_ANSWERABLE when set (0 answers every turn that can quote), else the threshold
+    stored with the confidence weights."""
+    configured = settings.READER_MIN_ANSWERABLE
+    return float(configured) if configured >= 0 else gate.threshold
 
 
 def read(question: str, vector: np.ndarray, hits: list[SearchHit], generation: int) -> Reading:
@@ -188,7 +207,8 @@ def as_chunk(hit: SearchHit, heading_vector: np.ndarray, skip: set[int] | None =
     }
 
 
-def _answer(reading: Reading) -> Candidate | None:
+def answer_candidate(reading: Reading) -> Candidate | None:
+    """The sentence quoted first: the best candidate long enough to state a rule."""
     answer = next((c for c in reading.candidates if c.is_item or _words(c.text) >= MIN_WORDS), None)
     top = reading.candidates[0] if reading.candidates else None
     if answer is None or answer.p < settings.READER_SUPPORT_RATIO * top.p:
@@ -199,7 +219,7 @@ def _answer(reading: Reading) -> Candidate | None:
 def statement(reading: Reading, hits: list[SearchHit]) -> str:
     """The answering sentence as a rule reads: a list item with the sentence that introduces its
     list ("The guarantee does not cover: - outdoor furniture left outside")."""
-    answer = _answer(reading)
+    answer = answer_candidate(reading)
     if answer is None:
         return ""
     hit = hits[answer.hit]
@@ -211,7 +231,7 @@ def statement(reading: Reading, hits: list[SearchHit]) -> str:
 
 def quote(reading: Reading, hits: list[SearchHit]) -> list[Passage]:
     """The answering sentence and what must come with it, as numbered passages (answer first)."""
-    answer = _answer(reading)
+    answer = answer_candidate(reading)
     if answer is None:
         return []
     hit = hits[answer.hit]

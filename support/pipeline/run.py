@@ -34,10 +34,23 @@ from knowledge import selectors
 from knowledge.models import KnowledgeState
 from support import hours
 from support.models import Conversation, Message
-from support.pipeline import compose, lexicon, llm, output, polarity, policy, read, record, triggers, verify
+from support.pipeline import (
+    compose,
+    confidence,
+    lexicon,
+    llm,
+    output,
+    polarity,
+    policy,
+    read,
+    record,
+    triggers,
+    verify,
+)
 from support.pipeline import flow as flow_stage
 from support.pipeline.types import Reply, Turn
-from support.reader import cross_encoder
+from support.reader import confidence as confidence_model
+from support.reader import cross_encoder, yes_no
 from support.reader import model as reader_model
 from support.selectors import CitedSource
 
@@ -98,6 +111,8 @@ def config_fingerprint() -> str:
     values = {name: getattr(settings, name, None) for name in FINGERPRINT_SETTINGS}
     values["composer"] = llm.composer_name() if llm.enabled() else compose.EXTRACTIVE
     values["reader"] = reader_model.digest()
+    values["yes_no"] = yes_no.digest()
+    values["confidence"] = confidence_model.digest()
     values["cross_encoder"] = cross_encoder.digest() if settings.READER_CROSS_ENCODER_CANDIDATES > 0 else ""
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -306,9 +321,20 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
     context_tokens = sum(estimate_tokens(p.quote) for p in passages)
     turn.signals["context_tokens"] = context_tokens
     decision = None
-    if polarity.asks_yes_no(question):
+    asked = polarity.asks_yes_no(question, turn.vector)
+    if asked:
         decision = polarity.decide(question, read.statement(reading, hits))
         turn.signals["yes_no"] = decision.as_signals()
+    gate = confidence_model.load()
+    if gate is not None:
+        # A reply that quotes a rule, to answer or to ask about the customer's case, goes out only when
+        # the turn, read whole, is likely to be right (support/pipeline/confidence.py).
+        chosen = read.answer_candidate(reading)
+        p = gate.p(confidence.features(question, reading, hits, chosen, passages, asked, decision))
+        limit = read.answer_threshold(gate)
+        turn.signals["confidence"] = {"p": round(p, 4), "threshold": limit}
+        if p < limit:
+            return turn, _escalate(no_answer, Reason.NO_ANSWER, why="low_confidence")
 
     with _stage(turn, "compose"):
         budget_left = (

@@ -218,15 +218,22 @@ def test_the_reply_stays_within_the_sentence_cap(settings):
     assert p.sentences == ["Bank transfer is only available for orders under €5,000."]
 
 
-def test_a_reading_below_the_threshold_is_not_answerable(settings):
+def test_a_reading_below_the_threshold_is_not_answerable(settings, monkeypatch):
+    from support.reader import confidence, model
+
     hit = _hit(PAYMENT, PAYMENT_PARTS)
     reading = _reading(hit, [2], p_answerable=0.49)
     assert not reading.answerable and reading.as_signals()["answerable"] is False
+    # With the reply-confidence weights installed, the answer threshold is theirs and the reader reads
+    # every turn; without them, the reader's own threshold decides.
+    settings.READER_MIN_ANSWERABLE = 0.2
+    assert read.threshold() == 0.0 and read.decisive_threshold() == 0.2
+    settings.READER_MIN_ANSWERABLE = -1.0
+    assert read.decisive_threshold() == confidence.load().threshold
+    monkeypatch.setattr(confidence, "load", lambda: None)
     settings.READER_MIN_ANSWERABLE = 0.2
     assert read.threshold() == 0.2
     settings.READER_MIN_ANSWERABLE = -1.0
-    from support.reader import model
-
     assert read.threshold() == model.load().threshold
 
 

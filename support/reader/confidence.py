@@ -1,0 +1,78 @@
+"""The reply-confidence model's weights and their evaluation: P(this reply is correct).
+
+The features are computed by support.pipeline.confidence from the turn; this module only holds
+their names, in the order the weights expect, and evaluates the logistic regression (a dot
+product). Trained by `bench/confidence.py fit`; the weights are support/reader/confidence.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MODEL_PATH = Path(__file__).resolve().parent / "confidence.json"
+
+FEATURES = (
+    "reader_logit",
+    "top_p",
+    "second_ratio",
+    "top_document_share",
+    "documents_in_top5",
+    "answer_cosine",
+    "max_cosine",
+    "answer_hit_rank",
+    "table_row",
+    "list_item",
+    "asked_yes_no",
+    "says_yes",
+    "says_no",
+    "yes_by_default",
+    "by_period",
+    "by_exception_or_cell",
+    "answer_is_top",
+    "document_margin",
+    "question_words",
+    "question_sentences",
+    "answer_words",
+    "quoted_passages",
+    "terms_covered",
+    "terms_weight_covered",
+)
+
+
+class Confidence:
+    def __init__(self, spec: dict):
+        if tuple(spec["features"]) != FEATURES:
+            raise ValueError("these confidence weights were trained on other features than this code computes")
+        self.spec = spec
+        self.mean = np.asarray(spec["mean"])
+        self.scale = np.asarray(spec["scale"])
+        self.coef = np.asarray(spec["coef"])
+        self.intercept = float(spec["intercept"])
+        self.threshold = float(spec["threshold"])
+
+    def p(self, x: np.ndarray) -> float:
+        z = float(((x - self.mean) / self.scale) @ self.coef) + self.intercept
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+@lru_cache(maxsize=1)
+def load() -> Confidence | None:
+    """The committed weights, or None where there are none (the reader's threshold alone decides)."""
+    if not MODEL_PATH.is_file():
+        return None
+    return Confidence(json.loads(MODEL_PATH.read_text()))
+
+
+def digest() -> str:
+    return _digest(str(MODEL_PATH)) if MODEL_PATH.is_file() else ""
+
+
+@lru_cache(maxsize=1)
+def _digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
