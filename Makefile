@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint format venv browser bench reader clean-db
+.PHONY: run test lint format venv browser bench reader confidence clean-db
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found " + sys.version.split()[0] + ")")'
@@ -52,6 +52,14 @@ bench: $(STAMP)
 # Retrain the reader on doc2dial, refreshing the committed weights (minutes; support/reader/README.md).
 reader: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py train_reader --out support/reader/model.json
+
+# Retrain the yes/no detector and the reply-confidence model on the training help centres, refreshing their
+# committed weights (a few minutes; support/reader/README.md). Run it after `make reader`.
+confidence: $(STAMP)
+	DEBUG=$${DEBUG:-1} HF_HUB_OFFLINE=1 $(PY) manage.py train_yes_no --out support/reader/yes_no.json
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) bench/confidence.py collect --dir support/reader/data/shops \
+		--out var/confidence/train.jsonl
+	$(PY) bench/confidence.py fit --data var/confidence/train.jsonl --out support/reader/confidence.json
 
 clean-db:
 	-$(PY) -c 'import os; os.environ.setdefault("DJANGO_SETTINGS_MODULE","config.settings"); from pathlib import Path; from config import embedded_db; embedded_db.stop(Path("var/pgdata"))'

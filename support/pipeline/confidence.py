@@ -20,15 +20,17 @@ import math
 import numpy as np
 
 from knowledge.selectors import SearchHit
+from support.pipeline import read
 from support.pipeline.polarity import Decision
 from support.pipeline.read import Candidate, Reading
 from support.pipeline.types import Passage
 from support.reader.confidence import FEATURES
-from support.reader.features import tokens
+from support.reader.features import QTYPES, qtype, states_amount, states_time, tokens
 
 
 def features(
     question: str,
+    vector: np.ndarray,
     reading: Reading,
     hits: list[SearchHit],
     answer: Candidate,
@@ -40,9 +42,12 @@ def features(
     ps = np.array([c.p for c in cands]) if cands else np.zeros(1)
     top = cands[0] if cands else answer
     top_doc = hits[top.hit].document_id
+    answer_doc = hits[answer.hit].document_id
     share = sum(c.p for c in cands if hits[c.hit].document_id == top_doc) / max(float(ps.sum()), 1e-12)
     p_ans = min(max(reading.p_answerable, 1e-6), 1 - 1e-6)
-    quoted = set(tokens(" ".join(p.quote for p in passages)))
+    text = " ".join(p.quote for p in passages)
+    quoted = set(tokens(text))
+    kind = qtype(question)
     terms = reading.terms
     covered = [t for t in terms if t in quoted]
     words = len(question.split())
@@ -51,6 +56,10 @@ def features(
     for c in cands:  # best first
         votes.setdefault(hits[c.hit].document_id, []).append(c.p)
     totals = [*sorted((sum(v[:5]) for v in votes.values()), reverse=True), 0.0]
+    q = np.asarray(vector, dtype=np.float32)
+    answer_cos = _sentence_cosine(q, hits[answer.hit], answer.index)
+    others = [_sentence_cosine(q, hits[c.hit], c.index) for c in cands[:10] if hits[c.hit].document_id != answer_doc]
+    heading = read.heading_vectors([hits[answer.hit].heading_path])[hits[answer.hit].heading_path]
     values = {
         "reader_logit": math.log(p_ans / (1 - p_ans)),
         "top_p": float(ps[0]),
@@ -70,6 +79,13 @@ def features(
         "by_exception_or_cell": float("exception" in why or "column" in why),
         "answer_is_top": float(answer is top),
         "document_margin": totals[0] - totals[1],
+        "answer_sentence_cosine": answer_cos,
+        "other_document_cosine_gap": answer_cos - max(others, default=0.0),
+        "heading_cosine": float(q @ np.asarray(heading, dtype=np.float32)),
+        # answer-type agreement: a "how much" answered with an amount, a "how long / when" with a period or date
+        "amount_asked_and_quoted": float(kind[QTYPES.index("howmuch")] * states_amount(text)),
+        "time_asked_and_quoted": float(kind[QTYPES.index("howlong_when")] * states_time(text)),
+        "close_candidates": math.log1p(sum(1 for c in cands if c.p >= 0.5 * ps[0])),
         "question_words": math.log1p(words),
         "question_sentences": float(max(1, sum(question.count(m) for m in ".?!"))),
         "answer_words": math.log1p(len(answer.text.split())),
@@ -78,3 +94,11 @@ def features(
         "terms_weight_covered": sum(terms[t] for t in covered) / sum(terms.values()) if terms else 1.0,
     }
     return np.array([values[name] for name in FEATURES], dtype=np.float64)
+
+
+def _sentence_cosine(q: np.ndarray, hit: SearchHit, index: int) -> float:
+    """The sentence's ingestion-time vector (float16, normalised) against the question's."""
+    if not hit.sentence_vectors:
+        return 0.0
+    vectors = np.frombuffer(hit.sentence_vectors, dtype=np.float16).reshape(-1, q.shape[0])
+    return float(vectors[index].astype(np.float32) @ q)

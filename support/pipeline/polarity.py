@@ -30,6 +30,9 @@ _ASKS = re.compile(
     r"isn't|aren't|don't|doesn't|can't|won't)\s+(?:i|you|u|we|it|they|he|she|this|that|these|those|there|my|your|"
     r"our|the|a|an|someone|anyone|one)\b"
 )
+_OPENS_WH = re.compile(
+    r"^(?:(?:so|and|but|ok|okay|hi|hey|hello|also|then|please)[\s,]+)*(?:what|how|when|where|which|who|whom|whose|why)\b"
+)
 _WH = re.compile(r"\b(?:what|how|when|where|which|who|whom|whose|why)\b")
 _INDIRECT = re.compile(r"^\s*(?:know|tell me|explain|say)\b.*\b(?:what|how|when|where|which|who|why|if|whether)\b")
 # "Is there X", "do you sell X": the answer must speak of X to say yes or no.
@@ -79,7 +82,17 @@ def asks_yes_no(question: str, vector: np.ndarray | None = None) -> bool:
     detector = yes_no.load() if vector is not None else None
     if detector is None:
         return grammar_asks_yes_no(question)
-    return detector(vector)
+    # A question that opens with a question word wants a fact, whatever else it says ("How late can I
+    # cancel …?"): the vector alone read some of those as yes/no; this never vetoed a yes/no question
+    # of the training help centres (leave-one-shop-out accuracy 0.894 -> 0.900).
+    return not _opens_with_question_word(question) and detector(vector)
+
+
+def _opens_with_question_word(question: str) -> bool:
+    sentences = [s.strip() for s in _SENTENCE.findall(question) if s.strip()]
+    asked = [s for s in sentences if s.endswith("?")]
+    last = (asked or sentences or [question])[-1].lower()
+    return bool(_OPENS_WH.search(last))
 
 
 def grammar_asks_yes_no(question: str) -> bool:

@@ -330,7 +330,7 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
         # A reply that quotes a rule, to answer or to ask about the customer's case, goes out only when
         # the turn, read whole, is likely to be right (support/pipeline/confidence.py).
         chosen = read.answer_candidate(reading)
-        p = gate.p(confidence.features(question, reading, hits, chosen, passages, asked, decision))
+        p = gate.p(confidence.features(question, turn.vector, reading, hits, chosen, passages, asked, decision))
         limit = read.answer_threshold(gate)
         turn.signals["confidence"] = {"p": round(p, 4), "threshold": limit}
         if p < limit:

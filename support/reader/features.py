@@ -70,6 +70,16 @@ def tokens(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOP and len(w) > 1]
 
 
+def states_amount(text: str) -> bool:
+    """A price, fee or share: money or a percentage."""
+    return bool(_MONEY.search(text) or _PERCENT.search(text))
+
+
+def states_time(text: str) -> bool:
+    """A period or a date."""
+    return bool(_DURATION.search(text) or _DATE.search(text))
+
+
 def qtype(question: str) -> np.ndarray:
     q = question.lower()
     words = _WORD.findall(q)

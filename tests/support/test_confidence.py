@@ -17,14 +17,16 @@ from support.reader import yes_no
 
 
 class _Hit:
-    def __init__(self, document_id: int, cosine: float):
-        self.document_id, self.cosine = document_id, cosine
+    def __init__(self, document_id: int, cosine: float, sentence: np.ndarray):
+        self.document_id, self.cosine, self.heading_path = document_id, cosine, "Returns > Members"
+        self.sentence_vectors = sentence.astype(np.float16).tobytes()
 
 
 def _reading(ps, docs, terms=None):
     cands = [read.Candidate(hit=i, index=0, text=f"Sentence number {i} states a rule.", p=p, is_item=False)
              for i, p in enumerate(ps)]  # fmt: skip
-    hits = [_Hit(d, 0.6 - 0.05 * i) for i, d in enumerate(docs)]
+    axes = np.eye(384, dtype=np.float32)
+    hits = [_Hit(d, 0.6 - 0.05 * i, axes[i]) for i, d in enumerate(docs)]
     return read.Reading(0.3, 0.0, cands, list(range(len(ps))), {}, terms or {}), hits
 
 
@@ -39,8 +41,10 @@ def _passage(quote: str):
 
 def test_features_come_in_the_order_the_weights_expect():
     reading, hits = _reading([0.6, 0.3, 0.1], [1, 1, 2], terms={"gold": 2.0, "sofa": 1.0})
+    q = np.zeros(384, dtype=np.float32)
+    q[0], q[2] = 0.8, 0.6  # the answer's sentence is axis 0, the other document's axis 2
     x = confidence.features(
-        "I'm Gold, can I return a sofa?", reading, hits, reading.candidates[0], [_passage("Gold members: 100 days")],
+        "I'm Gold, can I return a sofa?", q, reading, hits, reading.candidates[0], [_passage("Gold members: 100 days")],
         True, Decision(polarity.NO, "the rule says no"),
     )  # fmt: skip
     named = dict(zip(confidence_model.FEATURES, x, strict=True))
@@ -52,6 +56,9 @@ def test_features_come_in_the_order_the_weights_expect():
     assert named["terms_weight_covered"] == pytest.approx(2 / 3)
     assert named["answer_is_top"] == 1
     assert named["reader_logit"] == pytest.approx(np.log(0.3 / 0.7))
+    assert named["answer_sentence_cosine"] == pytest.approx(0.8, abs=1e-3)
+    assert named["other_document_cosine_gap"] == pytest.approx(0.2, abs=1e-3)
+    assert -1.0 <= named["heading_cosine"] <= 1.0
 
 
 def test_weights_for_other_features_are_refused():
