@@ -377,11 +377,12 @@ def reliability(rows: list[dict]) -> str:
         bins.setdefault(min(9, int(pi * 10)), []).append((pi, yi))
     ece = sum(len(b) * abs(sum(x for x, _ in b) / len(b) - sum(z for _, z in b) / len(b)) for b in bins.values())
     lines = [
-        f"reader reliability on the {len(scored)} questions it read: expected calibration error (10 bins) of "
-        f"P(answerable) against 'answered correctly' {ece / len(scored):.3f}; mean P {statistics.mean(p):.3f}, "
+        f"reliability on the {len(scored)} questions read: expected calibration error (10 bins) of the deciding P "
+        f"(P(reply correct), or the reader's P(answerable) without confidence weights) against 'answered correctly' "
+        f"{ece / len(scored):.3f}; mean P {statistics.mean(p):.3f}, "
         f"share answered correctly if never escalating {statistics.mean(y):.3f}",
         "",
-        _common.table(["threshold on P(answerable)", "correct", "wrong", "escalated"], table),
+        _common.table(["threshold on the deciding P", "correct", "wrong", "escalated"], table),
     ]
     return "\n".join(lines)
 
