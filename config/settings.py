@@ -301,9 +301,10 @@ if not 1.0 <= CHAT_TURN_DEADLINE_SECONDS <= 50.0:
         f"CHAT_TURN_DEADLINE_SECONDS={CHAT_TURN_DEADLINE_SECONDS} must be between 1 and 50 (gunicorn times out at 60)"
     )
 APPROVED_MATCH_THRESHOLD = env_float("APPROVED_MATCH_THRESHOLD", 0.86)
-# The learned reader (support/reader/): its weights, the P(answerable) below which a turn escalates
-# (unset: the threshold chosen on the reader's calibration split, stored with the weights), how many
-# sentences may support the answer, and how close to the answer's score a supporting one must be.
+# The learned reader (support/reader/): its weights; the answer threshold: the P(reply correct) of the
+# reply-confidence gate below which a turn escalates (unset: the threshold stored with the confidence
+# weights; without them, the reader's own P(answerable) threshold), 0 answers whatever can be quoted;
+# how many sentences may support the answer, and how close to the answer's score a supporting one must be.
 READER_MODEL_PATH = env_str("READER_MODEL_PATH") or None
 READER_MIN_ANSWERABLE = env_float("READER_MIN_ANSWERABLE", -1.0)  # negative: the weights' own threshold
 READER_MAX_SUPPORTING = env_int("READER_MAX_SUPPORTING", 2, minimum=0)
