@@ -66,8 +66,8 @@ def collect_shop(name: str, kb: Path, questions: Path) -> list[dict]:
         seen["asked"] = real_asks(question, vector)
         return seen["asked"]
 
-    def decide(question, statement):
-        seen["decision"] = real_decide(question, statement)
+    def decide(question, statement, terms=None):
+        seen["decision"] = real_decide(question, statement, terms)
         return seen["decision"]
 
     read.read, polarity.asks_yes_no, polarity.decide, confidence_model.load = reading, asks, decide, lambda: None

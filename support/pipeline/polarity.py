@@ -14,6 +14,7 @@ against the question's own words.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,11 @@ _EXISTS = re.compile(
 )
 _NEGATION = re.compile(
     r"\b(?:not|no|never|cannot|nor|none|unable|excluded|ineligible|non-refundable|nothing)\b|n't\b", re.IGNORECASE
+)
+# "At no extra cost", "with no fee", "free of charge": the price is nil, the answer is not a no.
+_FREE = re.compile(
+    r"\b(?:(?:at|with|for)\s+)?no\s+(?:extra\s+|additional\s+|added\s+)?(?:cost|costs|charge|charges|fee|fees)\b",
+    re.IGNORECASE,
 )
 _EXCEPT = re.compile(r"\b(?:except(?: for)?|excluding|other than|apart from|but not)\s+([^.;:,()]+)", re.IGNORECASE)
 # A restriction or condition the customer's case may or may not meet.
@@ -110,17 +116,20 @@ def grammar_asks_yes_no(question: str) -> bool:
     return not _INDIRECT.search(last[found.end() :])
 
 
-def decide(question: str, statement: str) -> Decision:
+def decide(question: str, statement: str, terms: Iterable[str] | None = None) -> Decision:
     """What `statement` (the answering sentence, with its list's introduction when it is a list
-    item) answers to a yes/no `question`."""
+    item) answers to a yes/no `question`. `terms`: the question's distinctive terms in this knowledge
+    base (read.distinctive); an exception is the customer's case only when it names one of them, not
+    when it shares a word every article uses ("order")."""
     q_words = _content(question)
+    own = q_words if terms is None else q_words & set(terms)
     asked = _EXISTS.search(question.lower())
     if asked and not _content(asked.group(1)) & _content(statement):
         # "Is there parking at …?" answered by a sentence about the pick-up point: saying yes would
         # state a policy the article does not.
         return Decision(DEPENDS, "the rule does not mention what was asked for")
     clause = re.split(r"\b(?:unless|if|as long as|provided|except|excluding)\b", statement, maxsplit=1, flags=re.I)[0]
-    negative = bool(_NEGATION.search(clause))
+    negative = bool(_NEGATION.search(_FREE.sub(" ", clause)))
     limit = _single_duration(statement)
     mine = _customer_cells(statement, q_words)
     if limit is None and mine:
@@ -131,7 +140,7 @@ def decide(question: str, statement: str) -> Decision:
             return Decision(YES, "within the stated period")
         return Decision(NO, "past the stated period")
     for match in _EXCEPT.finditer(statement):
-        if _content(match.group(1)) & q_words:
+        if _content(match.group(1)) & own:
             return Decision(NO, "the customer's case is the exception")
     if negative:
         return Decision(NO, "the rule says no")

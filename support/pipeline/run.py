@@ -323,7 +323,7 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
     decision = None
     asked = polarity.asks_yes_no(question, turn.vector)
     if asked:
-        decision = polarity.decide(question, read.statement(reading, hits))
+        decision = polarity.decide(question, read.statement(reading, hits), reading.terms)
         turn.signals["yes_no"] = decision.as_signals()
     gate = confidence_model.load()
     if gate is not None:

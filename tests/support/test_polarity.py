@@ -152,3 +152,20 @@ def test_yes_needs_the_rule_to_speak_of_what_was_asked_for():
     assert decide("Is there parking at the pick-up point?", rule).verdict == DEPENDS
     assert decide("Do you sell gift wrapping?", "Gift wrapping is sold for 3 euros.").verdict == YES
     assert decide("do you have any stores in the north?", "We have no stores outside the capital.").verdict == NO
+
+
+def test_a_price_of_nothing_is_not_a_no():
+    rule = "Cancel at least 12 hours before the session to move it at no extra cost."
+    assert decide("I need to cancel my session in 5 hours, will I lose it?", rule).verdict != NO
+    assert decide("Can I bring my bike on the ferry?", "Bikes travel with no fee on every crossing.").verdict == YES
+    assert decide("Can I bring my bike on the ferry?", "Bikes are not allowed on the ferry.").verdict == NO
+
+
+def test_an_exception_is_the_customers_case_only_when_it_names_a_distinctive_term():
+    rule = "Yes, at any of our stores, except orders shipped by a marketplace seller."
+    question = "ordered a laptop online but there's a store near my work, can I return it there?"
+    # "order" is in every article of a shop: sharing it says nothing about the customer's case
+    assert decide(question, rule, terms={"laptop", "work"}).verdict != NO
+    assert decide(question, rule).verdict == NO  # without the knowledge base's statistics, any shared word
+    sold = "bought it from a marketplace seller on your site, can I return it in a store?"
+    assert decide(sold, rule, terms={"marketplac", "seller"}).verdict == NO
