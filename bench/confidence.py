@@ -22,6 +22,7 @@ Run from the project root:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -135,6 +136,15 @@ def collect(args: argparse.Namespace) -> None:
         _common.stop_server()
 
 
+READER = _common.ROOT / "support" / "reader" / "model.json"
+YES_NO = _common.ROOT / "support" / "reader" / "yes_no.json"
+
+
+def _digest(path: Path) -> str:
+    """As support/reader/model.py and yes_no.py digest their files (collect ran with the committed ones)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
 def _load(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not rows:
@@ -202,6 +212,8 @@ def fit(args: argparse.Namespace) -> None:
         f"{WRONG_COST:g} right ones",
         "C": C,
         "data": "the pipeline's replies to support/reader/data/shops/ (bench/confidence.py collect)",
+        # the weights whose outputs the features read; support/reader/confidence.py warns when they change
+        "trained_with": {"reader": _digest(READER), "yes_no": _digest(YES_NO)},
         "figures": figures,
     }
     args.out.write_text(json.dumps(spec, indent=1) + "\n")

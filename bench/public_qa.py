@@ -260,11 +260,14 @@ def run_pipeline(variant: str, questions: list[dict]) -> tuple[list[dict], int]:
 
 
 def at_threshold(row: dict, threshold: float) -> dict:
-    """The row as the pipeline answers with P(answerable) threshold `threshold`."""
+    """The row as the pipeline answers with answer threshold `threshold`."""
+    from support.reader import confidence as confidence_model
+
     row = {**row, "kind0": row["kind"], "text0": row.get("text", "")}
     p = row.get("p")
     if p is not None and row["kind"] in ANSWERED and p < threshold:
-        row.update(kind="escalated", reason="no_answer", why="not_answerable", text="", cited=[], context_tokens=None)
+        why = "low_confidence" if confidence_model.load() is not None else "not_answerable"
+        row.update(kind="escalated", reason="no_answer", why=why, text="", cited=[], context_tokens=None)
     return row
 
 
@@ -273,6 +276,7 @@ def _run_questions(variant: str, questions: list[dict]) -> tuple[list[dict], int
 
     from core.errors import ApplicationError
     from knowledge.models import Document, DocumentVersion
+    from support import evaluation
     from support.pipeline import run
 
     limit = settings.CHAT_MAX_MESSAGE_CHARS
@@ -318,10 +322,7 @@ def _run_questions(variant: str, questions: list[dict]) -> tuple[list[dict], int
                 "retrieved": [source_key.get(d, "") for d in retrieved_docs],
                 "rrf_top": rrf_top,
                 "reader_top": reader_top,
-                # the probability the answer threshold applies to (the reply-confidence model's where it ran)
-                "p": (turn.signals.get("confidence") or {}).get(
-                    "p", (turn.signals.get("reader") or {}).get("p_answerable")
-                ),
+                "p": evaluation.deciding_p(turn.signals),
                 "context_tokens": turn.signals.get("context_tokens"),
                 "naive_tokens": sum(
                     version_doc[v][1] for v in dict.fromkeys(r["version_id"] for r in retrieved)
@@ -358,8 +359,9 @@ def headline(name: str, rows: list[dict]) -> str:
 
 
 def reliability(rows: list[dict]) -> str:
-    """The reader's P(answerable) against what happened: the escalation/coverage curve (every question
-    judged as if the threshold were t) and the calibration error of P against "answered correctly"."""
+    """The deciding probability against what happened: the escalation/coverage curve (every question
+    judged as if the threshold were t) and, over the replies that answered, the calibration error of P
+    against "answered correctly"."""
     scored = [r for r in rows if r.get("p") is not None]
     if not scored:
         return ""
@@ -370,16 +372,19 @@ def reliability(rows: list[dict]) -> str:
         outcomes = Counter(v.outcome if p >= t else "escalated" for p, v in at_zero)
         outcomes.update(v.outcome for v in unscored)
         table.append([f"{t:.1f}", outcomes["correct"], outcomes["wrong"], outcomes["escalated"]])
-    p = [x for x, _ in at_zero]
-    y = [v.outcome == "correct" for _, v in at_zero]
+    # Calibration is of answers: a clarifying reply is never "correct", whatever its quote.
+    answered = [(x, v) for (x, v), r in zip(at_zero, scored, strict=True) if r["kind0"] in ANSWERED]
+    p = [x for x, _ in answered] or [0.0]
+    y = [v.outcome == "correct" for _, v in answered] or [False]
     bins: dict[int, list[tuple[float, bool]]] = {}
     for pi, yi in zip(p, y, strict=True):
         bins.setdefault(min(9, int(pi * 10)), []).append((pi, yi))
     ece = sum(len(b) * abs(sum(x for x, _ in b) / len(b) - sum(z for _, z in b) / len(b)) for b in bins.values())
     lines = [
-        f"reliability on the {len(scored)} questions read: expected calibration error (10 bins) of the deciding P "
+        f"reliability on the {len(answered)} answers (of {len(scored)} questions read): expected calibration error "
+        f"(10 bins) of the deciding P "
         f"(P(reply correct), or the reader's P(answerable) without confidence weights) against 'answered correctly' "
-        f"{ece / len(scored):.3f}; mean P {statistics.mean(p):.3f}, "
+        f"{ece / len(p):.3f}; mean P {statistics.mean(p):.3f}, "
         f"share answered correctly if never escalating {statistics.mean(y):.3f}",
         "",
         _common.table(["threshold on the deciding P", "correct", "wrong", "escalated"], table),

@@ -43,6 +43,7 @@ DETAIL_LABELS = {
     "nothing_retrieved": "nothing in the help articles matched",
     "not_answerable": "the articles found do not answer it",
     "nothing_kept": "no passage fitted the answer",
+    "low_confidence": "the answer found was not likely enough to be right",
     "condition_unstated": "the answer depends on a condition the customer has not stated",
     "unsupported_answer": "the draft answer was not supported by its sources",
     "guard_flag": "flagged by the input guard",

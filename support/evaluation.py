@@ -20,6 +20,7 @@ from core.errors import ApplicationError
 from knowledge.models import Chunk
 from support.judge import CORRECT, Gold, Verdict, headline_table, judge, tally
 from support.pipeline import run
+from support.reader import confidence as confidence_model
 
 
 @dataclass
@@ -57,7 +58,9 @@ class RowResult:
     reason: str
     ms: float
     verdict: Verdict
-    p_answerable: float | None = None  # the reader's, when it read the turn
+    # The probability the answer threshold applied to: P(reply correct) where the reply-confidence gate ran,
+    # else the reader's P(answerable) (the name is the older one).
+    p_answerable: float | None = None
 
 
 @dataclass
@@ -173,9 +176,16 @@ def evaluate_row(row: Row) -> RowResult:
     verdict = judge(kind=reply.kind, text=reply.text, gold=row.gold, cited=cited)
     outcome = row_outcome(row, reply.kind, cited, verdict)
     why = reply.detail or reply.reason
-    # The probability the answer threshold applies to: the reply-confidence model's where it ran.
-    p = (turn.signals.get("confidence") or {}).get("p", (turn.signals.get("reader") or {}).get("p_answerable"))
+    p = deciding_p(turn.signals)
     return RowResult(row, reply.kind, reply.text, cited, retrieved, outcome, why, ms, verdict, p)
+
+
+def deciding_p(signals: dict) -> float | None:
+    """The probability the answer threshold applies to: the reply-confidence gate's where its weights are
+    installed (None where it did not run: nothing was quoted), else the reader's P(answerable)."""
+    if confidence_model.load() is not None:
+        return (signals.get("confidence") or {}).get("p")
+    return (signals.get("reader") or {}).get("p_answerable")
 
 
 def evaluate(rows: list[Row]) -> Report:

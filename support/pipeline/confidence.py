@@ -9,8 +9,10 @@ articles, retrieval's cosines, the answering sentence's shape, whether the custo
 or a no and what the rule says, and how many of the question's distinctive terms (weighed by the
 knowledge base's own statistics) the quote contains. It is a logistic regression trained on the
 pipeline's own replies to the training help centres' questions (`bench/confidence.py`), so its
-output is P(this reply is correct) on help-centre questions; one threshold, chosen on help centres
-it was not fitted on, decides whether the reply goes out or the question goes to a person.
+output is P(this reply is correct) on help-centre questions (calibrated there: leave-one-shop-out ECE
+0.03); one threshold, where a reply's expected value turns positive when a wrong reply costs three
+right ones (0.75), decides whether the reply goes out or the question goes to a person. A clarifying
+reply is scored as the quote it is: an answer without a yes or no (the model learned from answers).
 """
 
 from __future__ import annotations

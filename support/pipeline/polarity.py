@@ -91,14 +91,14 @@ def asks_yes_no(question: str, vector: np.ndarray | None = None) -> bool:
     # A question that opens with a question word wants a fact, whatever else it says ("How late can I
     # cancel …?"): the vector alone read some of those as yes/no; this never vetoed a yes/no question
     # of the training help centres (leave-one-shop-out accuracy 0.894 -> 0.900).
-    return not _opens_with_question_word(question) and detector(vector)
+    return not opens_with_question_word(question) and detector(vector)
 
 
-def _opens_with_question_word(question: str) -> bool:
+def opens_with_question_word(question: str) -> bool:
+    """The last sentence is the one asked: the turn's question has lost its final "?" (normalize_question),
+    so "What is the fee? Is it refundable" asks the second."""
     sentences = [s.strip() for s in _SENTENCE.findall(question) if s.strip()]
-    asked = [s for s in sentences if s.endswith("?")]
-    last = (asked or sentences or [question])[-1].lower()
-    return bool(_OPENS_WH.search(last))
+    return bool(_OPENS_WH.search((sentences or [question])[-1].lower()))
 
 
 def grammar_asks_yes_no(question: str) -> bool:

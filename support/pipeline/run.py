@@ -328,9 +328,12 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
     gate = confidence_model.load()
     if gate is not None:
         # A reply that quotes a rule, to answer or to ask about the customer's case, goes out only when
-        # the turn, read whole, is likely to be right (support/pipeline/confidence.py).
+        # the turn, read whole, is likely to be right (support/pipeline/confidence.py). The gate learned
+        # from answers; a clarifying reply is scored as the quote it is, an answer without a yes or no.
         chosen = read.answer_candidate(reading)
-        p = gate.p(confidence.features(question, turn.vector, reading, hits, chosen, passages, asked, decision))
+        clarifies = decision is not None and decision.verdict == polarity.DEPENDS
+        as_asked, as_decided = (False, None) if clarifies else (asked, decision)
+        p = gate.p(confidence.features(question, turn.vector, reading, hits, chosen, passages, as_asked, as_decided))
         limit = read.answer_threshold(gate)
         turn.signals["confidence"] = {"p": round(p, 4), "threshold": limit}
         if p < limit:

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from support.reader import model as reader_model
+from support.reader import yes_no
+
+log = logging.getLogger(__name__)
 MODEL_PATH = Path(__file__).resolve().parent / "confidence.json"
 
 FEATURES = (
@@ -69,10 +74,17 @@ class Confidence:
 
 @lru_cache(maxsize=1)
 def load() -> Confidence | None:
-    """The committed weights, or None where there are none (the reader's threshold alone decides)."""
+    """The committed weights, or None where there are none (the reader's threshold alone decides). Weights
+    fitted on another reader's or yes/no detector's outputs still load, with a warning: their features
+    would mean other things (retrain with `make confidence`)."""
     if not MODEL_PATH.is_file():
         return None
-    return Confidence(json.loads(MODEL_PATH.read_text()))
+    spec = json.loads(MODEL_PATH.read_text())
+    now = {"reader": reader_model.digest(), "yes_no": yes_no.digest()}
+    stale = sorted(k for k, v in spec.get("trained_with", {}).items() if now.get(k) != v)
+    if stale:
+        log.warning("the reply-confidence weights were fitted with other %s weights: retrain them", " and ".join(stale))
+    return Confidence(spec)
 
 
 def digest() -> str:

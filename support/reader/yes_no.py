@@ -61,9 +61,15 @@ def _digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
-def fit(vectors: np.ndarray, labels: Sequence[bool], groups: Sequence[str], rule: Callable[[int], bool]) -> dict:
+def fit(
+    vectors: np.ndarray,
+    labels: Sequence[bool],
+    groups: Sequence[str],
+    rule: Callable[[int], bool],
+    veto: Callable[[int], bool] | None = None,
+) -> dict:
     """The model's weights, with its leave-one-group-out accuracy beside the grammar test's
-    (`rule(i)` for question i) on the same questions."""
+    (`rule(i)` for question i) on the same questions, and with `veto(i)` (never yes/no) applied."""
     from sklearn.linear_model import LogisticRegression
 
     X = np.asarray(vectors, dtype=np.float64)
@@ -78,6 +84,7 @@ def fit(vectors: np.ndarray, labels: Sequence[bool], groups: Sequence[str], rule
         held_out[out] = model.predict_proba(X[out])[:, 1]
     model = LogisticRegression(C=C, max_iter=5000).fit(X, y)
     rule_says = np.array([rule(i) for i in range(len(y))], dtype=int)
+    vetoed = np.array([bool(veto(i)) if veto else False for i in range(len(y))])
     return {
         "coef": [round(float(v), 6) for v in model.coef_[0]],
         "intercept": round(float(model.intercept_[0]), 6),
@@ -87,5 +94,6 @@ def fit(vectors: np.ndarray, labels: Sequence[bool], groups: Sequence[str], rule
         "yes_no_questions": int(y.sum()),
         "shops": len(set(g.tolist())),
         "leave_one_shop_out_accuracy": round(float(((held_out >= 0.5) == y).mean()), 4),
+        "leave_one_shop_out_accuracy_with_veto": round(float((((held_out >= 0.5) & ~vetoed) == y).mean()), 4),
         "grammar_rule_accuracy": round(float((rule_says == y).mean()), 4),
     }

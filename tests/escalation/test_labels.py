@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -58,3 +60,14 @@ def test_approved_answer_history_says_what_happened_to_which_version(db, curator
     assert "approved_answer." not in history and "(was " not in history
     for line in ("saved draft v1", "approved v1", "saved draft v2", "approved v2, retiring v1", "rolled back to v1"):
         assert f"curator {line}" in history, line
+
+
+def test_every_escalation_detail_the_pipeline_writes_has_words():
+    from pathlib import Path
+
+    from core.choices import DETAIL_LABELS
+    from support.pipeline import run
+
+    written = set(re.findall(r'why="(\w+)"', Path(run.__file__).read_text()))
+    assert "low_confidence" in written  # the reply-confidence gate's escalation
+    assert written <= set(DETAIL_LABELS), written - set(DETAIL_LABELS)

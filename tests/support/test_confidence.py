@@ -79,15 +79,6 @@ def test_the_committed_weights_are_what_fit_wrote():
     assert len(spec["coef"]) == len(spec["mean"]) == len(spec["scale"]) == len(confidence_model.FEATURES)
 
 
-def test_the_probability_rises_with_a_feature_of_positive_weight():
-    model = confidence_model.load()
-    i = int(np.argmax(model.coef))
-    x = model.mean.copy()
-    low, high = x.copy(), x.copy()
-    high[i] += model.scale[i]
-    assert model.p(high) > model.p(low)
-
-
 # --- in the turn ------------------------------------------------------------------------------------
 
 
@@ -194,3 +185,45 @@ def test_the_detector_needs_both_kinds_and_two_shops():
         yes_no.fit(vectors, [True, False, True, False], ["a"] * 4, rule=lambda i: True)
     spec = yes_no.fit(np.vstack([vectors, -vectors]), [True] * 4 + [False] * 4, list("abababab"), rule=lambda i: True)
     assert spec["grammar_rule_accuracy"] == 0.5 and len(spec["coef"]) == 4
+
+
+def test_the_committed_weights_were_fitted_on_the_committed_reader_and_detector():
+    from bench.confidence import WRONG_COST
+    from support.reader import model as reader_model
+
+    spec = json.loads(confidence_model.MODEL_PATH.read_text())
+    # retraining the reader or the detector without `make confidence` leaves the gate reading other features
+    assert spec["trained_with"] == {"reader": reader_model.digest(), "yes_no": yes_no.digest()}
+    assert spec["threshold"] == pytest.approx(WRONG_COST / (1 + WRONG_COST))
+
+
+def test_weights_fitted_on_another_reader_load_with_a_warning(monkeypatch, caplog):
+    from support.reader import model as reader_model
+
+    confidence_model.load.cache_clear()
+    monkeypatch.setattr(reader_model, "digest", lambda: "another")
+    try:
+        with caplog.at_level("WARNING", logger="support.reader.confidence"):
+            assert confidence_model.load() is not None
+        assert "fitted with other reader weights" in caplog.text
+    finally:
+        confidence_model.load.cache_clear()
+
+
+def test_the_deciding_probability_is_the_gates_where_it_is_installed(monkeypatch):
+    from support import evaluation
+
+    signals = {"reader": {"p_answerable": 0.2}, "confidence": {"p": 0.9}}
+    assert evaluation.deciding_p(signals) == 0.9
+    assert evaluation.deciding_p({"reader": {"p_answerable": 0.2}}) is None  # the gate did not run: nothing quoted
+    monkeypatch.setattr(confidence_model, "load", lambda: None)
+    assert evaluation.deciding_p(signals) == 0.2
+
+
+def test_a_question_that_opens_with_a_question_word_is_not_yes_no_whatever_came_before():
+    late = "How late can I cancel my class and still get a full refund"  # as the turn sees it: no "?"
+    assert polarity.opens_with_question_word(late)
+    assert not polarity.asks_yes_no(late, _vector(late))
+    # the last sentence is the one asked, though the turn has lost its final "?"
+    assert not polarity.opens_with_question_word("What is the fee? Is it refundable")
+    assert polarity.opens_with_question_word("I'm a Gold member. how much is delivery")

@@ -49,12 +49,19 @@ class Command(BaseCommand):
                 groups.append(path.parent.name)
         self.stdout.write(f"{len(questions)} grounded questions from {len(files)} shops; embedding them")
         vectors = [embeddings.embed_query(q) for q in questions]  # as the turn computes its vector
-        spec = yes_no.fit(vectors, labels, groups, rule=lambda i: polarity.grammar_asks_yes_no(questions[i]))
+        spec = yes_no.fit(
+            vectors,
+            labels,
+            groups,
+            rule=lambda i: polarity.grammar_asks_yes_no(questions[i]),
+            veto=lambda i: polarity.opens_with_question_word(questions[i]),
+        )
         spec["data"] = shops.name
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(spec) + "\n")
         self.stdout.write(
-            f"leave-one-shop-out accuracy {spec['leave_one_shop_out_accuracy']:.3f} "
+            f"leave-one-shop-out accuracy {spec['leave_one_shop_out_accuracy']:.3f}, "
+            f"{spec['leave_one_shop_out_accuracy_with_veto']:.3f} with the question-word veto "
             f"(the grammar rule: {spec['grammar_rule_accuracy']:.3f}); "
             f"done in {time.perf_counter() - start:.0f}s: {out}"
         )
