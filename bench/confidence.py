@@ -22,7 +22,6 @@ Run from the project root:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -136,15 +135,6 @@ def collect(args: argparse.Namespace) -> None:
         _common.stop_server()
 
 
-READER = _common.ROOT / "support" / "reader" / "model.json"
-YES_NO = _common.ROOT / "support" / "reader" / "yes_no.json"
-
-
-def _digest(path: Path) -> str:
-    """As support/reader/model.py and yes_no.py digest their files (collect ran with the committed ones)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-
-
 def _load(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not rows:
@@ -178,7 +168,10 @@ def curve(p: np.ndarray, y: np.ndarray, thresholds) -> list[dict]:
 def fit(args: argparse.Namespace) -> None:
     from sklearn.metrics import roc_auc_score
 
+    from support.reader import model as reader_model
+    from support.reader import yes_no
     from support.reader.confidence import FEATURES
+    from support.reader.model import file_digest
     from support.reader.training import ece
 
     X, y, groups = _load(args.data)
@@ -213,7 +206,11 @@ def fit(args: argparse.Namespace) -> None:
         "C": C,
         "data": "the pipeline's replies to support/reader/data/shops/ (bench/confidence.py collect)",
         # the weights whose outputs the features read; support/reader/confidence.py warns when they change
-        "trained_with": {"reader": _digest(READER), "yes_no": _digest(YES_NO)},
+        # (collect ran with the committed files)
+        "trained_with": {
+            "reader": file_digest(str(reader_model.MODEL_PATH)),
+            "yes_no": file_digest(str(yes_no.MODEL_PATH)),
+        },
         "figures": figures,
     }
     args.out.write_text(json.dumps(spec, indent=1) + "\n")

@@ -172,7 +172,37 @@ def _export(model_dir: Path, target: Path) -> None:
     # unfit to run eagerly again (its outputs afterwards were off by 1.2).
     with torch.inference_mode():
         expected = module(*(torch.from_numpy(check[name]) for name in INPUTS)).numpy()
-    handle, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+    real = check["attention_mask"].astype(bool)  # padded positions hold no meaning
+
+    def difference(exported: Path) -> float:
+        got = OnnxEncoder(model_dir, exported).hidden_states(check)
+        return float(np.abs(got[real] - expected[real]).max())
+
+    export_checked(
+        module, args, target, output="last_hidden_state", dynamic_axes=dynamic, suffix=".onnx.tmp",
+        difference=difference, max_diff=EXPORT_MAX_ABS_DIFF, what=f"ONNX export of {model_dir}",
+    )  # fmt: skip
+
+
+def export_checked(
+    module,
+    args: tuple,
+    target: Path,
+    *,
+    output: str,
+    dynamic_axes: dict,
+    suffix: str,
+    difference,
+    max_diff: float,
+    what: str,
+) -> None:
+    """Trace `module` to ONNX in a temporary file beside `target` and publish it there only when
+    `difference(temporary file)`, its largest difference from torch, is within `max_diff`. Compute the
+    torch reference before calling: tracing leaves a module unfit to run eagerly again. `suffix` names
+    the temporary file (each export clears only its own leftovers)."""
+    import torch
+
+    handle, tmp = tempfile.mkstemp(dir=target.parent, suffix=suffix)
     os.close(handle)
     try:
         # The tracer's warnings are about shapes it cannot see; the comparison
@@ -184,16 +214,14 @@ def _export(model_dir: Path, target: Path) -> None:
                 args,
                 tmp,
                 input_names=list(INPUTS),
-                output_names=["last_hidden_state"],
-                dynamic_axes=dynamic,
+                output_names=[output],
+                dynamic_axes=dynamic_axes,
                 opset_version=OPSET,
                 dynamo=False,
             )
-        got = OnnxEncoder(model_dir, Path(tmp)).hidden_states(check)
-        real = check["attention_mask"].astype(bool)  # padded positions hold no meaning
-        diff = float(np.abs(got[real] - expected[real]).max())
-        if diff > EXPORT_MAX_ABS_DIFF:
-            raise RuntimeError(f"ONNX export of {model_dir} differs from the torch model by {diff:.2e}")
+        diff = difference(Path(tmp))
+        if diff > max_diff:
+            raise RuntimeError(f"{what} differs from the torch model by {diff:.2e}")
         os.chmod(tmp, 0o644)  # mkstemp makes it private; other processes' users read it too
         os.replace(tmp, target)
     finally:

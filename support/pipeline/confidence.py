@@ -29,6 +29,10 @@ from support.pipeline.types import Passage
 from support.reader.confidence import FEATURES
 from support.reader.features import QTYPES, qtype, states_amount, states_time, tokens
 
+# An article's vote: the sum of its best five sentence scores, as read.by_document counts it by default
+# (READER_DOCUMENT_VOTES); fixed here because the weights were fitted on it.
+_VOTES = 5
+
 
 def features(
     question: str,
@@ -57,7 +61,7 @@ def features(
     votes: dict[int, list[float]] = {}
     for c in cands:  # best first
         votes.setdefault(hits[c.hit].document_id, []).append(c.p)
-    totals = [*sorted((sum(v[:5]) for v in votes.values()), reverse=True), 0.0]
+    totals = [*sorted((sum(v[:_VOTES]) for v in votes.values()), reverse=True), 0.0]
     q = np.asarray(vector, dtype=np.float32)
     answer_cos = _sentence_cosine(q, hits[answer.hit], answer.index)
     others = [_sentence_cosine(q, hits[c.hit], c.index) for c in cands[:10] if hits[c.hit].document_id != answer_doc]

@@ -7,7 +7,6 @@ product). Trained by `bench/confidence.py fit`; the weights are support/reader/c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -18,6 +17,7 @@ import numpy as np
 
 from support.reader import model as reader_model
 from support.reader import yes_no
+from support.reader.model import file_digest
 
 log = logging.getLogger(__name__)
 MODEL_PATH = Path(__file__).resolve().parent / "confidence.json"
@@ -88,9 +88,4 @@ def load() -> Confidence | None:
 
 
 def digest() -> str:
-    return _digest(str(MODEL_PATH)) if MODEL_PATH.is_file() else ""
-
-
-@lru_cache(maxsize=1)
-def _digest(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    return file_digest(str(MODEL_PATH)) if MODEL_PATH.is_file() else ""

@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
-import tempfile
 import threading
-import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -203,30 +200,17 @@ def _export(model_dir: Path, target: Path, delta_path: Path) -> None:
     with torch.inference_mode():
         expected = net(*(torch.from_numpy(check[name]) for name in onnx_model.INPUTS)).numpy()
     # Not *.onnx.tmp: the embedding export clears those in the same folder under its own lock.
-    handle, tmp = tempfile.mkstemp(dir=target.parent, suffix=".cross-encoder.tmp")
-    os.close(handle)
-    try:
-        with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                net,
-                tuple(torch.from_numpy(check[name]) for name in onnx_model.INPUTS),
-                tmp,
-                input_names=list(onnx_model.INPUTS),
-                output_names=["score"],
-                dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in onnx_model.INPUTS}, "score": {0: "batch"}},
-                opset_version=onnx_model.OPSET,
-                dynamo=False,
-            )
-        got = CrossEncoder(model_dir, Path(tmp)).logits(check)
-        diff = float(np.abs(got - expected).max())
-        if diff > EXPORT_MAX_ABS_DIFF:
-            raise RuntimeError(f"ONNX export of the cross-encoder differs from the torch network by {diff:.2e}")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; other processes' users read it too
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    onnx_model.export_checked(
+        net,
+        tuple(torch.from_numpy(check[name]) for name in onnx_model.INPUTS),
+        target,
+        output="score",
+        dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in onnx_model.INPUTS}, "score": {0: "batch"}},
+        suffix=".cross-encoder.tmp",
+        difference=lambda exported: float(np.abs(CrossEncoder(model_dir, exported).logits(check) - expected).max()),
+        max_diff=EXPORT_MAX_ABS_DIFF,
+        what="ONNX export of the cross-encoder",
+    )
 
 
 # --- run time ---------------------------------------------------------------------------------------

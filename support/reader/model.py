@@ -190,11 +190,13 @@ def load() -> Reader:
     return _load(str(settings.READER_MODEL_PATH or MODEL_PATH))
 
 
-@lru_cache(maxsize=4)
-def _digest(path: str) -> str:
+@lru_cache(maxsize=8)
+def file_digest(path: str) -> str:
+    """A weights file's identity (the first 12 hex digits of its SHA-256), for the reply fingerprint and
+    for weights that record which others they were fitted on."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 def digest() -> str:
     """Which weights answered: part of every reply's configuration fingerprint."""
-    return _digest(str(settings.READER_MODEL_PATH or MODEL_PATH))
+    return file_digest(str(settings.READER_MODEL_PATH or MODEL_PATH))

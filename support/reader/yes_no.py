@@ -16,13 +16,14 @@ writer gave the answer a "yes_no".
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from support.reader.model import file_digest
 
 MODEL_PATH = Path(__file__).resolve().parent / "yes_no.json"
 C = 3.0  # the L2 penalty's inverse: chosen by leave-one-shop-out accuracy among 0.3, 1, 3 and 10
@@ -53,12 +54,7 @@ def load() -> AsksYesNo | None:
 
 def digest() -> str:
     """Part of every reply's configuration fingerprint: the model decides the reply's first word."""
-    return _digest(str(MODEL_PATH)) if MODEL_PATH.is_file() else ""
-
-
-@lru_cache(maxsize=1)
-def _digest(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    return file_digest(str(MODEL_PATH)) if MODEL_PATH.is_file() else ""
 
 
 def fit(
