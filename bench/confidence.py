@@ -68,6 +68,7 @@ def collect_shop(name: str, kb: Path, questions: Path) -> list[dict]:
 
     def decide(question, statement, terms=None):
         seen["decision"] = real_decide(question, statement, terms)
+        seen["statement"], seen["terms"] = statement, sorted(terms or ())
         return seen["decision"]
 
     read.read, polarity.asks_yes_no, polarity.decide, confidence_model.load = reading, asks, decide, lambda: None
@@ -100,6 +101,11 @@ def collect_shop(name: str, kb: Path, questions: Path) -> list[dict]:
                     "answerable": result.verdict.answerable,
                     "correct": result.verdict.outcome == "correct",
                     "why": result.verdict.why,
+                    # For reading the misses, not for fitting: the reply, and the rule's verdict and statement.
+                    "reply": result.text,
+                    "decision": seen["decision"].as_signals() if seen.get("decision") else None,
+                    "statement": seen.get("statement"),
+                    "terms": seen.get("terms"),
                     "x": [round(float(v), 6) for v in x],
                 }
             )

@@ -81,7 +81,7 @@ def features(
         "says_yes": float(verdict == "yes"),
         "says_no": float(verdict == "no"),
         "yes_by_default": float(why == "the rule says yes"),
-        "by_period": float("stated period" in why),
+        "by_limit": float("stated period" in why or "stated limit" in why),
         "by_exception_or_cell": float("exception" in why or "column" in why),
         "answer_is_top": float(answer is top),
         "document_margin": totals[0] - totals[1],

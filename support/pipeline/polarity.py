@@ -6,8 +6,9 @@ against what the customer said about their case, says yes, says no, or depends o
 customer has not stated (then the pipeline quotes the rule and asks, instead of guessing).
 
 Only English grammar is used, the same for every knowledge base: auxiliaries that open a yes/no
-question, negation, exception and condition words, and durations ("within 30 days" against "3 weeks
-ago"). Nothing names a product, a place or a shop's vocabulary; an exception's subject is matched
+question, negation, exception and condition words, durations ("within 30 days" against "3 weeks
+ago"), and a rule's bound on an age, amount, share or count against the customer's own number
+(support.pipeline.limits). Nothing names a product, a place or a shop's vocabulary; an exception's subject is matched
 against the question's own words.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from support.pipeline import limits
 from support.reader import yes_no
 from support.reader.features import tokens
 
@@ -128,8 +130,17 @@ def decide(question: str, statement: str, terms: Iterable[str] | None = None) ->
         # "Is there parking at …?" answered by a sentence about the pick-up point: saying yes would
         # state a policy the article does not.
         return Decision(DEPENDS, "the rule does not mention what was asked for")
-    clause = re.split(r"\b(?:unless|if|as long as|provided|except|excluding)\b", statement, maxsplit=1, flags=re.I)[0]
-    negative = bool(_NEGATION.search(_FREE.sub(" ", clause)))
+    negative = _negative(statement)
+    compared = limits.compare(question, statement)
+    if compared is not None:
+        # "Must be 16 or older" against "my 15 yr old": the bound decides; a rule that forbids ("can't be
+        # graded Excellent below 85 %") says no to the customers it bounds. Only the sentence holding
+        # the bound is read for the negation ("… from 40 zł to 3,000 zł. Not available for gift cards.").
+        admits, at = compared
+        sentence = next((m.group(0) for m in _SENTENCE.finditer(statement) if m.start() <= at < m.end()), statement)
+        if admits != _negative(sentence):
+            return Decision(YES, "the customer's number is within the stated limit")
+        return Decision(NO, "the customer's number is outside the stated limit")
     limit = _single_duration(statement)
     mine = _customer_cells(statement, q_words)
     if limit is None and mine:
@@ -152,6 +163,12 @@ def decide(question: str, statement: str, terms: Iterable[str] | None = None) ->
     if _CONDITION.search(statement) or _EXCEPT.search(statement):
         return Decision(DEPENDS, "a condition the customer has not stated")
     return Decision(YES, "the rule says yes")
+
+
+def _negative(statement: str) -> bool:
+    """The rule's main clause says no: a negation before any condition or exception, a nil price aside."""
+    clause = re.split(r"\b(?:unless|if|as long as|provided|except|excluding)\b", statement, maxsplit=1, flags=re.I)[0]
+    return bool(_NEGATION.search(_FREE.sub(" ", clause)))
 
 
 def lead(verdict: str) -> str:

@@ -37,7 +37,7 @@ FEATURES = (
     "says_yes",
     "says_no",
     "yes_by_default",
-    "by_period",
+    "by_limit",
     "by_exception_or_cell",
     "answer_is_top",
     "document_margin",
