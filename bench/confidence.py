@@ -106,6 +106,8 @@ def collect_shop(name: str, kb: Path, questions: Path) -> list[dict]:
                     "decision": seen["decision"].as_signals() if seen.get("decision") else None,
                     "statement": seen.get("statement"),
                     "terms": seen.get("terms"),
+                    "answer": answer.text,
+                    "heading": hits[answer.hit].heading_path,
                     "x": [round(float(v), 6) for v in x],
                 }
             )
@@ -174,10 +176,8 @@ def curve(p: np.ndarray, y: np.ndarray, thresholds) -> list[dict]:
 def fit(args: argparse.Namespace) -> None:
     from sklearn.metrics import roc_auc_score
 
-    from support.reader import model as reader_model
-    from support.reader import yes_no
+    from support.reader import confidence as confidence_model
     from support.reader.confidence import FEATURES
-    from support.reader.model import file_digest
     from support.reader.training import ece
 
     X, y, groups = _load(args.data)
@@ -213,10 +213,7 @@ def fit(args: argparse.Namespace) -> None:
         "data": "the pipeline's replies to support/reader/data/shops/ (bench/confidence.py collect)",
         # the weights whose outputs the features read; support/reader/confidence.py warns when they change
         # (collect ran with the committed files)
-        "trained_with": {
-            "reader": file_digest(str(reader_model.MODEL_PATH)),
-            "yes_no": file_digest(str(yes_no.MODEL_PATH)),
-        },
+        "trained_with": confidence_model.trained_with(),
         "figures": figures,
     }
     args.out.write_text(json.dumps(spec, indent=1) + "\n")
@@ -261,6 +258,12 @@ def main() -> None:
     e.add_argument("--data", type=Path, required=True)
     e.add_argument("--weights", type=Path, default=_common.ROOT / "support" / "reader" / "confidence.json")
     args = parser.parse_args()
+    if args.command != "collect":  # fit records the digests of the weights in use: Django's settings only, no database
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        os.environ.setdefault("DEBUG", "1")
+        import django
+
+        django.setup()
     {"collect": collect, "fit": fit, "eval": evaluate}[args.command](args)
 
 

@@ -109,16 +109,19 @@ def _lower_states(net, tok, data: list[dict], first: int) -> list:
     return states
 
 
-def train(epochs: float, rank: int, layers: int) -> None:
+def train(epochs: float, rank: int, layers: int, sources: set[str], pointwise: float, target: Path) -> None:
     """LoRA updates of the linear layers of the top `layers` blocks plus the head; only those are
-    saved (delta.npz)."""
+    saved (`target`). `sources`: which turns train ("doc2dial", "shop"); `pointwise`: the weight of a
+    per-sentence logistic loss (gold or not) beside the listwise one, so that a logit also says how
+    likely one sentence answers on its own (a turn's softmax leaves its level free)."""
     import torch
 
     from core import embeddings
 
     torch.manual_seed(13)
     random.seed(13)
-    data = json.loads((OUT / "pairs.json").read_text())["train"]
+    data = [t for t in json.loads((OUT / "pairs.json").read_text())["train"] if t["source"] in sources]
+    print(f"{len(data)} train turns from {', '.join(sorted(sources))}", flush=True)
     model_dir = Path(embeddings.model_path())
     tok = cross_encoder.tokenizer(model_dir)
     net = cross_encoder.network(model_dir, rank=rank, alpha=2.0 * rank, layers=layers)
@@ -158,6 +161,8 @@ def train(epochs: float, rank: int, layers: int) -> None:
             offset += n
             gold = torch.tensor(data[t]["gold"], dtype=torch.bool)
             loss = loss + torch.logsumexp(s, 0) - torch.logsumexp(s[gold], 0)
+            if pointwise:
+                loss = loss + pointwise * torch.nn.functional.binary_cross_entropy_with_logits(s, gold.float())
         optimiser.zero_grad()
         (loss / len(turns)).backward()
         optimiser.step()
@@ -165,9 +170,10 @@ def train(epochs: float, rank: int, layers: int) -> None:
             elapsed = time.perf_counter() - start
             print(f"step {step}/{steps}: loss {float(loss.detach()) / len(turns):.3f}, {elapsed:.0f} s", flush=True)
         if (step + 1) % per_epoch == 0 and step + 1 < steps:  # a checkpoint a whole epoch
-            np.savez(OUT / f"delta-epoch{(step + 1) // per_epoch}.npz", **cross_encoder.delta_of(net))
-    np.savez(OUT / "delta.npz", **cross_encoder.delta_of(net))
-    print(f"wrote {OUT / 'delta.npz'} after {time.perf_counter() - start:.0f} s")
+            checkpoint = target.with_name(f"{target.stem}-epoch{(step + 1) // per_epoch}.npz")
+            np.savez(checkpoint, **cross_encoder.delta_of(net))
+    np.savez(target, **cross_encoder.delta_of(net))
+    print(f"wrote {target} after {time.perf_counter() - start:.0f} s")
 
 
 def _scorer(delta: Path, threads: int | None = None):
@@ -285,7 +291,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--rank", type=int, default=32, help="the LoRA updates' rank")
     parser.add_argument("--layers", type=int, default=2, help="how many of the top blocks learn")
-    parser.add_argument("--weights", type=Path, default=OUT / "delta.npz")
+    parser.add_argument("--weights", type=Path, default=OUT / "delta.npz", help="the updates (train: written there)")
+    parser.add_argument(
+        "--sources", default="doc2dial,shop", help="train: turns that learn: doc2dial, shop (training help centres)"
+    )
+    parser.add_argument("--pointwise", type=float, default=0.0, help="train: weight of a per-sentence logistic loss")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.step == "eval":
@@ -302,7 +312,7 @@ def main() -> None:
     elif args.step == "fit":
         fit(args.weights)
     else:
-        train(args.epochs, args.rank, args.layers)
+        train(args.epochs, args.rank, args.layers, set(args.sources.split(",")), args.pointwise, args.weights)
 
 
 if __name__ == "__main__":

@@ -323,10 +323,13 @@ READER_QUALIFIER_MAX_DF = env_float("READER_QUALIFIER_MAX_DF", 0.2)
 READER_QUALIFIER_MIN_WEIGHT = env_float("READER_QUALIFIER_MIN_WEIGHT", 3.5)
 READER_QUALIFIER_CANDIDATES = env_int("READER_QUALIFIER_CANDIDATES", 12, minimum=0)
 # The cross-encoder (support/reader/cross_encoder.py) rereads the best READER_CROSS_ENCODER_CANDIDATES
-# sentences of the chosen article with the question. 0, the default, is off: on this machine a
-# sentence costs about 30 ms (12: p50 365 ms a turn, against the turn's 100 ms p95 bound).
-# Its trained updates: READER_CROSS_ENCODER_PATH, default support/reader/cross_encoder.npz (none is
-# committed yet: switched on without them, a process refuses to start).
+# sentences of the chosen article with the question; 0, the default, is off. Each sentence costs a
+# MiniLM pass over question and sentence (about 10 ms on one core of this machine): with 4, the demo's
+# turn p95 was 99.9 ms against the 100 ms bound, for a gain the public sets did not show
+# (docs/quality.md, reader v8). Its trained updates: READER_CROSS_ENCODER_PATH, default
+# support/reader/cross_encoder.npz (none is committed; `make cross-encoder` writes var/models/cross_encoder.npz;
+# switched on without updates, a process refuses to start). Switching it on means refitting the
+# reply-confidence weights (`make confidence`): they record which updates reread the article.
 READER_CROSS_ENCODER_CANDIDATES = env_int("READER_CROSS_ENCODER_CANDIDATES", 0, minimum=0)
 READER_CROSS_ENCODER_PATH = env_str("READER_CROSS_ENCODER_PATH") or None
 LLM_PROMPT_VERSION = "2026-11-28.1"

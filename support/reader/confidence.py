@@ -14,9 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 
+from support.reader import cross_encoder, yes_no
 from support.reader import model as reader_model
-from support.reader import yes_no
 from support.reader.model import file_digest
 
 log = logging.getLogger(__name__)
@@ -80,11 +81,18 @@ def load() -> Confidence | None:
     if not MODEL_PATH.is_file():
         return None
     spec = json.loads(MODEL_PATH.read_text())
-    now = {"reader": reader_model.digest(), "yes_no": yes_no.digest()}
+    now = trained_with()
     stale = sorted(k for k, v in spec.get("trained_with", {}).items() if now.get(k) != v)
     if stale:
         log.warning("the reply-confidence weights were fitted with other %s weights: retrain them", " and ".join(stale))
     return Confidence(spec)
+
+
+def trained_with() -> dict[str, str]:
+    """The weights whose outputs the features read: the reader, the yes/no detector and the cross-encoder
+    that rereads the chosen article ("" when it is off)."""
+    reread = cross_encoder.digest() if settings.READER_CROSS_ENCODER_CANDIDATES > 0 else ""
+    return {"reader": reader_model.digest(), "yes_no": yes_no.digest(), "cross_encoder": reread}
 
 
 def digest() -> str:

@@ -3,12 +3,13 @@
 Why: the feature ranker sees the question and a sentence only through their separate vectors and
 word overlaps, so between an article's sentences that all resemble the question it cannot tell the
 one that answers it (the list of exclusions against what the warranty covers). Reading both at once
-can. It is trained by `bench/cross_encoder.py train` on the reader's own simulated turns (doc2dial's
-train documents and the training help centres).
+can. It is trained by `bench/cross_encoder.py train` (`make cross-encoder`) on the reader's own
+simulated turns of doc2dial's train documents (not the training help centres: the reply-confidence
+gate is fitted on those, and reads this model's choices).
 
 What it needs is small: the low-rank (LoRA) updates of the linear layers of the embedding model's
-top blocks and the scoring head (cross_encoder.npz, about 1.3 MB; none is committed yet, so it is
-off). The full network is the installed embedding model's own weights plus those updates; it is
+top blocks and the scoring head (about 0.9 MB; none is committed, so it is off: docs/quality.md,
+reader v8). The full network is the installed embedding model's own weights plus those updates; it is
 exported to ONNX the first time a machine needs it (seconds, torch and onnx required then), checked
 against the torch network, and cached beside the embedding model's export (EMBEDDING_ONNX_DIR,
 default VAR_DIR/models). Nothing is downloaded. The export stays in float32: onnxruntime's dynamic

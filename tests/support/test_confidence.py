@@ -187,14 +187,32 @@ def test_the_detector_needs_both_kinds_and_two_shops():
     assert spec["grammar_rule_accuracy"] == 0.5 and len(spec["coef"]) == 4
 
 
-def test_the_committed_weights_were_fitted_on_the_committed_reader_and_detector():
+def test_the_committed_weights_were_fitted_on_the_committed_reader_detector_and_cross_encoder():
     from bench.confidence import WRONG_COST
+    from support.reader import cross_encoder
     from support.reader import model as reader_model
 
     spec = json.loads(confidence_model.MODEL_PATH.read_text())
-    # retraining the reader or the detector without `make confidence` leaves the gate reading other features
-    assert spec["trained_with"] == {"reader": reader_model.digest(), "yes_no": yes_no.digest()}
+    # retraining the reader, the detector or the cross-encoder without `make confidence` leaves the gate
+    # reading other features
+    committed = {"reader": reader_model.digest(), "yes_no": yes_no.digest(), "cross_encoder": cross_encoder.digest()}
+    assert spec["trained_with"] == committed
+    assert confidence_model.trained_with() == committed  # with the default settings
     assert spec["threshold"] == pytest.approx(WRONG_COST / (1 + WRONG_COST))
+
+
+def test_weights_fitted_without_the_cross_encoder_warn_when_it_is_switched_on(settings, tmp_path, caplog):
+    updates = tmp_path / "updates.npz"
+    updates.write_bytes(b"updates of another training run")
+    settings.READER_CROSS_ENCODER_PATH = str(updates)
+    settings.READER_CROSS_ENCODER_CANDIDATES = 4
+    confidence_model.load.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="support.reader.confidence"):
+            assert confidence_model.load() is not None
+        assert "fitted with other cross_encoder weights" in caplog.text
+    finally:
+        confidence_model.load.cache_clear()
 
 
 def test_weights_fitted_on_another_reader_load_with_a_warning(monkeypatch, caplog):
