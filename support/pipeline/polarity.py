@@ -58,6 +58,8 @@ _CONDITION = re.compile(
     r"at least|at most|up to|no later than|within|before|after|until)\b",
     re.IGNORECASE,
 )
+# Conditions beside a bound that the customer's number does not settle.
+_ANOTHER_CONDITION = re.compile(r"\b(?:unless|if|as long as|provided|only)\b", re.IGNORECASE)
 _UNIT_DAYS = {"minute": 1 / 1440, "min": 1 / 1440, "hour": 1 / 24, "hr": 1 / 24, "day": 1, "night": 1, "week": 7}
 _UNIT_DAYS |= {"month": 30, "year": 365}
 _DURATION = re.compile(
@@ -131,18 +133,23 @@ def decide(question: str, statement: str, terms: Iterable[str] | None = None) ->
         # state a policy the article does not.
         return Decision(DEPENDS, "the rule does not mention what was asked for")
     negative = _negative(statement)
-    compared = limits.compare(question, statement)
+    mine = _customer_cells(statement, q_words)
+    # A table row's bounds belong to its columns: only the customer's own cells are compared.
+    bounded = " | ".join(mine) if " | " in statement else statement
+    compared = limits.compare(question, bounded) if bounded else None
     if compared is not None:
         # "Must be 16 or older" against "my 15 yr old": the bound decides; a rule that forbids ("can't be
         # graded Excellent below 85 %") says no to the customers it bounds. Only the sentence holding
         # the bound is read for the negation ("… from 40 zł to 3,000 zł. Not available for gift cards.").
+        # A bound met is not yet a yes where the sentence names an exception or another condition ("free
+        # on orders of $75 or more, except to the territories"): the rules below read those.
         admits, at = compared
-        sentence = next((m.group(0) for m in _SENTENCE.finditer(statement) if m.start() <= at < m.end()), statement)
-        if admits != _negative(sentence):
+        sentence = next((m.group(0) for m in _SENTENCE.finditer(bounded) if m.start() <= at < m.end()), bounded)
+        if admits == _negative(sentence):
+            return Decision(NO, "the customer's number is outside the stated limit")
+        if not (_EXCEPT.search(sentence) or _ANOTHER_CONDITION.search(sentence)):
             return Decision(YES, "the customer's number is within the stated limit")
-        return Decision(NO, "the customer's number is outside the stated limit")
     limit = _single_duration(statement)
-    mine = _customer_cells(statement, q_words)
     if limit is None and mine:
         limit = _single_duration(" ".join(mine))
     elapsed = _elapsed(question)

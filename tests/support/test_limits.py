@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from support.pipeline import limits
-from support.pipeline.polarity import NO, YES, decide
+from support.pipeline.polarity import DEPENDS, NO, YES, decide
 
 
 @pytest.mark.parametrize(
@@ -93,3 +93,16 @@ def test_an_age_bound(bound, age, strict):
     rule = f"Guests under {bound} must come with an adult." if strict else f"You must be {bound} or older."
     admits, _ = limits.compare(f"my {age} year old wants to come, ok?", rule)
     assert admits == ((age < bound) if strict else (age >= bound))
+
+
+def test_a_bound_met_is_not_a_yes_beside_an_exception_or_another_condition():
+    rule = "Standard shipping is free on orders of $75 or more before tax, except to the territories."
+    assert decide("I'm in Iqaluit and my order is $120, is shipping free?", rule).verdict == DEPENDS
+    assert decide("my order is $50, is shipping free?", rule).verdict == NO  # a bound not met still says no
+    assert decide("my order is $120, is shipping free?", "Shipping is free on orders of $75 or more.").verdict == YES
+
+
+def test_a_table_rows_bounds_are_read_in_the_customers_own_column_only():
+    row = "Free parcel locker delivery | Silver: From 149 zł | Gold: Every order | Platinum: Every order"
+    assert decide("I'm Gold, my order is only 60 zł, is locker delivery free?", row).verdict != NO
+    assert decide("I'm Silver, my order is only 60 zł, is locker delivery free?", row).verdict == NO
