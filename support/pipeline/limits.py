@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from support.reader.features import tokens
 
-_NUM = r"(\d{1,3}(?:,\d{3})+|\d+(?:[.,]\d+)?)"
+# 1,300 and 1 300 (a space, no-break or narrow no-break space between thousands, as Nordic and French
+# prices are written) are one number; 1.5 and 1,5 are decimals.
+_NUM = r"(\d{1,3}(?:,\d{3})+|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d,.])|\d+(?:[.,]\d+)?)"
 # A currency sign or a currency's short name written next to the number, before or after it.
 _CURRENCY = r"(?:[A-Z]{1,3}\$|[$€£¥₹₩₽₺₪]|\b(?:[A-Z]{3}|zł|kr|Kč|Ft|lei|Rs\.?|R)\b)"
 _MONEY = re.compile(rf"{_CURRENCY}\s?{_NUM}|{_NUM}\s?(?:{_CURRENCY}|(?:dollars?|euros?|pounds?)\b)")
@@ -95,8 +97,8 @@ class Limit:
 
 
 def _number(text: str) -> float:
-    if re.fullmatch(r"\d{1,3}(?:,\d{3})+", text):
-        return float(text.replace(",", ""))
+    if re.fullmatch(r"\d{1,3}(?:[, \u00a0\u202f]\d{3})+", text):
+        return float(re.sub(r"[, \u00a0\u202f]", "", text))
     return float(text.replace(",", "."))
 
 

@@ -106,3 +106,11 @@ def test_a_table_rows_bounds_are_read_in_the_customers_own_column_only():
     row = "Free parcel locker delivery | Silver: From 149 zł | Gold: Every order | Platinum: Every order"
     assert decide("I'm Gold, my order is only 60 zł, is locker delivery free?", row).verdict != NO
     assert decide("I'm Silver, my order is only 60 zł, is locker delivery free?", row).verdict == NO
+
+
+def test_thousands_written_with_spaces_are_one_number():
+    rule = "Orders of 599 kr or more ship free to a parcel locker."
+    assert decide("if I order beans for 1 300 kr, is shipping free?", rule).verdict == YES
+    assert decide("if I order beans for 1\u00a0300 kr, is shipping free?", rule).verdict == YES
+    assert decide("if I order beans for 450 kr, is shipping free?", rule).verdict == NO
+    assert [q.value for q in limits.customer_quantities("a 1,5 kg bag for 12,5 €")] == [1.5, 12.5]
