@@ -46,9 +46,11 @@ _EXISTS = re.compile(
 _NEGATION = re.compile(
     r"\b(?:not|no|never|cannot|nor|none|unable|excluded|ineligible|non-refundable|nothing)\b|n't\b", re.IGNORECASE
 )
-# "At no extra cost", "with no fee", "free of charge": the price is nil, the answer is not a no.
+# "At no extra cost", "with no fee", "no cancellation fee", "no minimum term": the price is nil or nothing
+# binds the customer, the answer is not a no.
 _FREE = re.compile(
-    r"\b(?:(?:at|with|for)\s+)?no\s+(?:extra\s+|additional\s+|added\s+)?(?:cost|costs|charge|charges|fee|fees)\b",
+    r"\b(?:(?:at|with|for)\s+)?no\s+(?:[a-z-]+\s+){0,2}?(?:cost|costs|charge|charges|fee|fees)\b"
+    r"|\bno\s+(?:binding|minimum|lock-in|notice)\s+(?:period|term|contract)s?\b",
     re.IGNORECASE,
 )
 _EXCEPT = re.compile(r"\b(?:except(?: for)?|excluding|other than|apart from|but not)\s+([^.;:,()]+)", re.IGNORECASE)

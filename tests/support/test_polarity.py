@@ -159,6 +159,11 @@ def test_a_price_of_nothing_is_not_a_no():
     assert decide("I need to cancel my session in 5 hours, will I lose it?", rule).verdict != NO
     assert decide("Can I bring my bike on the ferry?", "Bikes travel with no fee on every crossing.").verdict == YES
     assert decide("Can I bring my bike on the ferry?", "Bikes are not allowed on the ferry.").verdict == NO
+    cancel = "There is no binding period and no cancellation fee, even if you used the welcome discount."
+    assert decide("I used the welcome discount, can I still cancel?", cancel).verdict != NO
+    box_office = "Tickets bought in person at a box office have no booking fee or order fee."
+    assert decide("if I buy at the box office do I avoid the fees?", box_office).verdict == YES
+    assert decide("can I get a refund?", "There is no refund of the booking fee.").verdict == NO  # not a nil price
 
 
 def test_an_exception_is_the_customers_case_only_when_it_names_a_distinctive_term():
