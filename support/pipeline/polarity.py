@@ -47,10 +47,12 @@ _NEGATION = re.compile(
     r"\b(?:not|no|never|cannot|nor|none|unable|excluded|ineligible|non-refundable|nothing)\b|n't\b", re.IGNORECASE
 )
 # "At no extra cost", "with no fee", "no cancellation fee", "no minimum term": the price is nil or nothing
-# binds the customer, the answer is not a no.
+# binds the customer, the answer is not a no; nor is a negation that widens ("not just", "no matter").
 _FREE = re.compile(
     r"\b(?:(?:at|with|for)\s+)?no\s+(?:[a-z-]+\s+){0,2}?(?:cost|costs|charge|charges|fee|fees)\b"
-    r"|\bno\s+(?:binding|minimum|lock-in|notice)\s+(?:period|term|contract)s?\b",
+    r"|\bno\s+(?:binding|minimum|lock-in|notice)\s+(?:period|term|contract)s?\b"
+    # "of all brands, not just ours", "no matter how long ago": words of negation that widen, not deny
+    r"|\bnot\s+(?:just|only)\b|\bno\s+matter\b|\bno\s+questions\s+asked\b",
     re.IGNORECASE,
 )
 _EXCEPT = re.compile(r"\b(?:except(?: for)?|excluding|other than|apart from|but not)\s+([^.;:,()]+)", re.IGNORECASE)

@@ -114,3 +114,9 @@ def test_thousands_written_with_spaces_are_one_number():
     assert decide("if I order beans for 1\u00a0300 kr, is shipping free?", rule).verdict == YES
     assert decide("if I order beans for 450 kr, is shipping free?", rule).verdict == NO
     assert [q.value for q in limits.customer_quantities("a 1,5 kg bag for 12,5 €")] == [1.5, 12.5]
+
+
+def test_comparatives_with_than_are_bounds():
+    rule = "Further than 75 km from our nearest store, we can't offer assembly."
+    assert decide("we're about 60 km from the nearest store, can you assemble the cot?", rule).verdict == YES
+    assert decide("we're about 90 km from the nearest store, can you assemble the cot?", rule).verdict == NO

@@ -164,6 +164,11 @@ def test_a_price_of_nothing_is_not_a_no():
     box_office = "Tickets bought in person at a box office have no booking fee or order fee."
     assert decide("if I buy at the box office do I avoid the fees?", box_office).verdict == YES
     assert decide("can I get a refund?", "There is no refund of the booking fee.").verdict == NO  # not a nil price
+    # a negation that widens is not a no
+    brands = "Our workshop repairs machines of all brands, not just the ones we sell."
+    assert decide("do you repair machines bought somewhere else?", brands).verdict == YES
+    recall = "For a recalled product we refund the full price, no matter how long ago you bought it."
+    assert decide("the bouncer I bought 3 years ago is recalled, do I get my money back?", recall).verdict == YES
 
 
 def test_an_exception_is_the_customers_case_only_when_it_names_a_distinctive_term():
