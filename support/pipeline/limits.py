@@ -23,10 +23,16 @@ from support.reader.features import tokens
 
 # 1,300 and 1 300 (a space, no-break or narrow no-break space between thousands, as Nordic and French
 # prices are written) are one number; 1.5 and 1,5 are decimals.
-_NUM = r"(\d{1,3}(?:,\d{3})+|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d,.])|\d+(?:[.,]\d+)?)"
+# 1.299,95 (a point between thousands, a decimal comma) is read as money only (see _money_value).
+_NUM = (
+    r"(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?(?![\d])"
+    r"|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d,.])"
+    r"|\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?(?![\d.])"
+    r"|\d+(?:[.,]\d+)?)"
+)
 # A currency sign or a currency's short name written next to the number, before or after it.
 _CURRENCY = r"(?:[A-Z]{1,3}\$|[$€£¥₹₩₽₺₪]|\b(?:[A-Z]{3}|zł|kr|Kč|Ft|lei|Rs\.?|R)\b)"
-_MONEY = re.compile(rf"{_CURRENCY}\s?{_NUM}|{_NUM}\s?(?:{_CURRENCY}|(?:dollars?|euros?|pounds?)\b)")
+_MONEY = re.compile(rf"{_CURRENCY}\.?\s?{_NUM}|{_NUM}\s?(?:{_CURRENCY}|(?:dollars?|euros?|pounds?)\b)")
 _PERCENT = re.compile(rf"{_NUM}\s?%")
 _UNITS = {
     "kg": "kg", "kilo": "kg", "kilos": "kg", "kilogram": "kg", "kilograms": "kg", "g": "g", "gram": "g",
@@ -105,9 +111,20 @@ class Limit:
 
 
 def _number(text: str) -> float:
-    if re.fullmatch(r"\d{1,3}(?:[, \u00a0\u202f]\d{3})+", text):
+    if re.fullmatch(r"\d{1,3}(?:[, \u00a0\u202f]\d{3})+(?:\.\d{1,2})?", text):  # 1,300 / 1 300 / 1,300.50
         return float(re.sub(r"[, \u00a0\u202f]", "", text))
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+,\d{1,2}", text):  # 1.299,95: points between thousands, a decimal comma
+        return float(text.replace(".", "").replace(",", "."))
     return float(text.replace(",", "."))
+
+
+def _money_value(match: re.Match) -> float:
+    """An amount as Danish, German or Spanish prices are written: 1.299 kr. or 1.299,95 € (no price has three
+    decimals, so a point before three digits separates thousands)."""
+    text = next(g for g in match.groups() if g and re.match(r"\d", g))
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?", text):
+        return float(text.replace(".", "").replace(",", "."))
+    return _number(text)
 
 
 def _first_number(match: re.Match) -> float:
@@ -127,6 +144,8 @@ def quantities(text: str, ages: bool = True) -> list[Quantity]:
 
     for m in _MONEY.finditer(text):
         add(m, "money")
+        if found and found[-1].start == m.start():
+            found[-1] = Quantity(_money_value(m), "money", m.start(), m.end())
     for m in _PERCENT.finditer(text):
         add(m, "percent")
     if ages:

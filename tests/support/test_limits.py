@@ -120,3 +120,22 @@ def test_comparatives_with_than_are_bounds():
     rule = "Further than 75 km from our nearest store, we can't offer assembly."
     assert decide("we're about 60 km from the nearest store, can you assemble the cot?", rule).verdict == YES
     assert decide("we're about 90 km from the nearest store, can you assemble the cot?", rule).verdict == NO
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("a lens for 1.299 kr.", 1299.0),  # Danish, German, Spanish prices: a point between thousands
+        ("a lens for 1.299,95 €", 1299.95),
+        ("kr. 12.500 all in", 12500.0),
+        ("order is 1,300.50 USD", 1300.5),
+        ("I paid 45.50 dollars", 45.5),
+        ("a bag for 12,5 €", 12.5),
+    ],
+)
+def test_amounts_as_they_are_written_in_several_countries(text, value):
+    assert [q.value for q in limits.customer_quantities(text) if q.kind == "money"] == [value]
+
+
+def test_a_point_before_three_digits_is_a_decimal_outside_money():
+    assert [(q.kind, q.value) for q in limits.customer_quantities("my 2.500 kg trailer")] == [("measure:kg", 2.5)]
