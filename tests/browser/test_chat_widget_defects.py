@@ -4,10 +4,12 @@ as a customer meets them (banners, rate limits, keyboard, contrast, hand-over)."
 from __future__ import annotations
 
 import re
+import types
 
 import pytest
 from playwright.sync_api import expect
 
+from support.pipeline import policy
 from tests.browser.conftest import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -45,8 +47,16 @@ def test_widget_does_not_repeat_the_conversation_as_banners(browser, live_server
     assert "PayPal" not in frame.locator("body").inner_text()
 
 
-def test_rate_limited_question_stays_in_the_box_with_when_it_can_be_sent(page, live_server, live_demo_kb, settings):
+def test_rate_limited_question_stays_in_the_box_with_when_it_can_be_sent(
+    page, live_server, live_demo_kb, settings, monkeypatch
+):
     settings.CHAT_RATE_LIMIT_PER_CONVERSATION = 1
+    # The limit counts in fixed windows: run near a window's end, the second message could fall in the next one,
+    # or be refused with "1 second" and the button come back before the check below (it failed so once in CI).
+    # The live server runs in this process, so its clock is pinned to the middle of a window: 30 s to wait.
+    window = settings.CHAT_RATE_WINDOW_SECONDS = 60
+    pinned = types.SimpleNamespace(time=lambda: 1_800_000_000.0 + window / 2)
+    monkeypatch.setattr(policy, "time", pinned)
     page.goto(f"{live_server.url}/chat/")
     page.fill("#question", "Can I pay with PayPal?")
     page.keyboard.press("Enter")
