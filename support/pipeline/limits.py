@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from support.reader.features import tokens
+from support.reader.features import states_time, tokens
 
 # 1,300 and 1 300 (a space, no-break or narrow no-break space between thousands, as Nordic and French
 # prices are written) are one number; 1.5 and 1,5 are decimals.
@@ -55,11 +55,10 @@ _AGE_CONTEXT = re.compile(
     re.I,
 )
 _COUNT = re.compile(rf"\b{_NUM}\s+([a-z][a-z-]+)", re.I)
-# Counts of these are dates, times or periods, not quantities a limit caps.
+# Counts of these are dates, times or periods, not quantities a limit caps: what the reader's features read as
+# a period or a date (support.reader.features.states_time: "3 days", "12 March"), and these besides.
 _NOT_COUNTED = re.compile(
-    r"^(?:january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|"
-    r"apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|am|pm|"
-    r"seconds?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|months?|years?|yrs?|business|working|calendar|"
+    r"^(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|am|pm|nights?|yrs?|business|working|calendar|"
     r"percent|per|or|and|to|of|x|times?)$",
     re.I,
 )
@@ -156,7 +155,7 @@ def quantities(text: str, ages: bool = True) -> list[Quantity]:
     for m in _COUNT.finditer(text):
         noun = m.group(2).lower()
         stems = tokens(noun)
-        if stems and not _NOT_COUNTED.match(noun) and noun not in _UNITS:
+        if stems and not _NOT_COUNTED.match(noun) and not states_time(f"1 {noun}") and noun not in _UNITS:
             add(m, "count:" + stems[0])
     if not ages:  # a rule's bare numbers: "must be 16 or older" is an age once its words say so
         for m in re.finditer(rf"(?<![\d:/.,]){_NUM}(?![\d:/])", text):

@@ -206,24 +206,23 @@ def test_weights_fitted_without_the_cross_encoder_warn_when_it_is_switched_on(se
     updates.write_bytes(b"updates of another training run")
     settings.READER_CROSS_ENCODER_PATH = str(updates)
     settings.READER_CROSS_ENCODER_CANDIDATES = 4
-    confidence_model.load.cache_clear()
-    try:
-        with caplog.at_level("WARNING", logger="support.reader.confidence"):
-            assert confidence_model.load() is not None
-        assert "fitted with other cross_encoder weights" in caplog.text
-    finally:
-        confidence_model.load.cache_clear()
+    assert "fitted with other cross_encoder weights" in _load_warnings(caplog)
 
 
 def test_weights_fitted_on_another_reader_load_with_a_warning(monkeypatch, caplog):
     from support.reader import model as reader_model
 
-    confidence_model.load.cache_clear()
     monkeypatch.setattr(reader_model, "digest", lambda: "another")
+    assert "fitted with other reader weights" in _load_warnings(caplog)
+
+
+def _load_warnings(caplog) -> str:
+    """The weights load (stale or not) and what loading them warned, with the process's cache left clean."""
+    confidence_model.load.cache_clear()
     try:
         with caplog.at_level("WARNING", logger="support.reader.confidence"):
             assert confidence_model.load() is not None
-        assert "fitted with other reader weights" in caplog.text
+        return caplog.text
     finally:
         confidence_model.load.cache_clear()
 
