@@ -331,6 +331,15 @@ READER_QUALIFIER_CANDIDATES = env_int("READER_QUALIFIER_CANDIDATES", 12, minimum
 # switched on without updates, a process refuses to start). Switching it on means refitting the
 # reply-confidence weights (`make confidence`): they record which updates reread the article.
 READER_CROSS_ENCODER_CANDIDATES = env_int("READER_CROSS_ENCODER_CANDIDATES", 0, minimum=0)
+# Token-level matching (support/reader/late.py): how well the question's own words meet each candidate's.
+# An article's vote counts READER_LATE_VOTE times how far its best match falls short of the turn's best;
+# within the chosen article its best READER_LATE_CANDIDATES sentences are reordered by their match plus
+# READER_LATE_WEIGHT times the ranker's logit (READER_LATE_CANDIDATES = 0 switches the matching off).
+# It needs the token vectors stored at ingestion; chunks ingested before them are read without it.
+# Chosen on the training help centres (docs/quality.md, reader v9).
+READER_LATE_CANDIDATES = env_int("READER_LATE_CANDIDATES", 16, minimum=0)
+READER_LATE_WEIGHT = env_float("READER_LATE_WEIGHT", 0.02)
+READER_LATE_VOTE = env_float("READER_LATE_VOTE", 5.0)
 READER_CROSS_ENCODER_PATH = env_str("READER_CROSS_ENCODER_PATH") or None
 LLM_PROMPT_VERSION = "2026-11-28.1"
 LLM_BREAKER_FAILURES = env_int("LLM_BREAKER_FAILURES", 5, minimum=1)

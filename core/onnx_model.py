@@ -257,6 +257,25 @@ class OnnxEncoder:
     def hidden_states(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         return self._session.run(None, {name: batch[name] for name in INPUTS})[0]
 
+    def encode_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One text's normalised mean-pooled vector (as `encode` gives it), its word pieces'
+        contextual vectors (normalised, special tokens left out) and their character offsets."""
+        encoding = self._tokenizer.encode_batch([text])[0]
+        batch = {
+            "input_ids": np.array([encoding.ids], dtype=np.int64),
+            "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
+            "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
+        }
+        states = self.hidden_states(batch)[0]
+        mask = batch["attention_mask"][0].astype(bool)
+        pooled = states[mask].mean(0)
+        pooled /= max(float(np.linalg.norm(pooled)), 1e-12)
+        offsets = np.array(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+        real = mask & (offsets[:, 1] > offsets[:, 0])
+        words = states[real]
+        words = words / np.clip(np.linalg.norm(words, axis=1, keepdims=True), 1e-12, None)
+        return pooled.astype(np.float32), words.astype(np.float32), offsets[real]
+
     def encode(self, texts: list[str], *, batch_size: int) -> np.ndarray:
         """Normalised mean-pooled vectors, in the order given. Texts of similar
         length are batched together so padding costs little."""

@@ -57,7 +57,11 @@ def evidence_for(messages: list[Message]) -> list[Evidence]:
     for message in messages:
         for hit in (message.signals or {}).get("retrieved", []):
             scores[hit["chunk_id"]] = max(scores.get(hit["chunk_id"], 0.0), hit.get("cosine", 0.0))
-    chunks = Chunk.objects.filter(id__in=scores).select_related("version__document")
+    chunks = (
+        Chunk.objects.filter(id__in=scores)
+        .select_related("version__document")
+        .defer("embedding", "sentence_vectors", "token_vectors", "version__text")
+    )
     found = [
         Evidence(
             c.version.document_id,

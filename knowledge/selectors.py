@@ -261,6 +261,13 @@ def chunk_search(
 # --- Screens ---------------------------------------------------------------------------------
 
 
+def chunk_tokens(chunk_ids: list[int]) -> dict[int, tuple[bytes, list[int]]]:
+    """The stored token vectors of these chunks' sentences (packed) and each sentence's token count;
+    read apart from the search, and only for the few chunks the reader looks at again."""
+    rows = Chunk.objects.filter(pk__in=chunk_ids).values_list("pk", "token_vectors", "sentence_token_counts")
+    return {pk: (bytes(blob or b""), list(counts or [])) for pk, blob, counts in rows}
+
+
 def document_list(*, status: str = "", q: str = "") -> QuerySet[Document]:
     qs = Document.objects.all()
     if status:

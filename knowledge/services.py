@@ -282,6 +282,7 @@ def version_ingest(
     drafts: list[chunking.ChunkDraft] = []
     vectors: np.ndarray | None = None
     sentence_vectors: list[np.ndarray] = []
+    token_vectors: list[list[np.ndarray]] = []
     if older is None:
         drafts = chunking.chunk_document(
             parsed,
@@ -293,7 +294,7 @@ def version_ingest(
         if not drafts:
             raise ParseError("no text found in the file")
         progress(20)
-        vectors, sentence_vectors = _embed(drafts, progress)
+        vectors, sentence_vectors, token_vectors = _embed(drafts, progress)
     progress(92)
     try:
         version, outcome = _store(
@@ -306,6 +307,7 @@ def version_ingest(
             drafts=drafts,
             vectors=vectors,
             sentence_vectors=sentence_vectors,
+            token_vectors=token_vectors,
             user=user,
             copy_from=older,
         )
@@ -337,18 +339,22 @@ def _unchanged_outcome(document: Document) -> str:
     return IngestionJob.Outcome.UNCHANGED
 
 
-def _embed(drafts: list[chunking.ChunkDraft], progress: ProgressCallback) -> tuple[np.ndarray, list[np.ndarray]]:
+def _embed(
+    drafts: list[chunking.ChunkDraft], progress: ProgressCallback
+) -> tuple[np.ndarray, list[np.ndarray], list[list[np.ndarray]]]:
     batch = settings.EMBEDDING_BATCH_SIZE
     texts = [d.embedding_text for d in drafts]
     spans = [[(s + d.body_offset, e + d.body_offset) for s, e in d.sentence_spans] for d in drafts]
     vectors: list[np.ndarray] = []
     per_sentence: list[np.ndarray] = []
+    per_token: list[list[np.ndarray]] = []
     for start in range(0, len(texts), batch):
-        v, s = embeddings.embed_with_spans(texts[start : start + batch], spans[start : start + batch])
+        v, s, t = embeddings.embed_with_spans(texts[start : start + batch], spans[start : start + batch], tokens=True)
         vectors.append(v)
         per_sentence.extend(s)
+        per_token.extend(t)
         progress(20 + int(70 * min(len(texts), start + batch) / len(texts)))
-    return np.vstack(vectors), per_sentence
+    return np.vstack(vectors), per_sentence, per_token
 
 
 _SEARCH_VECTOR_SQL = """
@@ -371,6 +377,7 @@ def _store(
     drafts: list[chunking.ChunkDraft],
     vectors: np.ndarray | None,
     sentence_vectors: list[np.ndarray],
+    token_vectors: list[list[np.ndarray]],
     user,
     copy_from: DocumentVersion | None,
 ) -> tuple[DocumentVersion, str]:
@@ -408,11 +415,14 @@ def _store(
                 embedding=c.embedding,
                 sentence_spans=c.sentence_spans,
                 sentence_vectors=c.sentence_vectors,
+                token_vectors=c.token_vectors,
+                sentence_token_counts=c.sentence_token_counts,
             )
             for c in copy_from.chunks.order_by("ordinal")
         ]
     else:
         assert vectors is not None
+        packed = [embeddings.pack_tokens(t) for t in token_vectors]
         chunks = [
             Chunk(
                 version=version,
@@ -423,6 +433,8 @@ def _store(
                 embedding=vectors[i],
                 sentence_spans=[list(span) for span in draft.sentence_spans],
                 sentence_vectors=sentence_vectors[i].astype(np.float16).tobytes(),
+                token_vectors=packed[i][0],
+                sentence_token_counts=packed[i][1],
             )
             for i, draft in enumerate(drafts)
         ]

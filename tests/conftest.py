@@ -131,7 +131,7 @@ def _memoized_chunk_embeddings():
     memo: dict = {}
 
     def memoized(texts, spans, **kwargs):
-        key = (tuple(texts), tuple(tuple(map(tuple, s)) for s in spans))
+        key = (tuple(texts), tuple(tuple(map(tuple, s)) for s in spans), tuple(sorted(kwargs.items())))
         if key not in memo:
             memo[key] = real(texts, spans, **kwargs)
         return memo[key]

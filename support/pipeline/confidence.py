@@ -29,8 +29,9 @@ from support.pipeline.types import Passage
 from support.reader.confidence import FEATURES
 from support.reader.features import QTYPES, qtype, states_amount, states_time, tokens
 
-# An article's vote: the sum of its best five sentence scores, as read.by_document counts it by default
-# (READER_DOCUMENT_VOTES); fixed here because the weights were fitted on it.
+# An article's vote: the sum of its best five sentence scores and the token-level match's share, as
+# read.by_document counts it by default (READER_DOCUMENT_VOTES); fixed here because the weights were
+# fitted on it.
 _VOTES = 5
 
 
@@ -58,10 +59,7 @@ def features(
     covered = [t for t in terms if t in quoted]
     words = len(question.split())
     verdict, why = (decision.verdict, decision.why) if decision is not None else (None, "")
-    votes: dict[int, list[float]] = {}
-    for c in cands:  # best first
-        votes.setdefault(hits[c.hit].document_id, []).append(c.p)
-    totals = [*sorted((sum(v[:_VOTES]) for v in votes.values()), reverse=True), 0.0]
+    totals = [*sorted(read.document_votes(cands, hits, _VOTES, reading.matched).values(), reverse=True), 0.0]
     q = np.asarray(vector, dtype=np.float32)
     answer_cos = _sentence_cosine(q, hits[answer.hit], answer.index)
     others = [_sentence_cosine(q, hits[c.hit], c.index) for c in cands[:10] if hits[c.hit].document_id != answer_doc]

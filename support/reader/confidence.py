@@ -89,10 +89,11 @@ def load() -> Confidence | None:
 
 
 def trained_with() -> dict[str, str]:
-    """The weights whose outputs the features read: the reader, the yes/no detector and the cross-encoder
-    that rereads the chosen article ("" when it is off)."""
+    """The weights whose outputs the features read: the reader, the yes/no detector, the cross-encoder
+    that rereads the chosen article ("" when it is off) and the token-level match's setting."""
     reread = cross_encoder.digest() if settings.READER_CROSS_ENCODER_CANDIDATES > 0 else ""
-    return {"reader": reader_model.digest(), "yes_no": yes_no.digest(), "cross_encoder": reread}
+    late = f"{settings.READER_LATE_CANDIDATES}:{settings.READER_LATE_WEIGHT:g}:{settings.READER_LATE_VOTE:g}"
+    return {"reader": reader_model.digest(), "yes_no": yes_no.digest(), "cross_encoder": reread, "late": late}
 
 
 def digest() -> str:

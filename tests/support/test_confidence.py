@@ -195,7 +195,12 @@ def test_the_committed_weights_were_fitted_on_the_committed_reader_detector_and_
     spec = json.loads(confidence_model.MODEL_PATH.read_text())
     # retraining the reader, the detector or the cross-encoder without `make confidence` leaves the gate
     # reading other features
-    committed = {"reader": reader_model.digest(), "yes_no": yes_no.digest(), "cross_encoder": cross_encoder.digest()}
+    committed = {
+        "reader": reader_model.digest(),
+        "yes_no": yes_no.digest(),
+        "cross_encoder": cross_encoder.digest(),
+        "late": "16:0.02:5",
+    }
     assert spec["trained_with"] == committed
     assert confidence_model.trained_with() == committed  # with the default settings
     assert spec["threshold"] == pytest.approx(WRONG_COST / (1 + WRONG_COST))
@@ -207,6 +212,11 @@ def test_weights_fitted_without_the_cross_encoder_warn_when_it_is_switched_on(se
     settings.READER_CROSS_ENCODER_PATH = str(updates)
     settings.READER_CROSS_ENCODER_CANDIDATES = 4
     assert "fitted with other cross_encoder weights" in _load_warnings(caplog)
+
+
+def test_weights_fitted_with_another_token_match_setting_warn(settings, caplog):
+    settings.READER_LATE_CANDIDATES = 0
+    assert "fitted with other late weights" in _load_warnings(caplog)
 
 
 def test_weights_fitted_on_another_reader_load_with_a_warning(monkeypatch, caplog):
