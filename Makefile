@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint format venv browser bench reader confidence cross-encoder clean-db
+.PHONY: run test lint format venv browser bench reader confidence cross-encoder token-projection clean-db
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found " + sys.version.split()[0] + ")")'
@@ -53,14 +53,21 @@ bench: $(STAMP)
 reader: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py train_reader --out support/reader/model.json
 
-# Retrain the yes/no detector and the reply-confidence model on the training help centres, refreshing their
-# committed weights (a few minutes; support/reader/README.md). Run it after `make reader`.
+# The projection stored token vectors go through (the reader's token-level match), fitted on doc2dial's train
+# documents into core/token_projection.npz (about 2 minutes); a new one means ingesting again, then `make confidence`.
+token-projection: $(STAMP)
+	DEBUG=$${DEBUG:-1} OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) manage.py train_token_projection \
+		--out core/token_projection.npz
+
+# The cross-encoder's LoRA updates, trained on doc2dial's train documents (off by default; support/reader/README.md).
 cross-encoder: $(STAMP)
 	DEBUG=$${DEBUG:-1} OMP_NUM_THREADS=1 $(PY) bench/cross_encoder.py data
 	DEBUG=$${DEBUG:-1} OMP_NUM_THREADS=1 $(PY) bench/cross_encoder.py train --epochs 1 --layers 2 --sources doc2dial \
 		--pointwise 1.0 --weights var/models/cross_encoder.npz
 	DEBUG=$${DEBUG:-1} OMP_NUM_THREADS=1 $(PY) bench/cross_encoder.py fit --weights var/models/cross_encoder.npz
 
+# Retrain the yes/no detector and the reply-confidence model on the training help centres, refreshing their
+# committed weights (a few minutes; support/reader/README.md). Run it after `make reader`.
 confidence: $(STAMP)
 	DEBUG=$${DEBUG:-1} HF_HUB_OFFLINE=1 $(PY) manage.py train_yes_no --out support/reader/yes_no.json
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) bench/confidence.py collect --dir support/reader/data/shops \

@@ -190,7 +190,7 @@ class Chunk(models.Model):
     # chunk vector at ingestion so answer compression never embeds per query.
     sentence_spans = models.JSONField(default=list)
     sentence_vectors = models.BinaryField(default=bytes)
-    # Each sentence's contextual token vectors (int8, 384 a token, `core.embeddings.pack_tokens`)
+    # Each sentence's contextual token vectors (128 dimensions, int8, `core.embeddings.pack_tokens`)
     # and how many tokens each sentence has: the reader matches the question's words against
     # them within the chosen article (support.reader.late). Empty for chunks ingested before.
     token_vectors = models.BinaryField(default=bytes)

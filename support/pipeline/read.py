@@ -141,7 +141,7 @@ def match_words(
         return {}
     wanted = {c.hit for c in candidates}
     stored = chunk_tokens([hits[i].chunk_id for i in wanted])
-    dims = int(settings.EMBEDDING_DIMENSIONS)
+    dims = embeddings.token_dims()
     per_hit = {}
     for i in wanted:
         per_hit[i] = embeddings.unpack_tokens(*stored.get(hits[i].chunk_id, (b"", [])), dims)
@@ -149,7 +149,8 @@ def match_words(
             return {}
     asked = embeddings.query_tokens(question)
     weights = late.question_weights(asked.text, asked.offsets, stats)
-    scores = late.scores(asked.vectors, weights, [per_hit[c.hit][c.index] for c in candidates])
+    question = embeddings.project_tokens(asked.vectors)
+    scores = late.scores(question, weights, [per_hit[c.hit][c.index] for c in candidates])
     return {(c.hit, c.index): float(m) for c, m in zip(candidates, scores, strict=True)}
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from core import embeddings
 from support.reader import cross_encoder, yes_no
 from support.reader import model as reader_model
 from support.reader.model import file_digest
@@ -90,10 +91,18 @@ def load() -> Confidence | None:
 
 def trained_with() -> dict[str, str]:
     """The weights whose outputs the features read: the reader, the yes/no detector, the cross-encoder
-    that rereads the chosen article ("" when it is off) and the token-level match's setting."""
+    that rereads the chosen article ("" when it is off), the token-level match's setting and the
+    projection its stored token vectors went through."""
     reread = cross_encoder.digest() if settings.READER_CROSS_ENCODER_CANDIDATES > 0 else ""
     late = f"{settings.READER_LATE_CANDIDATES}:{settings.READER_LATE_WEIGHT:g}:{settings.READER_LATE_VOTE:g}"
-    return {"reader": reader_model.digest(), "yes_no": yes_no.digest(), "cross_encoder": reread, "late": late}
+    projection = file_digest(str(embeddings.TOKEN_PROJECTION)) if embeddings.TOKEN_PROJECTION.is_file() else ""
+    return {
+        "reader": reader_model.digest(),
+        "yes_no": yes_no.digest(),
+        "cross_encoder": reread,
+        "late": late,
+        "token_projection": projection,
+    }
 
 
 def digest() -> str:

@@ -89,14 +89,42 @@ def test_query_tokens_come_from_the_same_pass_as_the_question_vector():
 def test_packed_tokens_keep_their_cosines_and_refuse_a_wrong_count():
     rng = np.random.default_rng(3)
     per_span = [_unit(rng.normal(size=(n, 384))).astype(np.float32) for n in (3, 1, 5)]
+    dims = embeddings.token_dims()
     blob, counts = embeddings.pack_tokens(per_span)
-    assert counts == [3, 1, 5] and len(blob) == 9 * 384
-    back = embeddings.unpack_tokens(blob, counts, 384)
+    assert counts == [3, 1, 5] and len(blob) == 9 * dims
+    back = embeddings.unpack_tokens(blob, counts, dims)
     assert [len(b) for b in back] == counts
     for a, b in zip(per_span, back, strict=True):
-        assert np.all(np.sum(a * b, axis=1) > 0.999)
-    assert embeddings.unpack_tokens(blob, [3, 1, 4], 384) == []
-    assert embeddings.unpack_tokens(b"", [], 384) == []
+        assert np.all(np.sum(embeddings.project_tokens(a) * b, axis=1) > 0.999)  # int8 loses next to nothing
+    assert embeddings.unpack_tokens(blob, [3, 1, 4], dims) == []
+    assert embeddings.unpack_tokens(blob, counts, 384 if dims != 384 else 128) == []  # another format: not read
+    assert embeddings.unpack_tokens(b"", [], dims) == []
+
+
+def test_the_committed_projection_keeps_what_tells_tokens_apart():
+    mean, components = embeddings.token_projection()
+    assert mean.shape == (384,) and components.shape == (384, 128)
+    assert np.allclose(components.T @ components, np.eye(128), atol=1e-4)  # orthonormal axes
+    asked = embeddings.query_tokens("can i return opened board games")
+    same = embeddings.project_tokens(asked.vectors) @ embeddings.project_tokens(asked.vectors).T
+    raw = asked.vectors @ asked.vectors.T
+    # a token is still closest to itself, and the order of its neighbours barely moves
+    assert np.all(np.argmax(same, axis=1) == np.arange(len(raw)))
+    assert np.corrcoef(same.ravel(), raw.ravel())[0, 1] > 0.9
+
+
+def test_principal_axes_are_the_largest_variance_first_and_fixed_in_sign():
+    from support.management.commands.train_token_projection import principal_axes
+
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(2000, 4)) * np.array([5.0, 0.1, 2.0, 0.5]) + 3.0
+    mean, axes = principal_axes(rows, 2)
+    assert np.allclose(mean, 3.0, atol=0.3)
+    assert np.argmax(np.abs(axes[:, 0])) == 0 and np.argmax(np.abs(axes[:, 1])) == 2
+    assert np.all(axes[np.abs(axes).argmax(axis=0), [0, 1]] > 0)
+    assert np.array_equal(principal_axes(-rows, 2)[1], axes)  # signs fixed: the same axes either way
+    with pytest.raises(ValueError):
+        principal_axes(rows, 5)
 
 
 @pytest.mark.django_db
@@ -104,7 +132,7 @@ def test_ingestion_stores_each_sentences_tokens(demo_kb):
     for chunk in Chunk.objects.filter(searchable=True):
         counts = chunk.sentence_token_counts
         assert len(counts) == len(chunk.sentence_spans) and all(n > 0 for n in counts)
-        assert len(bytes(chunk.token_vectors)) == sum(counts) * 384
+        assert len(bytes(chunk.token_vectors)) == sum(counts) * embeddings.token_dims()
 
 
 def _article_hits():
@@ -127,8 +155,8 @@ def _matched(question, hits, keys) -> np.ndarray:
     asked = embeddings.query_tokens(question)
     weights = late.question_weights(asked.text, asked.offsets, read.kb_stats(1))
     stored = read.chunk_tokens([h.chunk_id for h in hits])
-    sentences = [embeddings.unpack_tokens(*stored[hits[i].chunk_id], 384)[j] for i, j in keys]
-    return late.scores(asked.vectors, weights, sentences)
+    sentences = [embeddings.unpack_tokens(*stored[hits[i].chunk_id], embeddings.token_dims())[j] for i, j in keys]
+    return late.scores(embeddings.project_tokens(asked.vectors), weights, sentences)
 
 
 @pytest.mark.django_db
