@@ -54,7 +54,8 @@ reader: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py train_reader --out support/reader/model.json
 
 # The projection stored token vectors go through (the reader's token-level match), fitted on doc2dial's train
-# documents into core/token_projection.npz (about 2 minutes); a new one means ingesting again, then `make confidence`.
+# documents into core/token_projection.npz (about 2 minutes); after a new one: manage.py embed_tokens --all, then
+# `make confidence`.
 token-projection: $(STAMP)
 	DEBUG=$${DEBUG:-1} OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) manage.py train_token_projection \
 		--out core/token_projection.npz

@@ -17,6 +17,7 @@ The ONNX file is exported from the package's weights once per machine
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -189,8 +190,9 @@ class QueryTokens:
     offsets: np.ndarray
 
 
-def embed_query(text: str) -> np.ndarray:
-    """One question's vector; repeated questions come from an LRU cache."""
+def embed_query(text: str, *, keep_tokens: bool = False) -> np.ndarray:
+    """One question's vector; repeated questions come from an LRU cache. With `keep_tokens` (the
+    turn's question), its token vectors from the same forward pass are kept for `query_tokens`."""
     key = collapse(text).lower()  # the model is uncased: case and spacing never change the vector
     size = settings.EMBEDDING_QUERY_CACHE_SIZE
     if size:
@@ -206,18 +208,20 @@ def embed_query(text: str) -> np.ndarray:
             _query_cache[key] = vector
             while len(_query_cache) > size:
                 _query_cache.popitem(last=False)
-        _remember_tokens(QueryTokens(key, words, offsets))
+        if keep_tokens:
+            _remember_tokens(QueryTokens(key, words, offsets))
     return vector
 
 
 def query_tokens(text: str) -> QueryTokens:
-    """The question's token vectors. The forward pass that gave its vector (`embed_query`) left
-    them in a small cache of the last few questions (a turn asks for them a few milliseconds
-    later); a question not there is encoded again."""
+    """The question's token vectors. The forward pass that gave the turn's question its vector
+    (`embed_query(..., keep_tokens=True)`) left them in a small cache of the last few questions (the
+    reader asks for them a few milliseconds later); a question not there is encoded again."""
     key = collapse(text).lower()
     with _cache_lock:
         hit = _token_cache.get(key)
         if hit is not None:
+            _token_cache.move_to_end(key)
             return hit
     _, words, offsets = _encode_query(key)
     found = QueryTokens(key, words, offsets)
@@ -320,7 +324,8 @@ def embed_with_spans(
                 for s, e in spans[index]:
                     inside = real & (tok_start >= s) & (tok_end <= e)
                     if not bool(inside.any()):
-                        # Truncated away or no word pieces: fall back to the passage.
+                        # Truncated away or no word pieces: fall back to the passage (for the token
+                        # vectors too: one "token", the chunk's vector; 4 of 2,212 help-centre chunks).
                         vectors.append(pooled[row])
                         if tokens:
                             per_token[index].append(pooled[row][None].numpy().astype(np.float32))
@@ -348,6 +353,15 @@ def token_projection() -> tuple[np.ndarray, np.ndarray] | None:
         return None
     with np.load(TOKEN_PROJECTION) as stored:
         return stored["mean"].astype(np.float32), stored["components"].astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def token_tag() -> bytes:
+    """Eight bytes that open every stored token blob and name the space its vectors are in (the
+    projection file's digest): vectors stored through another projection, or none, are not read."""
+    if not TOKEN_PROJECTION.is_file():
+        return b"raw" + bytes(5)
+    return hashlib.sha256(TOKEN_PROJECTION.read_bytes()).digest()[:8]
 
 
 def token_dims() -> int:
@@ -378,13 +392,14 @@ def pack_tokens(per_span: list[np.ndarray]) -> tuple[bytes, list[int]]:
     counts = [len(v) for v in per_span]
     rows = project_tokens(np.concatenate(per_span).astype(np.float32))
     scale = np.clip(np.abs(rows).max(axis=1, keepdims=True), 1e-12, None) / 127.0
-    return np.round(rows / scale).astype(np.int8).tobytes(), counts
+    return token_tag() + np.round(rows / scale).astype(np.int8).tobytes(), counts
 
 
 def unpack_tokens(blob: bytes, counts: list[int], dims: int) -> list[np.ndarray]:
     """The stored token vectors, normalised again, one array per sentence."""
-    if not blob or not counts or len(blob) != sum(counts) * dims:
-        return []  # nothing stored, or stored in another format (before the projection): not read
-    rows = np.frombuffer(blob, dtype=np.int8).reshape(-1, dims).astype(np.float32)
+    tag = token_tag()
+    if not counts or blob[: len(tag)] != tag or len(blob) - len(tag) != sum(counts) * dims:
+        return []  # nothing stored, or stored in another space (another projection, or none): not read
+    rows = np.frombuffer(blob, dtype=np.int8, offset=len(tag)).reshape(-1, dims).astype(np.float32)
     rows /= np.clip(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12, None)
     return np.split(rows, np.cumsum(counts)[:-1])

@@ -82,6 +82,7 @@ class Reading:
             "answerable": self.answerable,
             "top": {"hit": top.hit, "sentence": top.index, "p": round(top.p, 4)} if top else None,
             "chunk_order": self.chunk_order,
+            "words_matched": bool(self.matched),  # False: no stored token vectors were readable, or it is off
         }
 
 

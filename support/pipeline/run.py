@@ -82,6 +82,9 @@ FINGERPRINT_SETTINGS = (
     "READER_SUPPORT_RATIO",
     "READER_DOCUMENT_VOTES",
     "READER_CROSS_ENCODER_CANDIDATES",
+    "READER_LATE_CANDIDATES",
+    "READER_LATE_WEIGHT",
+    "READER_LATE_VOTE",
     "SEARCH_MIN_COSINE",
     "SEARCH_CANDIDATES",
     "SEARCH_HNSW_EF_SEARCH",
@@ -114,6 +117,7 @@ def config_fingerprint() -> str:
     values["yes_no"] = yes_no.digest()
     values["confidence"] = confidence_model.digest()
     values["cross_encoder"] = cross_encoder.digest() if settings.READER_CROSS_ENCODER_CANDIDATES > 0 else ""
+    values["token_projection"] = embeddings.token_tag().hex() if settings.READER_LATE_CANDIDATES > 0 else ""
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -216,7 +220,7 @@ def answer(*, text: str, conversation=None, now=None, state: Turn | None = None)
         question = normalize_question(turn.text) or turn.text
 
     with _stage(turn, "embed"):
-        turn.vector = embeddings.embed_query(question)
+        turn.vector = embeddings.embed_query(question, keep_tokens=True)  # the reader matches its tokens
 
     with _stage(turn, "injection"):
         guard_result = score_message(turn.text, turn.vector)

@@ -6,7 +6,8 @@ answers it is the one whose words meet the question's own words: "Class II stock
 report from your doctor" for "can I get class I stockings fitted without a doctor's report".
 Matching each of the question's word pieces to its closest word piece of the sentence, with the
 embedding model's own contextual token vectors (stored at ingestion), sees that; nothing is
-trained and no shop's vocabulary is named.
+trained but the fixed projection the vectors are stored through (core/token_projection.npz), and
+no shop's vocabulary is named.
 
 The score of a sentence is
 
@@ -34,7 +35,8 @@ COVERAGE = 0.5
 def question_weights(text: str, offsets: np.ndarray, stats: dict) -> np.ndarray:
     """Each word piece's weight: the IDF of the word it belongs to in the knowledge base (its
     chunk-level document frequencies, `stats["df"]` over `stats["n"]` chunks); 0 for function
-    words. All zero (a question of function words only) falls back to equal weights."""
+    words. A punctuation piece joined to a word ("doctor's", "e-bike") takes that word's weight, as
+    measured. All zero (a question of function words only) falls back to equal weights."""
     n = max(int(stats.get("n") or 0), 1)
     df = stats.get("df") or {}
     weights = np.zeros(len(offsets), dtype=np.float32)

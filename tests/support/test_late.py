@@ -4,6 +4,7 @@ and the reorder within the chosen article."""
 from __future__ import annotations
 
 import dataclasses
+from io import StringIO
 
 import numpy as np
 import pytest
@@ -55,7 +56,6 @@ def test_the_score_is_bounded_and_the_question_itself_scores_highest(q_len, n_se
     scores = late.scores(question, weights, [*others, question.copy()])
     assert np.all(scores <= 1 + late.COVERAGE + 1e-6) and np.all(scores >= -(1 + late.COVERAGE) - 1e-6)
     assert scores[-1] == pytest.approx(1 + late.COVERAGE)
-    assert int(np.argmax(scores)) == len(others) or scores[int(np.argmax(scores))] == pytest.approx(scores[-1])
 
 
 def test_the_sentence_that_meets_the_questions_rare_word_wins():
@@ -91,13 +91,14 @@ def test_packed_tokens_keep_their_cosines_and_refuse_a_wrong_count():
     per_span = [_unit(rng.normal(size=(n, 384))).astype(np.float32) for n in (3, 1, 5)]
     dims = embeddings.token_dims()
     blob, counts = embeddings.pack_tokens(per_span)
-    assert counts == [3, 1, 5] and len(blob) == 9 * dims
+    assert counts == [3, 1, 5] and len(blob) == len(embeddings.token_tag()) + 9 * dims
     back = embeddings.unpack_tokens(blob, counts, dims)
     assert [len(b) for b in back] == counts
     for a, b in zip(per_span, back, strict=True):
         assert np.all(np.sum(embeddings.project_tokens(a) * b, axis=1) > 0.999)  # int8 loses next to nothing
     assert embeddings.unpack_tokens(blob, [3, 1, 4], dims) == []
-    assert embeddings.unpack_tokens(blob, counts, 384 if dims != 384 else 128) == []  # another format: not read
+    other_space = bytes(8) + blob[8:]  # the same bytes, stored through another projection
+    assert embeddings.unpack_tokens(other_space, counts, dims) == []
     assert embeddings.unpack_tokens(b"", [], dims) == []
 
 
@@ -132,7 +133,7 @@ def test_ingestion_stores_each_sentences_tokens(demo_kb):
     for chunk in Chunk.objects.filter(searchable=True):
         counts = chunk.sentence_token_counts
         assert len(counts) == len(chunk.sentence_spans) and all(n > 0 for n in counts)
-        assert len(bytes(chunk.token_vectors)) == sum(counts) * embeddings.token_dims()
+        assert len(bytes(chunk.token_vectors)) == 8 + sum(counts) * embeddings.token_dims()
 
 
 def _article_hits():
@@ -230,11 +231,48 @@ def test_the_turns_question_is_encoded_once_and_few_token_sets_are_kept(monkeypa
     monkeypatch.setattr(embeddings, "_encode_query", counting)
     monkeypatch.setattr(embeddings, "_query_cache", type(embeddings._query_cache)())
     monkeypatch.setattr(embeddings, "_token_cache", type(embeddings._token_cache)())
-    embeddings.embed_query("Is the Noir range vegan?")
+    embeddings.embed_query("Is the Noir range vegan?", keep_tokens=True)
     embeddings.query_tokens("is the noir range   vegan?")
     assert calls == ["is the noir range vegan?"]  # the vector's forward pass gave the tokens
+    embeddings.embed_query("a trigger example")  # other texts embedded in the turn do not crowd it out
+    assert "a trigger example" not in embeddings._token_cache
     for n in range(embeddings._TOKEN_CACHE_SIZE + 5):
-        embeddings.embed_query(f"question number {n}")
+        embeddings.embed_query(f"question number {n}", keep_tokens=True)
     assert len(embeddings._token_cache) == embeddings._TOKEN_CACHE_SIZE
     assert embeddings.query_tokens("is the noir range vegan?").text == "is the noir range vegan?"
     assert calls[-1] == "is the noir range vegan?"  # evicted: encoded again
+
+
+@pytest.mark.django_db
+def test_embed_tokens_fills_the_chunks_that_have_none_and_only_those(demo_kb):
+    from django.core.management import call_command
+
+    dims = embeddings.token_dims()
+
+    def readable() -> dict[int, list[np.ndarray]]:
+        rows = Chunk.objects.values_list("pk", "token_vectors", "sentence_token_counts")
+        return {pk: embeddings.unpack_tokens(bytes(blob), counts, dims) for pk, blob, counts in rows}
+
+    stored = readable()
+    blank = list(stored)[::3]
+    Chunk.objects.filter(pk__in=blank).update(token_vectors=b"", sentence_token_counts=[])
+    out = StringIO()
+    call_command("embed_tokens", stdout=out)
+    assert f"{len(blank)} of {len(stored)} chunks need token vectors" in out.getvalue()
+    again = readable()
+    for pk in blank:  # as ingestion stored them (batched otherwise: the same within rounding)
+        assert [len(t) for t in again[pk]] == [len(t) for t in stored[pk]]
+        assert all(np.all(np.sum(a * b, axis=1) > 0.99) for a, b in zip(again[pk], stored[pk], strict=True))
+    out = StringIO()
+    call_command("embed_tokens", stdout=out)
+    assert f"0 of {len(stored)} chunks need token vectors" in out.getvalue()
+
+
+def test_the_question_reads_the_same_on_both_backends(settings):
+    question = "my son turns 12 two weeks before the safari — does he pay the kids' rate?"
+    settings.EMBEDDING_BACKEND = "onnx"
+    onnx = embeddings._encode_query(question)
+    settings.EMBEDDING_BACKEND = "torch"
+    torch = embeddings._encode_query(question)
+    assert np.array_equal(onnx[2], torch[2])  # the same word pieces at the same offsets
+    assert np.allclose(onnx[0], torch[0], atol=1e-5) and np.allclose(onnx[1], torch[1], atol=1e-4)

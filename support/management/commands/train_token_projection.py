@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core import embeddings
@@ -34,14 +33,14 @@ class Command(BaseCommand):
     help = (
         "Fit the projection that stored token vectors go through (the reader's token-level match): the "
         "principal axes of the sentence tokens of doc2dial's train documents, embedded as ingestion embeds "
-        "them (about 2 minutes). Writes core/token_projection.npz with --out; changing it means ingesting "
-        "the knowledge base again."
+        "them (about 2 minutes), into core/token_projection.npz; after a new one, store the knowledge base's "
+        "token vectors again (manage.py embed_tokens --all) and refit the gate (make confidence)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--data", type=Path, default=training.DEFAULT_DATA, help="doc2dial's docs.jsonl")
         parser.add_argument("--dims", type=int, default=128)
-        parser.add_argument("--out", type=Path, default=settings.VAR_DIR / "models" / "token_projection.npz")
+        parser.add_argument("--out", type=Path, default=embeddings.TOKEN_PROJECTION)
 
     def handle(self, *args, data: Path, dims: int, out: Path, **options) -> None:
         try:
