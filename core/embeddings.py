@@ -46,6 +46,8 @@ _lock = threading.Lock()
 _model: SentenceTransformer | None = None
 _encoder: OnnxEncoder | None = None
 _query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+# Only the last few turn questions: a question's token vectors weigh its length times 1.5 KB, against
+# 1.5 KB for its vector.
 _TOKEN_CACHE_SIZE = 32
 _token_cache: OrderedDict[str, QueryTokens] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -166,14 +168,28 @@ def vector_literal(vector: np.ndarray) -> str:
     data = np.asarray(vector, dtype=np.float32)
     key = data.tobytes()
     with _cache_lock:
-        hit = _literal_cache.get(key)
+        hit = _recall(_literal_cache, key)
     if hit is None:
         hit = "[" + ",".join(f"{x:.7g}" for x in data) + "]"
         with _cache_lock:
-            _literal_cache[key] = hit
-            while len(_literal_cache) > _LITERAL_CACHE_SIZE:
-                _literal_cache.popitem(last=False)
+            _remember(_literal_cache, key, hit, _LITERAL_CACHE_SIZE)
     return hit
+
+
+def _recall(cache: OrderedDict, key):
+    """Under _cache_lock: the cached value (now the most recent) or None."""
+    hit = cache.get(key)
+    if hit is not None:
+        cache.move_to_end(key)
+    return hit
+
+
+def _remember(cache: OrderedDict, key, value, size: int) -> None:
+    """Under _cache_lock: store, dropping the least recently used beyond `size`."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > size:
+        cache.popitem(last=False)
 
 
 _LITERAL_CACHE_SIZE = 64
@@ -197,19 +213,17 @@ def embed_query(text: str, *, keep_tokens: bool = False) -> np.ndarray:
     size = settings.EMBEDDING_QUERY_CACHE_SIZE
     if size:
         with _cache_lock:
-            hit = _query_cache.get(key)
-            if hit is not None:
-                _query_cache.move_to_end(key)
-                return hit
+            hit = _recall(_query_cache, key)
+        if hit is not None:
+            return hit
     vector, words, offsets = _encode_query(key)
-    vector.setflags(write=False)
+    for array in (vector, words, offsets):
+        array.setflags(write=False)
     with _cache_lock:
         if size:
-            _query_cache[key] = vector
-            while len(_query_cache) > size:
-                _query_cache.popitem(last=False)
+            _remember(_query_cache, key, vector, size)
         if keep_tokens:
-            _remember_tokens(QueryTokens(key, words, offsets))
+            _remember(_token_cache, key, QueryTokens(key, words, offsets), _TOKEN_CACHE_SIZE)
     return vector
 
 
@@ -219,26 +233,16 @@ def query_tokens(text: str) -> QueryTokens:
     reader asks for them a few milliseconds later); a question not there is encoded again."""
     key = collapse(text).lower()
     with _cache_lock:
-        hit = _token_cache.get(key)
-        if hit is not None:
-            _token_cache.move_to_end(key)
-            return hit
+        hit = _recall(_token_cache, key)
+    if hit is not None:
+        return hit
     _, words, offsets = _encode_query(key)
+    for array in (words, offsets):
+        array.setflags(write=False)
     found = QueryTokens(key, words, offsets)
     with _cache_lock:
-        _remember_tokens(found)
+        _remember(_token_cache, key, found, _TOKEN_CACHE_SIZE)
     return found
-
-
-def _remember_tokens(found: QueryTokens) -> None:
-    """Under _cache_lock. Only the last _TOKEN_CACHE_SIZE questions: a question's token vectors weigh
-    its length times 1.5 KB, against 1.5 KB for its vector."""
-    for array in (found.vectors, found.offsets):
-        array.setflags(write=False)
-    _token_cache[found.text] = found
-    _token_cache.move_to_end(found.text)
-    while len(_token_cache) > _TOKEN_CACHE_SIZE:
-        _token_cache.popitem(last=False)
 
 
 def _encode_query(key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

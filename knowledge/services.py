@@ -357,6 +357,37 @@ def _embed(
     return np.vstack(vectors), per_sentence, per_token
 
 
+def tokens_unreadable(chunk: Chunk) -> bool:
+    """Whether the reader cannot read this chunk's stored token vectors: none (stored before they
+    were) or stored in another space (another projection, or none)."""
+    blob, counts = bytes(chunk.token_vectors or b""), chunk.sentence_token_counts or []
+    return len(embeddings.unpack_tokens(blob, counts, embeddings.token_dims())) != len(chunk.sentence_spans)
+
+
+def chunks_store_tokens(*, everything: bool = False, progress: ProgressCallback = lambda _: None) -> int:
+    """Embed again, as ingestion embeds them, the chunks whose token vectors the reader cannot read
+    (`everything`: all chunks), and store their token vectors; returns how many. Ingestion never embeds
+    identical content again, so this is how a knowledge base stored before the token vectors, or
+    before a new projection, gets them. Safe to rerun: a chunk done is skipped."""
+    fields = ("id", "ordinal", "heading_path", "text", "token_count", "sentence_spans")
+    todo = [
+        c
+        for c in Chunk.objects.only(*fields, "token_vectors", "sentence_token_counts").order_by("id").iterator(500)
+        if everything or tokens_unreadable(c)
+    ]
+    if not todo:
+        return 0
+    drafts = [
+        chunking.ChunkDraft(c.ordinal, c.heading_path, c.text, c.token_count, [tuple(s) for s in c.sentence_spans])
+        for c in todo
+    ]
+    _, _, tokens = _embed(drafts, progress)
+    for chunk, per_span in zip(todo, tokens, strict=True):
+        chunk.token_vectors, chunk.sentence_token_counts = embeddings.pack_tokens(per_span)
+    Chunk.objects.bulk_update(todo, ["token_vectors", "sentence_token_counts"], batch_size=500)
+    return len(todo)
+
+
 _SEARCH_VECTOR_SQL = """
 UPDATE knowledge_chunk
    SET search_vector = setweight(to_tsvector('english', heading_path), 'A')

@@ -95,13 +95,12 @@ def trained_with() -> dict[str, str]:
     projection its stored token vectors went through."""
     reread = cross_encoder.digest() if settings.READER_CROSS_ENCODER_CANDIDATES > 0 else ""
     late = f"{settings.READER_LATE_CANDIDATES}:{settings.READER_LATE_WEIGHT:g}:{settings.READER_LATE_VOTE:g}"
-    projection = file_digest(str(embeddings.TOKEN_PROJECTION)) if embeddings.TOKEN_PROJECTION.is_file() else ""
     return {
         "reader": reader_model.digest(),
         "yes_no": yes_no.digest(),
         "cross_encoder": reread,
         "late": late,
-        "token_projection": projection,
+        "token_projection": embeddings.token_tag().hex(),  # as the stored token blobs name it
     }
 
 

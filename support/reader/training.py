@@ -286,11 +286,7 @@ def prepare(docs: list[dict], questions: list[dict], log: Log = _quiet) -> Corpu
     chunks: list[dict] = []
     sentences: list[dict] = []
     for d in docs:
-        if "file" in d:  # a shop's article, parsed as the file it is
-            parsed = parsing.parse_document(d["file"], d["text"].encode())
-        else:
-            parsed = parsing.parse_document(f"{d['doc_id']}.txt", f"{d['title']}\n\n{d['text']}".encode())
-        drafts = chunking.chunk_document(parsed, count_tokens=embeddings.count_tokens)
+        drafts = chunk_doc(d)
         ntext, nidx = _norm_map(d["text"])
         cursor = 0
         for c in drafts:
@@ -348,6 +344,16 @@ def prepare(docs: list[dict], questions: list[dict], log: Log = _quiet) -> Corpu
     n_gold = sum(1 for g in corpus.gold if g)
     log(f"gold sentences found for {n_gold}/{len(questions)} questions ({time.perf_counter() - t0:.0f}s)")
     return corpus
+
+
+def chunk_doc(d: dict) -> list[chunking.ChunkDraft]:
+    """A document's chunks as ingestion makes them: a shop's article parsed as the file it is, a
+    doc2dial page as `{doc_id}.txt` holding `{title}\n\n{text}`."""
+    if "file" in d:
+        parsed = parsing.parse_document(d["file"], d["text"].encode())
+    else:
+        parsed = parsing.parse_document(f"{d['doc_id']}.txt", f"{d['title']}\n\n{d['text']}".encode())
+    return chunking.chunk_document(parsed, count_tokens=embeddings.count_tokens)
 
 
 def _section_positions(chunks: list[dict]) -> None:

@@ -12,7 +12,6 @@ from support.pipeline import confidence, polarity, read
 from support.pipeline.polarity import Decision
 from support.reader import confidence as confidence_model
 from support.reader import yes_no
-from support.reader.model import file_digest
 
 # --- the features -----------------------------------------------------------------------------------
 
@@ -201,7 +200,7 @@ def test_the_committed_weights_were_fitted_on_the_committed_reader_detector_and_
         "yes_no": yes_no.digest(),
         "cross_encoder": cross_encoder.digest(),
         "late": "16:0.02:5",
-        "token_projection": file_digest(str(embeddings.TOKEN_PROJECTION)),
+        "token_projection": embeddings.token_tag().hex(),
     }
     assert spec["trained_with"] == committed
     assert confidence_model.trained_with() == committed  # with the default settings

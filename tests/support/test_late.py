@@ -258,14 +258,14 @@ def test_embed_tokens_fills_the_chunks_that_have_none_and_only_those(demo_kb):
     Chunk.objects.filter(pk__in=blank).update(token_vectors=b"", sentence_token_counts=[])
     out = StringIO()
     call_command("embed_tokens", stdout=out)
-    assert f"{len(blank)} of {len(stored)} chunks need token vectors" in out.getvalue()
+    assert f"{len(blank)} of {len(stored)} chunks needed token vectors" in out.getvalue()
     again = readable()
     for pk in blank:  # as ingestion stored them (batched otherwise: the same within rounding)
         assert [len(t) for t in again[pk]] == [len(t) for t in stored[pk]]
         assert all(np.all(np.sum(a * b, axis=1) > 0.99) for a, b in zip(again[pk], stored[pk], strict=True))
     out = StringIO()
     call_command("embed_tokens", stdout=out)
-    assert f"0 of {len(stored)} chunks need token vectors" in out.getvalue()
+    assert f"0 of {len(stored)} chunks needed token vectors" in out.getvalue()
 
 
 def test_the_question_reads_the_same_on_both_backends(settings):

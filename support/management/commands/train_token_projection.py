@@ -10,7 +10,6 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core import embeddings
-from knowledge import chunking, parsing
 from support.reader import training
 
 MAX_ROWS = 200_000  # token vectors the axes are computed from (evenly spaced over the corpus)
@@ -52,8 +51,7 @@ class Command(BaseCommand):
         start = time.perf_counter()
         texts, spans = [], []
         for d in docs:
-            parsed = parsing.parse_document(f"{d['doc_id']}.txt", f"{d['title']}\n\n{d['text']}".encode())
-            for c in chunking.chunk_document(parsed, count_tokens=embeddings.count_tokens):
+            for c in training.chunk_doc(d):
                 texts.append(c.embedding_text)
                 spans.append([(c.body_offset + a, c.body_offset + b) for a, b in c.sentence_spans])
         self.stdout.write(f"{len(docs)} documents, {len(texts)} chunks; embedding their sentences' tokens")
